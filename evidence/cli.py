@@ -1,0 +1,119 @@
+"""The `evidence` command: a FlaskGroup, so `evidence run` and `evidence routes` work too."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from evidence import create_app, migrate
+from evidence.db import get_engine, session_scope
+
+
+@click.group(cls=FlaskGroup, create_app=create_app)
+def main() -> None:
+    """Clinical treatment evidence tracker."""
+
+
+@main.group()
+def db() -> None:
+    """Database schema (Alembic migrations)."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+@with_appcontext
+def db_upgrade(revision: str) -> None:
+    """Apply migrations up to a revision."""
+    migrate.upgrade(current_app.config["DATABASE_URL"], revision)
+    click.echo(f"database at {migrate.current_revision(get_engine())}")
+
+
+@db.command("downgrade")
+@click.argument("revision")
+@with_appcontext
+def db_downgrade(revision: str) -> None:
+    """Revert migrations down to a revision ('base' for an empty schema)."""
+    migrate.downgrade(current_app.config["DATABASE_URL"], revision)
+    click.echo(f"database at {migrate.current_revision(get_engine())}")
+
+
+@db.command("current")
+@with_appcontext
+def db_current() -> None:
+    """Print the revision the database is at and the newest one known."""
+    url = current_app.config["DATABASE_URL"]
+    click.echo(f"current: {migrate.current_revision(get_engine())}")
+    click.echo(f"head:    {migrate.head_revision(url)}")
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+@with_appcontext
+def serve(host: str, port: int, threads: int) -> None:
+    """Serve the app with waitress (a production WSGI server; no debug, no reloader)."""
+    import waitress
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    for hook in app.config.get("SERVE_HOOKS", ()):
+        hook(app)
+    click.echo(f"Serving the evidence tracker on http://{host}:{port}/")
+    waitress.serve(app, host=host, port=port, threads=threads)
+
+
+@main.group()
+def snapshot() -> None:
+    """The bundled offline snapshot of real records."""
+
+
+@snapshot.command("load")
+@with_appcontext
+def snapshot_load() -> None:
+    """Load the catalogue and the bundled snapshot (running it twice adds nothing)."""
+    from evidence import snapshot as snap
+
+    with session_scope() as session:
+        report = snap.load(session)
+    click.echo(
+        f"added {report.treatments} treatments, {report.indications} indications, "
+        f"{report.citations} citations, {report.links} links, {report.reports} outcome reports, "
+        f"{report.price_points} price points"
+    )
+    for line in report.skipped:
+        click.echo(f"skipped: {line}", err=True)
+
+
+@snapshot.command("build")
+@click.option(
+    "--from",
+    "source",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=Path("../shared/data"),
+    show_default=True,
+)
+def snapshot_build(source: Path) -> None:
+    """Rebuild evidence/snapshot/*.json from shared/data (maintainers only; commit the result)."""
+    from evidence import snapshot as snap
+
+    counts = snap.build(source)
+    click.echo(f"wrote {counts['citations']} citations and {counts['reports']} reports")
+
+
+# Command groups from other modules register here, one line each.
+COMMAND_MODULES: tuple[str, ...] = ()
+
+
+def _register_extra_commands() -> None:
+    """Attach command groups defined in other modules."""
+    import importlib
+
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(name)
+        module.register(main)
+
+
+_register_extra_commands()

@@ -1,0 +1,44 @@
+"""Settings read from the environment, with defaults that work offline on one machine."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+NCBI_EUTILS_DEFAULT = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/"
+
+
+def instance_secret_key(instance_path: str) -> str:
+    """Return the secret key kept under instance/, generating it on first use."""
+    path = Path(instance_path) / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    # Created with owner-only permissions: the key signs sessions and CSRF tokens.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+def from_environment(instance_path: str) -> dict[str, Any]:
+    """Build the app's settings from EVIDENCE_* and NCBI_* environment variables."""
+    env = os.environ
+    default_db = "sqlite:///" + str(Path(instance_path) / "evidence.sqlite3")
+    return {
+        "DATABASE_URL": env.get("EVIDENCE_DATABASE_URL") or default_db,
+        "SECRET_KEY": env.get("EVIDENCE_SECRET_KEY") or instance_secret_key(instance_path),
+        "REDIS_URL": env.get("EVIDENCE_REDIS_URL") or None,
+        "NCBI_EMAIL": env.get("NCBI_EMAIL") or None,
+        "NCBI_API_KEY": env.get("NCBI_API_KEY") or None,
+        "NCBI_EUTILS_URL": env.get("NCBI_EUTILS_URL") or NCBI_EUTILS_DEFAULT,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        # Secure cookies unless explicitly served over plain HTTP (the local demo).
+        "SESSION_COOKIE_SECURE": env.get("EVIDENCE_INSECURE_COOKIES", "1") != "1",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
+    }

@@ -1,0 +1,105 @@
+"""Evidence levels derived from publication types, by a rule table shown in the UI."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+# (level, label, publication types) -- the table from the design, shown on /about/levels.
+LEVEL_TABLE: tuple[tuple[int, str, tuple[str, ...]], ...] = (
+    (1, "Systematic review / meta-analysis", ("Meta-Analysis", "Systematic Review")),
+    (
+        2,
+        "Randomized controlled trial",
+        ("Randomized Controlled Trial", "Equivalence Trial", "Pragmatic Clinical Trial"),
+    ),
+    (
+        3,
+        "Controlled or comparative study",
+        ("Controlled Clinical Trial", "Comparative Study", "Observational Study"),
+    ),
+    (
+        4,
+        "Clinical study / case series",
+        (
+            "Clinical Study",
+            "Clinical Trial",
+            "Clinical Trial, Phase I",
+            "Clinical Trial, Phase II",
+            "Clinical Trial, Phase III",
+            "Clinical Trial, Phase IV",
+            "Case Series",
+            "Multicenter Study",
+            "Evaluation Study",
+            "Validation Study",
+        ),
+    ),
+    (
+        5,
+        "Case report, narrative review or opinion",
+        (
+            "Case Reports",
+            "Review",
+            "Editorial",
+            "Comment",
+            "Letter",
+            "Practice Guideline",
+            "Guideline",
+            "Consensus Development Conference",
+        ),
+    ),
+)
+FLAG_TYPES = ("Retracted Publication", "Retraction of Publication", "Expression of Concern")
+LEVEL_LABELS = {level: label for level, label, _types in LEVEL_TABLE}
+
+# Title signals used only when the record has no publication type that maps to a level.
+# Ordered strongest first; each is a clear statement of design, not a guess from the topic.
+TITLE_SIGNALS: tuple[tuple[int, str, re.Pattern[str]], ...] = (
+    (1, "meta-analysis", re.compile(r"\bmeta-?analys[ie]s\b", re.I)),
+    (1, "systematic review", re.compile(r"\bsystematic\s+review\b", re.I)),
+    (2, "randomized", re.compile(r"\brandomi[sz]ed\b", re.I)),
+    (3, "comparison", re.compile(r"\b(comparative|comparison|compared|versus|vs\.?)\s", re.I)),
+    (4, "case series", re.compile(r"\b(case series|report of \w+ cases|\d+ cases)\b", re.I)),
+    (5, "case report", re.compile(r"\bcase report\b", re.I)),
+    (5, "review", re.compile(r"\breview\b", re.I)),
+)
+
+
+@dataclass(frozen=True)
+class Grade:
+    """An evidence level (None: not rated) with the rule that produced it."""
+
+    level: int | None
+    rule: str
+    flagged: bool = False
+
+
+def grade(publication_types: Iterable[str], title: str = "") -> Grade:
+    """Derive the evidence level from publication types, falling back to title signals."""
+    types = [t.strip() for t in publication_types if t and t.strip()]
+    flags = [t for t in types if t in FLAG_TYPES]
+    flagged = bool(flags)
+    flag_note = f"; flagged: {', '.join(flags)}" if flags else ""
+    for level, _label, table_types in LEVEL_TABLE:
+        matched = [t for t in types if t in table_types]
+        if matched:
+            return Grade(
+                level, f"publication type {matched[0]!r} -> level {level}{flag_note}", flagged
+            )
+    for level, name, pattern in TITLE_SIGNALS:
+        if pattern.search(title or ""):
+            why = "no publication type that maps to a level" if types else "no publication type"
+            return Grade(
+                level,
+                f"title says {name!r} ({why} recorded) -> level {level}{flag_note}",
+                flagged,
+            )
+    if types:
+        shown = ", ".join(repr(t) for t in types)
+        return Grade(
+            None, f"not rated: publication types {shown} map to no level{flag_note}", flagged
+        )
+    return Grade(
+        None, "not rated: no publication type recorded and no design named in the title", flagged
+    )

@@ -1,0 +1,376 @@
+"""All tables in one module (SQLModel's advice: avoids circular imports between tables)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+ROLES = ("viewer", "practitioner", "curator", "admin")
+LINK_STATUSES = ("candidate", "included", "excluded")
+CITATION_SOURCES = ("snapshot", "entrez", "import")
+RETRACTION_STATUSES = ("none", "retracted", "expression-of-concern", "retraction-notice")
+JOB_STATES = ("queued", "running", "done", "failed", "interrupted")
+ADVERSE_EVENTS = (
+    ("erythema-7d", "Erythema > 7 days"),
+    ("pih", "Post-inflammatory hyperpigmentation (PIH)"),
+    ("hypopigmentation", "Hypopigmentation"),
+    ("infection", "Infection"),
+    ("herpes", "Herpes reactivation"),
+    ("acneiform", "Acneiform eruption"),
+    ("scarring", "Scarring"),
+    ("bruising", "Hematoma / bruising"),
+    ("other", "Other"),
+)
+ADVERSE_EVENT_LABELS = dict(ADVERSE_EVENTS)
+IMPROVEMENT_SCALE = (
+    (0, "0: none"),
+    (1, "1: up to 25%"),
+    (2, "2: 26-50%"),
+    (3, "3: 51-75%"),
+    (4, "4: over 75%"),
+)
+AGE_BANDS = ("18-24", "25-34", "35-44", "45-54", "55-64", "65+")
+
+
+def utcnow() -> datetime:
+    """Return the current time in UTC (timezone-aware)."""
+    return datetime.now(UTC)
+
+
+# --- catalogue -------------------------------------------------------------
+
+
+class Treatment(SQLModel, table=True):
+    """A treatment modality, e.g. microneedling or fractional CO2 laser."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=80, unique=True, index=True)
+    name: str = Field(max_length=200)
+    category: str = Field(max_length=60)
+    summary: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    default_query: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    synonyms: str = Field(default="", max_length=500)
+    position: int = 0
+
+
+class Indication(SQLModel, table=True):
+    """A condition treated, e.g. atrophic acne scars or melasma."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=80, unique=True, index=True)
+    name: str = Field(max_length=200)
+    mesh_heading: str = Field(default="", max_length=200)
+    # False for indications that only appear in the data (e.g. acne vulgaris): shown as "other".
+    in_catalogue: bool = True
+    position: int = 0
+
+
+# --- citations ---------------------------------------------------------------
+
+
+class Citation(SQLModel, table=True):
+    """One PubMed record, as complete as its source allowed."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    pmid: str = Field(max_length=20, unique=True, index=True)
+    title: str = Field(sa_column=Column(Text, nullable=False))
+    abstract: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    journal: str | None = Field(default=None, max_length=500)
+    journal_abbrev: str | None = Field(default=None, max_length=200)
+    year: int | None = Field(default=None, index=True)
+    pub_date: str | None = Field(default=None, max_length=80)
+    volume: str | None = Field(default=None, max_length=40)
+    issue: str | None = Field(default=None, max_length=40)
+    pages: str | None = Field(default=None, max_length=80)
+    doi: str | None = Field(default=None, max_length=200, index=True)
+    pmcid: str | None = Field(default=None, max_length=40)
+    language: str | None = Field(default=None, max_length=40)
+    evidence_level: int | None = Field(default=None, index=True)
+    evidence_rule: str = Field(default="", max_length=500)
+    retraction_status: str = Field(default="none", max_length=40, index=True)
+    source: str = Field(default="snapshot", max_length=20)
+    source_detail: str | None = Field(default=None, max_length=500)
+    # True once the full record came from PubMed (efetch or an XML/MEDLINE import).
+    complete: bool = False
+    fetched_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class CitationAuthor(SQLModel, table=True):
+    """An author of a citation, in byline order; collective authors have only a name."""
+
+    __tablename__ = "citation_author"
+    id: int | None = Field(default=None, primary_key=True)
+    citation_id: int = Field(foreign_key="citation.id", index=True, ondelete="CASCADE")
+    position: int
+    last_name: str | None = Field(default=None, max_length=200)
+    fore_name: str | None = Field(default=None, max_length=200)
+    initials: str | None = Field(default=None, max_length=20)
+    collective_name: str | None = Field(default=None, max_length=500)
+    affiliation: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class CitationAbstractSection(SQLModel, table=True):
+    """A section of a (possibly structured) abstract, with its label."""
+
+    __tablename__ = "citation_abstract_section"
+    id: int | None = Field(default=None, primary_key=True)
+    citation_id: int = Field(foreign_key="citation.id", index=True, ondelete="CASCADE")
+    position: int
+    label: str | None = Field(default=None, max_length=200)
+    nlm_category: str | None = Field(default=None, max_length=40)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class CitationPublicationType(SQLModel, table=True):
+    """A PubMed publication type of a citation."""
+
+    __tablename__ = "citation_publication_type"
+    id: int | None = Field(default=None, primary_key=True)
+    citation_id: int = Field(foreign_key="citation.id", index=True, ondelete="CASCADE")
+    position: int
+    name: str = Field(max_length=200, index=True)
+    ui: str | None = Field(default=None, max_length=20)
+
+
+class CitationMesh(SQLModel, table=True):
+    """A MeSH heading of a citation; qualifiers are '; '-joined, a trailing '*' marks major."""
+
+    __tablename__ = "citation_mesh"
+    id: int | None = Field(default=None, primary_key=True)
+    citation_id: int = Field(foreign_key="citation.id", index=True, ondelete="CASCADE")
+    position: int
+    descriptor: str = Field(max_length=300)
+    descriptor_ui: str | None = Field(default=None, max_length=20)
+    major: bool = False
+    qualifiers: str = Field(default="", max_length=1000)
+
+
+class CitationKeyword(SQLModel, table=True):
+    """An author keyword of a citation."""
+
+    __tablename__ = "citation_keyword"
+    id: int | None = Field(default=None, primary_key=True)
+    citation_id: int = Field(foreign_key="citation.id", index=True, ondelete="CASCADE")
+    position: int
+    keyword: str = Field(max_length=500)
+    major: bool = False
+
+
+class CitationIdentifier(SQLModel, table=True):
+    """Any article identifier beyond PMID (doi, pmc, pii, mid ...)."""
+
+    __tablename__ = "citation_identifier"
+    id: int | None = Field(default=None, primary_key=True)
+    citation_id: int = Field(foreign_key="citation.id", index=True, ondelete="CASCADE")
+    id_type: str = Field(max_length=20)
+    value: str = Field(max_length=300)
+
+
+class CitationCorrection(SQLModel, table=True):
+    """A CommentsCorrections entry: RetractionIn, ErratumIn, ExpressionOfConcernIn ..."""
+
+    __tablename__ = "citation_correction"
+    id: int | None = Field(default=None, primary_key=True)
+    citation_id: int = Field(foreign_key="citation.id", index=True, ondelete="CASCADE")
+    ref_type: str = Field(max_length=60)
+    ref_pmid: str | None = Field(default=None, max_length=20)
+    ref_source: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class CitationCoIntervention(SQLModel, table=True):
+    """A co-intervention studied with the linked treatment (PRP, minoxidil, tranexamic acid ...)."""
+
+    __tablename__ = "citation_cointervention"
+    id: int | None = Field(default=None, primary_key=True)
+    citation_id: int = Field(foreign_key="citation.id", index=True, ondelete="CASCADE")
+    name: str = Field(max_length=200)
+
+
+class CitationLink(SQLModel, table=True):
+    """A citation's link to a treatment (and optionally an indication), with its screening state."""
+
+    __tablename__ = "citation_link"
+    __table_args__ = (
+        UniqueConstraint("citation_id", "treatment_id", "indication_key", name="uq_link"),
+        Index("ix_link_treatment_indication", "treatment_id", "indication_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    citation_id: int = Field(foreign_key="citation.id", index=True, ondelete="CASCADE")
+    treatment_id: int = Field(foreign_key="treatment.id", index=True)
+    indication_id: int | None = Field(default=None, foreign_key="indication.id")
+    # 0 when there is no indication: NULLs are distinct in unique constraints.
+    indication_key: int = 0
+    status: str = Field(default="included", max_length=20, index=True)
+    exclusion_reason: str | None = Field(default=None, max_length=500)
+    found_by: str = Field(default="snapshot", max_length=200)
+    saved_search_id: int | None = Field(default=None, foreign_key="saved_search.id")
+    decided_by_id: int | None = Field(default=None, foreign_key="user.id")
+    decided_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+# --- searches and jobs -----------------------------------------------------------
+
+
+class SavedSearch(SQLModel, table=True):
+    """A PubMed query attached to a treatment (and optionally an indication)."""
+
+    __tablename__ = "saved_search"
+    id: int | None = Field(default=None, primary_key=True)
+    treatment_id: int = Field(foreign_key="treatment.id", index=True)
+    indication_id: int | None = Field(default=None, foreign_key="indication.id")
+    query: str = Field(sa_column=Column(Text, nullable=False))
+    is_default: bool = False
+    created_by_id: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    last_run_at: datetime | None = None
+    last_hit_count: int | None = None
+    new_since_last_run: int | None = None
+
+
+class FetchJob(SQLModel, table=True):
+    """A background fetch, import or refresh, with enough state to show progress and resume."""
+
+    __tablename__ = "fetch_job"
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=20)  # search / import / refresh
+    saved_search_id: int | None = Field(default=None, foreign_key="saved_search.id")
+    params: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))
+    state: str = Field(default="queued", max_length=20, index=True)
+    total: int | None = None
+    done: int = 0
+    added: int = 0
+    updated: int = 0
+    errors: int = 0
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    attempts: int = 0
+    # Resume state: esearch history, or the id list, and how far the fetch got.
+    webenv: str | None = Field(default=None, max_length=500)
+    query_key: str | None = Field(default=None, max_length=20)
+    resume: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_by_id: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    heartbeat_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+# --- people and reports ------------------------------------------------------------------
+
+
+class User(SQLModel, table=True):
+    """An account. Roles: viewer, practitioner, curator, admin."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=320, unique=True, index=True)
+    name: str = Field(default="", max_length=200)
+    password_hash: str = Field(max_length=500)
+    role: str = Field(default="viewer", max_length=20)
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ApiToken(SQLModel, table=True):
+    """A revocable API token; only its hash is stored."""
+
+    __tablename__ = "api_token"
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    name: str = Field(default="", max_length=200)
+    token_hash: str = Field(max_length=128, unique=True, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+class OutcomeReport(SQLModel, table=True):
+    """A de-identified practitioner outcome report, or one quoted from a cited source.
+
+    By construction there is no field for a patient's name, date of birth, contact,
+    record number or photograph.
+    """
+
+    __tablename__ = "outcome_report"
+    id: int | None = Field(default=None, primary_key=True)
+    treatment_id: int = Field(foreign_key="treatment.id", index=True)
+    indication_id: int | None = Field(default=None, foreign_key="indication.id", index=True)
+    indication_detail: str | None = Field(default=None, max_length=500)
+    reporter_id: int | None = Field(default=None, foreign_key="user.id", index=True)
+    # Reports quoted from a cited source (e.g. the seed forum thread) carry these instead.
+    source_key: str | None = Field(default=None, max_length=100, unique=True)
+    source_title: str | None = Field(default=None, max_length=500)
+    source_site: str | None = Field(default=None, max_length=200)
+    source_ref: str | None = Field(default=None, max_length=500)
+    source_commenter: str | None = Field(default=None, max_length=200)
+    source_role: str | None = Field(default=None, max_length=200)
+    source_quote: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    source_mapping: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    sessions: int | None = None
+    interval_weeks: float | None = None
+    fitzpatrick: int | None = Field(default=None, index=True)
+    age_band: str | None = Field(default=None, max_length=20)
+    device: str | None = Field(default=None, max_length=200)
+    needle_depth_mm: float | None = None
+    energy: str | None = Field(default=None, max_length=100)
+    passes: int | None = None
+    settings: str | None = Field(default=None, max_length=500)
+    improvement: int | None = None
+    satisfaction: int | None = None
+    adverse_other: str | None = Field(default=None, max_length=500)
+    downtime_days: float | None = None
+    cost_per_session: float | None = None
+    cost_per_course: float | None = None
+    currency: str | None = Field(default=None, max_length=3)
+    cost_note: str | None = Field(default=None, max_length=500)
+    follow_up_months: float | None = None
+    notes: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    protocol_pmid: str | None = Field(default=None, max_length=20)
+    hidden: bool = Field(default=False, index=True)
+    hidden_reason: str | None = Field(default=None, max_length=500)
+    hidden_by_id: int | None = Field(default=None, foreign_key="user.id")
+    hidden_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class OutcomeAdverseEvent(SQLModel, table=True):
+    """One adverse event of a report, from the fixed vocabulary (ADVERSE_EVENTS)."""
+
+    __tablename__ = "outcome_adverse_event"
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: int = Field(foreign_key="outcome_report.id", index=True, ondelete="CASCADE")
+    event: str = Field(max_length=40, index=True)
+    detail: str | None = Field(default=None, max_length=500)
+
+
+class OutcomeReportRevision(SQLModel, table=True):
+    """One edit of a report: who, when, and what changed (JSON of field: [old, new])."""
+
+    __tablename__ = "outcome_report_revision"
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: int = Field(foreign_key="outcome_report.id", index=True)
+    user_id: int | None = Field(default=None, foreign_key="user.id")
+    changed_at: datetime = Field(default_factory=utcnow)
+    action: str = Field(default="edit", max_length=20)  # create / edit / hide / unhide
+    changes: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))
+
+
+class PricePoint(SQLModel, table=True):
+    """A quoted price for a treatment, kept with the words and source it came from."""
+
+    __tablename__ = "price_point"
+    id: int | None = Field(default=None, primary_key=True)
+    treatment_id: int | None = Field(default=None, foreign_key="treatment.id", index=True)
+    treatment_detail: str | None = Field(default=None, max_length=300)
+    region: str | None = Field(default=None, max_length=100)
+    unit: str = Field(max_length=100)
+    low: float
+    high: float
+    currency: str = Field(default="USD", max_length=3)
+    source_key: str = Field(max_length=100, unique=True)
+    source_title: str | None = Field(default=None, max_length=500)
+    source_commenter: str | None = Field(default=None, max_length=200)

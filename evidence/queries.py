@@ -1,0 +1,401 @@
+"""Read-side queries shared by pages, exports and the API (explicit session, plain data)."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from sqlalchemy import distinct, func, or_
+from sqlalchemy.sql import Select
+from sqlmodel import Session, col, select
+
+from evidence.models import (
+    Citation,
+    CitationAbstractSection,
+    CitationAuthor,
+    CitationCoIntervention,
+    CitationCorrection,
+    CitationIdentifier,
+    CitationKeyword,
+    CitationLink,
+    CitationMesh,
+    CitationPublicationType,
+    Indication,
+    OutcomeReport,
+    Treatment,
+)
+
+LEVEL_KEYS = ("1", "2", "3", "4", "5", "unrated")
+
+
+@dataclass
+class CitationFilter:
+    """The filters of a citation table, as read from a query string."""
+
+    treatment: str | None = None
+    indication: str | None = None
+    level: str | None = None  # "1".."5" or "unrated"
+    year_from: int | None = None
+    year_to: int | None = None
+    pub_type: str | None = None
+    q: str | None = None
+    status: str | None = "included"  # link status; None = any
+    retracted: str | None = None  # "only" / "exclude" / None
+
+    @classmethod
+    def from_args(cls, args: Any, **fixed: str | None) -> CitationFilter:
+        """Build a filter from request args (a MultiDict), ignoring malformed values."""
+
+        def _int(name: str) -> int | None:
+            raw = (args.get(name) or "").strip()
+            return int(raw) if raw.isdigit() else None
+
+        level = args.get("level") or None
+        status = args.get("status", "included") or None
+        retracted = args.get("retracted") or None
+        return cls(
+            treatment=fixed.get("treatment", args.get("treatment") or None),
+            indication=fixed.get("indication", args.get("indication") or None),
+            level=level if level in LEVEL_KEYS else None,
+            year_from=_int("year_from"),
+            year_to=_int("year_to"),
+            pub_type=(args.get("pub_type") or "").strip() or None,
+            q=(args.get("q") or "").strip() or None,
+            status=status if status in ("candidate", "included", "excluded", "any") else "included",
+            retracted=retracted if retracted in ("only", "exclude") else None,
+        )
+
+    def as_args(self, **override: Any) -> dict[str, Any]:
+        """Return the non-empty filters as query-string arguments."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out.update(override)
+        return {
+            k: v
+            for k, v in out.items()
+            if v not in (None, "") and not (k == "status" and v == "included")
+        }
+
+
+def citation_ids_query(flt: CitationFilter) -> Select[Any]:
+    """Return a SELECT of distinct citation ids matching the filter."""
+    stmt: Select[Any] = select(Citation.id).distinct()
+    needs_link = flt.treatment or flt.indication or (flt.status and flt.status != "any")
+    if needs_link:
+        stmt = stmt.join(CitationLink, col(CitationLink.citation_id) == col(Citation.id))
+        if flt.status and flt.status != "any":
+            stmt = stmt.where(col(CitationLink.status) == flt.status)
+        if flt.treatment:
+            stmt = stmt.join(Treatment, col(Treatment.id) == col(CitationLink.treatment_id)).where(
+                col(Treatment.slug) == flt.treatment
+            )
+        if flt.indication:
+            stmt = stmt.join(
+                Indication, col(Indication.id) == col(CitationLink.indication_id)
+            ).where(col(Indication.slug) == flt.indication)
+    if flt.level == "unrated":
+        stmt = stmt.where(col(Citation.evidence_level).is_(None))
+    elif flt.level:
+        stmt = stmt.where(col(Citation.evidence_level) == int(flt.level))
+    if flt.year_from is not None:
+        stmt = stmt.where(col(Citation.year) >= flt.year_from)
+    if flt.year_to is not None:
+        stmt = stmt.where(col(Citation.year) <= flt.year_to)
+    if flt.pub_type:
+        sub = select(CitationPublicationType.citation_id).where(
+            func.lower(CitationPublicationType.name) == flt.pub_type.lower()
+        )
+        stmt = stmt.where(col(Citation.id).in_(sub))
+    if flt.q:
+        like = f"%{flt.q.lower()}%"
+        author_sub = select(CitationAuthor.citation_id).where(
+            or_(
+                func.lower(CitationAuthor.last_name).like(like),
+                func.lower(CitationAuthor.collective_name).like(like),
+            )
+        )
+        stmt = stmt.where(
+            or_(
+                func.lower(Citation.title).like(like),
+                func.lower(func.coalesce(Citation.abstract, "")).like(like),
+                func.lower(func.coalesce(Citation.journal, "")).like(like),
+                col(Citation.pmid) == flt.q,
+                func.lower(func.coalesce(Citation.doi, "")) == flt.q.lower(),
+                col(Citation.id).in_(author_sub),
+            )
+        )
+    if flt.retracted == "only":
+        stmt = stmt.where(col(Citation.retraction_status) != "none")
+    elif flt.retracted == "exclude":
+        stmt = stmt.where(col(Citation.retraction_status) == "none")
+    return stmt
+
+
+def count_citations(session: Session, flt: CitationFilter) -> int:
+    """Count the citations matching a filter."""
+    sub = citation_ids_query(flt).subquery()
+    return int(session.exec(select(func.count()).select_from(sub)).one())
+
+
+def citation_rows(
+    session: Session, flt: CitationFilter, *, page: int = 1, per_page: int = 25
+) -> list[Citation]:
+    """Return one page of citations matching a filter, newest first."""
+    ids = citation_ids_query(flt).subquery()
+    stmt = (
+        select(Citation)
+        .where(col(Citation.id).in_(select(ids.c.id)))
+        .order_by(col(Citation.year).desc().nulls_last(), col(Citation.pmid).desc())
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    )
+    return list(session.exec(stmt))
+
+
+def authors_by_citation(session: Session, ids: list[int]) -> dict[int, list[CitationAuthor]]:
+    """Return each citation's authors in byline order."""
+    out: dict[int, list[CitationAuthor]] = defaultdict(list)
+    if not ids:
+        return out
+    stmt = (
+        select(CitationAuthor)
+        .where(col(CitationAuthor.citation_id).in_(ids))
+        .order_by(col(CitationAuthor.citation_id), col(CitationAuthor.position))
+    )
+    for author in session.exec(stmt):
+        out[author.citation_id].append(author)
+    return out
+
+
+def pub_types_by_citation(session: Session, ids: list[int]) -> dict[int, list[str]]:
+    """Return each citation's publication types in record order."""
+    out: dict[int, list[str]] = defaultdict(list)
+    if not ids:
+        return out
+    stmt = (
+        select(CitationPublicationType)
+        .where(col(CitationPublicationType.citation_id).in_(ids))
+        .order_by(col(CitationPublicationType.citation_id), col(CitationPublicationType.position))
+    )
+    for ptype in session.exec(stmt):
+        out[ptype.citation_id].append(ptype.name)
+    return out
+
+
+def author_label(author: CitationAuthor) -> str:
+    """Format an author the way PubMed's summaries do: 'Last FM' or the collective name."""
+    if author.collective_name:
+        return author.collective_name
+    return " ".join(p for p in (author.last_name, author.initials) if p)
+
+
+def publication_type_names(session: Session) -> list[str]:
+    """Return every publication type present, for the filter's choices."""
+    stmt = (
+        select(CitationPublicationType.name).distinct().order_by(col(CitationPublicationType.name))
+    )
+    return list(session.exec(stmt))
+
+
+def level_counts(
+    session: Session, *, treatment_id: int | None = None, indication_id: int | None = None
+) -> dict[str, int]:
+    """Count included citations by evidence level ('unrated' for None), each citation once."""
+    stmt = (
+        select(Citation.evidence_level, func.count(distinct(col(Citation.id))))
+        .join(CitationLink, col(CitationLink.citation_id) == col(Citation.id))
+        .where(CitationLink.status == "included")
+    )
+    if treatment_id is not None:
+        stmt = stmt.where(CitationLink.treatment_id == treatment_id)
+    if indication_id is not None:
+        stmt = stmt.where(CitationLink.indication_id == indication_id)
+    stmt = stmt.group_by(col(Citation.evidence_level))
+    counts = dict.fromkeys(LEVEL_KEYS, 0)
+    for level, n in session.exec(stmt):
+        counts[str(level) if level else "unrated"] += int(n)
+    return counts
+
+
+def retracted_count(session: Session, *, treatment_id: int) -> int:
+    """Count linked citations flagged as retracted or under an expression of concern."""
+    stmt = (
+        select(func.count(distinct(col(Citation.id))))
+        .join(CitationLink, col(CitationLink.citation_id) == col(Citation.id))
+        .where(
+            col(CitationLink.status) == "included",
+            col(CitationLink.treatment_id) == treatment_id,
+            col(Citation.retraction_status) != "none",
+        )
+    )
+    return int(session.exec(stmt).one())
+
+
+def report_counts(session: Session) -> Counter[int]:
+    """Count visible outcome reports per treatment id."""
+    stmt = (
+        select(OutcomeReport.treatment_id, func.count())
+        .where(col(OutcomeReport.hidden).is_(False))
+        .group_by(col(OutcomeReport.treatment_id))
+    )
+    return Counter({tid: int(n) for tid, n in session.exec(stmt)})
+
+
+def treatments(session: Session) -> list[Treatment]:
+    """Return the catalogue's treatments in catalogue order."""
+    return list(session.exec(select(Treatment).order_by(col(Treatment.position))))
+
+
+def indications(session: Session) -> list[Indication]:
+    """Return all indications, catalogue ones first."""
+    return list(
+        session.exec(
+            select(Indication).order_by(
+                col(Indication.in_catalogue).desc(), col(Indication.position)
+            )
+        )
+    )
+
+
+def treatment_by_slug(session: Session, slug: str) -> Treatment | None:
+    """Return a treatment by its slug."""
+    return session.exec(select(Treatment).where(Treatment.slug == slug)).first()
+
+
+def indication_by_slug(session: Session, slug: str) -> Indication | None:
+    """Return an indication by its slug."""
+    return session.exec(select(Indication).where(Indication.slug == slug)).first()
+
+
+@dataclass
+class TreatmentSummary:
+    """A treatment with its citation counts by level and its number of reports."""
+
+    treatment: Treatment
+    levels: dict[str, int]
+    citations: int
+    reports: int
+    retracted: int
+
+
+def treatment_summaries(session: Session) -> list[TreatmentSummary]:
+    """Return every treatment with counts for the home page."""
+    reports = report_counts(session)
+    out = []
+    for treatment in treatments(session):
+        assert treatment.id is not None
+        levels = level_counts(session, treatment_id=treatment.id)
+        total = count_citations(session, CitationFilter(treatment=treatment.slug))
+        out.append(
+            TreatmentSummary(
+                treatment,
+                levels,
+                total,
+                reports[treatment.id],
+                retracted_count(session, treatment_id=treatment.id),
+            )
+        )
+    return out
+
+
+@dataclass
+class LinkView:
+    """A citation's link, with names resolved."""
+
+    treatment: Treatment
+    indication: Indication | None
+    link: CitationLink
+
+
+@dataclass
+class CitationDetail:
+    """Everything the citation page shows."""
+
+    citation: Citation
+    authors: list[CitationAuthor]
+    sections: list[CitationAbstractSection]
+    publication_types: list[CitationPublicationType]
+    mesh: list[CitationMesh]
+    keywords: list[CitationKeyword]
+    identifiers: list[CitationIdentifier]
+    corrections: list[CitationCorrection]
+    cointerventions: list[str]
+    links: list[LinkView] = field(default_factory=list)
+
+
+def citation_detail(session: Session, pmid: str) -> CitationDetail | None:
+    """Return the full record of one citation by PMID."""
+    citation = session.exec(select(Citation).where(Citation.pmid == pmid)).first()
+    if citation is None or citation.id is None:
+        return None
+    cid = citation.id
+
+    def rows(model: Any, order: Any = None) -> list[Any]:
+        stmt = select(model).where(model.citation_id == cid)
+        if order is not None:
+            stmt = stmt.order_by(order)
+        return list(session.exec(stmt))
+
+    links = []
+    for link in rows(CitationLink):
+        treatment = session.get(Treatment, link.treatment_id)
+        indication = session.get(Indication, link.indication_id) if link.indication_id else None
+        if treatment is not None:
+            links.append(LinkView(treatment, indication, link))
+    return CitationDetail(
+        citation=citation,
+        authors=rows(CitationAuthor, col(CitationAuthor.position)),
+        sections=rows(CitationAbstractSection, col(CitationAbstractSection.position)),
+        publication_types=rows(CitationPublicationType, col(CitationPublicationType.position)),
+        mesh=rows(CitationMesh, col(CitationMesh.position)),
+        keywords=rows(CitationKeyword, col(CitationKeyword.position)),
+        identifiers=rows(CitationIdentifier),
+        corrections=rows(CitationCorrection),
+        cointerventions=[c.name for c in rows(CitationCoIntervention)],
+        links=links,
+    )
+
+
+def visible_reports(
+    session: Session, *, treatment_id: int | None = None, indication_id: int | None = None
+) -> list[OutcomeReport]:
+    """Return the visible outcome reports, newest first."""
+    stmt = select(OutcomeReport).where(col(OutcomeReport.hidden).is_(False))
+    if treatment_id is not None:
+        stmt = stmt.where(OutcomeReport.treatment_id == treatment_id)
+    if indication_id is not None:
+        stmt = stmt.where(OutcomeReport.indication_id == indication_id)
+    return list(
+        session.exec(
+            stmt.order_by(col(OutcomeReport.created_at).desc(), col(OutcomeReport.id).desc())
+        )
+    )
+
+
+@dataclass
+class NameMaps:
+    """Treatment and indication names by id, for templates listing reports."""
+
+    treatments: dict[int, Treatment]
+    indications: dict[int, Indication]
+
+
+def name_maps(session: Session) -> NameMaps:
+    """Return treatments and indications keyed by id."""
+    return NameMaps(
+        treatments={t.id: t for t in treatments(session) if t.id is not None},
+        indications={i.id: i for i in indications(session) if i.id is not None},
+    )
+
+
+def adverse_events_by_report(session: Session, ids: list[int]) -> dict[int, list[Any]]:
+    """Return each report's adverse events."""
+    from evidence.models import OutcomeAdverseEvent
+
+    out: dict[int, list[Any]] = defaultdict(list)
+    if not ids:
+        return out
+    stmt = select(OutcomeAdverseEvent).where(col(OutcomeAdverseEvent.report_id).in_(ids))
+    for event in session.exec(stmt):
+        out[event.report_id].append(event)
+    return out

@@ -1,0 +1,33 @@
+"""One treatment: summary, its citations and its outcome reports."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, render_template, request
+
+from evidence import queries
+from evidence.db import get_session
+from evidence.tables import citation_table
+
+bp = Blueprint("treatments", __name__)
+
+
+@bp.get("/treatments/<slug>")
+def detail(slug: str) -> str:
+    """Show a treatment with its filterable citations and its reports."""
+    session = get_session()
+    treatment = queries.treatment_by_slug(session, slug)
+    if treatment is None or treatment.id is None:
+        abort(404, description=f"No treatment is called {slug!r}.")
+    reports = queries.visible_reports(session, treatment_id=treatment.id)
+    flt = queries.CitationFilter.from_args(request.args, treatment=slug)
+    return render_template(
+        "treatments/detail.html",
+        treatment=treatment,
+        levels=queries.level_counts(session, treatment_id=treatment.id),
+        table=citation_table(session, flt, request.args),
+        reports=reports,
+        names=queries.name_maps(session),
+        events=queries.adverse_events_by_report(
+            session, [r.id for r in reports if r.id is not None]
+        ),
+    )
