@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import pkgutil
 from typing import Any
 
 from flask import Flask
@@ -14,13 +15,14 @@ from evidence.config import from_environment
 
 csrf = CSRFProtect()
 
-# Blueprint modules under evidence/views/, each exporting `bp`. Add one line per area.
-BLUEPRINTS = (
-    "main",
-    "treatments",
-    "citations",
-    "indications",
-)
+
+def view_modules() -> list[str]:
+    """Return the modules under evidence/views/: each exports `bp`, and may offer `init_app`."""
+    from evidence import views
+
+    return sorted(
+        m.name for m in pkgutil.iter_modules(views.__path__) if not m.name.startswith("_")
+    )
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -43,8 +45,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     filters.init_app(app)
     errors.init_app(app)
-    for name in BLUEPRINTS:
+    for name in view_modules():
         module = importlib.import_module(f"evidence.views.{name}")
+        if hasattr(module, "init_app"):
+            module.init_app(app)
         app.register_blueprint(module.bp)
     for hook in app.config.get("EXTRA_INIT", ()):
         hook(app)

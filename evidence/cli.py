@@ -103,17 +103,16 @@ def snapshot_build(source: Path) -> None:
     click.echo(f"wrote {counts['citations']} citations and {counts['reports']} reports")
 
 
-# Command groups from other modules register here, one line each.
-COMMAND_MODULES: tuple[str, ...] = ()
-
-
 def _register_extra_commands() -> None:
-    """Attach command groups defined in other modules."""
+    """Attach the commands of every evidence/cli_*.py module (each offers `register(main)`)."""
     import importlib
+    import pkgutil
 
-    for name in COMMAND_MODULES:
-        module = importlib.import_module(name)
-        module.register(main)
+    import evidence
+
+    for info in sorted(pkgutil.iter_modules(evidence.__path__), key=lambda m: m.name):
+        if info.name.startswith("cli_"):
+            importlib.import_module(f"evidence.{info.name}").register(main)
 
 
 _register_extra_commands()
