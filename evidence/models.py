@@ -195,14 +195,16 @@ class CitationLink(SQLModel, table=True):
 
     __tablename__ = "citation_link"
     __table_args__ = (
-        UniqueConstraint("citation_id", "treatment_id", "indication_key", name="uq_link"),
+        UniqueConstraint("citation_id", "treatment_key", "indication_key", name="uq_link"),
         Index("ix_link_treatment_indication", "treatment_id", "indication_id"),
     )
     id: int | None = Field(default=None, primary_key=True)
     citation_id: int = Field(foreign_key="citation.id", index=True, ondelete="CASCADE")
-    treatment_id: int = Field(foreign_key="treatment.id", index=True)
+    # None for a citation about an indication in general (e.g. lasers for burn scars).
+    treatment_id: int | None = Field(default=None, foreign_key="treatment.id", index=True)
     indication_id: int | None = Field(default=None, foreign_key="indication.id")
-    # 0 when there is no indication: NULLs are distinct in unique constraints.
+    # 0 when there is no treatment / indication: NULLs are distinct in unique constraints.
+    treatment_key: int = 0
     indication_key: int = 0
     status: str = Field(default="included", max_length=20, index=True)
     exclusion_reason: str | None = Field(default=None, max_length=500)

@@ -302,7 +302,7 @@ def treatment_summaries(session: Session) -> list[TreatmentSummary]:
 class LinkView:
     """A citation's link, with names resolved."""
 
-    treatment: Treatment
+    treatment: Treatment | None
     indication: Indication | None
     link: CitationLink
 
@@ -338,10 +338,9 @@ def citation_detail(session: Session, pmid: str) -> CitationDetail | None:
 
     links = []
     for link in rows(CitationLink):
-        treatment = session.get(Treatment, link.treatment_id)
+        treatment = session.get(Treatment, link.treatment_id) if link.treatment_id else None
         indication = session.get(Indication, link.indication_id) if link.indication_id else None
-        if treatment is not None:
-            links.append(LinkView(treatment, indication, link))
+        links.append(LinkView(treatment, indication, link))
     return CitationDetail(
         citation=citation,
         authors=rows(CitationAuthor, col(CitationAuthor.position)),

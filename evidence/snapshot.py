@@ -184,36 +184,37 @@ def _load_citation(
             session.add(CitationCoIntervention(citation_id=citation.id, name=name))
         report.citations += 1
     assert citation.id is not None
-    pairs: list[tuple[str, str | None]] = [
-        (t, i) for t in rec["treatments"] for i in (rec["indications"] or [None])
+    pairs: list[tuple[str | None, str | None]] = [
+        (t, i) for t in (rec["treatments"] or [None]) for i in (rec["indications"] or [None])
     ]
     existing = {
-        (link.treatment_id, link.indication_key)
+        (link.treatment_key, link.indication_key)
         for link in session.exec(
             select(CitationLink).where(CitationLink.citation_id == citation.id)
         )
     }
     for tslug, islug in pairs:
-        treatment = treatments.get(tslug)
-        if treatment is None:
+        treatment = treatments.get(tslug) if tslug else None
+        if tslug and treatment is None:
             report.skipped.append(f"PMID {rec['pmid']}: unknown treatment {tslug!r}")
             continue
         indication = indications.get(islug) if islug else None
-        key = indication.id if indication and indication.id else 0
-        assert treatment.id is not None
-        if (treatment.id, key) in existing:
+        tkey = treatment.id if treatment and treatment.id else 0
+        ikey = indication.id if indication and indication.id else 0
+        if (tkey, ikey) in existing or (tkey, ikey) == (0, 0):
             continue
         session.add(
             CitationLink(
                 citation_id=citation.id,
-                treatment_id=treatment.id or 0,
+                treatment_id=treatment.id if treatment else None,
                 indication_id=indication.id if indication else None,
-                indication_key=key,
+                treatment_key=tkey,
+                indication_key=ikey,
                 status="included",
                 found_by="snapshot",
             )
         )
-        existing.add((treatment.id, key))
+        existing.add((tkey, ikey))
         report.links += 1
 
 

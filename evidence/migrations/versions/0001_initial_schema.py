@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 21:41:44.569986
+Create Date: 2026-11-23 21:49:43.634392
 """
 
 from collections.abc import Sequence
@@ -380,8 +380,9 @@ def upgrade() -> None:
         "citation_link",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("citation_id", sa.Integer(), nullable=False),
-        sa.Column("treatment_id", sa.Integer(), nullable=False),
+        sa.Column("treatment_id", sa.Integer(), nullable=True),
         sa.Column("indication_id", sa.Integer(), nullable=True),
+        sa.Column("treatment_key", sa.Integer(), nullable=False),
         sa.Column("indication_key", sa.Integer(), nullable=False),
         sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
         sa.Column("exclusion_reason", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
@@ -408,7 +409,7 @@ def upgrade() -> None:
             ["treatment.id"],
         ),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("citation_id", "treatment_id", "indication_key", name="uq_link"),
+        sa.UniqueConstraint("citation_id", "treatment_key", "indication_key", name="uq_link"),
     )
     with op.batch_alter_table("citation_link", schema=None) as batch_op:
         batch_op.create_index(
