@@ -1,0 +1,237 @@
+"""Outcome statistics: plain functions on plain report data, testable without Flask.
+
+For a set of reports: n, mean improvement with a 95% t interval, responder rate
+(improvement >= 2) with a Wilson interval, each adverse event's rate with a Wilson
+interval, median downtime, median cost per session and per course; and the same by
+skin-type group. Groups with fewer than SMALL_N reports carry `small=True`, which the
+pages show as "too few reports" instead of a bare percentage.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from scipy import stats
+from sqlmodel import Session, col, select
+
+from evidence.models import (
+    ADVERSE_EVENTS,
+    Indication,
+    OutcomeAdverseEvent,
+    OutcomeReport,
+    Treatment,
+)
+
+SMALL_N = 10
+RESPONDER_THRESHOLD = 2  # improvement >= 2 means more than 25% better (quartile scale)
+CONFIDENCE = 0.95
+SKIN_GROUPS = ("I-III", "IV-VI", "not stated")
+EVENT_KEYS = tuple(key for key, _label in ADVERSE_EVENTS)
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """One visible report reduced to the fields statistics need."""
+
+    id: int
+    treatment: str
+    indication: str | None
+    fitzpatrick: int | None
+    improvement: int | None
+    satisfaction: int | None
+    sessions: int | None
+    downtime_days: float | None
+    cost_per_session: float | None
+    cost_per_course: float | None
+    currency: str | None
+    adverse_events: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Proportion:
+    """k of n with a Wilson 95% interval; bounds are None when n is 0."""
+
+    k: int
+    n: int
+    rate: float | None
+    low: float | None
+    high: float | None
+    small: bool
+
+
+@dataclass(frozen=True)
+class MeanCI:
+    """A mean with a 95% t interval; bounds are None when n < 2."""
+
+    n: int
+    mean: float | None
+    low: float | None
+    high: float | None
+    small: bool
+
+
+@dataclass(frozen=True)
+class GroupStats:
+    """Every figure shown for one group of reports, with the ids it was computed from."""
+
+    label: str
+    n: int
+    small: bool
+    report_ids: tuple[int, ...]
+    improvement: MeanCI
+    responders: Proportion
+    adverse: dict[str, Proportion]
+    median_downtime: float | None
+    median_cost_per_session: float | None
+    median_cost_per_course: float | None
+    currency: str | None
+
+
+def proportion(k: int, n: int) -> Proportion:
+    """Return k/n with scipy's Wilson score interval (no continuity correction)."""
+    if n == 0:
+        return Proportion(k=0, n=0, rate=None, low=None, high=None, small=True)
+    ci = stats.binomtest(k, n).proportion_ci(confidence_level=CONFIDENCE, method="wilson")
+    return Proportion(
+        k=k, n=n, rate=k / n, low=float(ci.low), high=float(ci.high), small=n < SMALL_N
+    )
+
+
+def mean_ci(values: Sequence[float]) -> MeanCI:
+    """Return the mean of values with a Student t 95% interval."""
+    n = len(values)
+    if n == 0:
+        return MeanCI(n=0, mean=None, low=None, high=None, small=True)
+    mean = statistics.fmean(values)
+    if n < 2:
+        return MeanCI(n=n, mean=mean, low=None, high=None, small=True)
+    sem = statistics.stdev(values) / math.sqrt(n)
+    if sem == 0:
+        # Identical values: scipy returns nan for a zero scale; the interval is the point.
+        return MeanCI(n=n, mean=mean, low=mean, high=mean, small=n < SMALL_N)
+    low, high = stats.t.interval(CONFIDENCE, n - 1, loc=mean, scale=sem)
+    return MeanCI(n=n, mean=mean, low=float(low), high=float(high), small=n < SMALL_N)
+
+
+def _median(values: Sequence[float]) -> float | None:
+    """Return the median, or None for no values."""
+    return float(statistics.median(values)) if values else None
+
+
+def course_cost(report: ReportData) -> float | None:
+    """Return the stated course cost, else cost per session times sessions."""
+    if report.cost_per_course is not None:
+        return report.cost_per_course
+    if report.cost_per_session is not None and report.sessions is not None:
+        return report.cost_per_session * report.sessions
+    return None
+
+
+def main_currency(reports: Sequence[ReportData]) -> str | None:
+    """Return the currency most costed reports use (ties: alphabetical), or None.
+
+    Medians are only taken over one currency: amounts in different currencies
+    are never mixed, and reports in other currencies are left out of the cost medians.
+    """
+    counts = Counter(
+        r.currency
+        for r in reports
+        if r.currency and (r.cost_per_session is not None or course_cost(r) is not None)
+    )
+    if not counts:
+        return None
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[0][0]
+
+
+def summarize(reports: Sequence[ReportData], *, label: str = "all") -> GroupStats:
+    """Compute every figure for one group of reports."""
+    n = len(reports)
+    improvements = [r.improvement for r in reports if r.improvement is not None]
+    responders = sum(1 for value in improvements if value >= RESPONDER_THRESHOLD)
+    adverse = {
+        key: proportion(sum(1 for r in reports if key in r.adverse_events), n) for key in EVENT_KEYS
+    }
+    currency = main_currency(reports)
+    priced = [r for r in reports if currency is not None and r.currency == currency]
+    per_session = [r.cost_per_session for r in priced if r.cost_per_session is not None]
+    per_course = [c for c in (course_cost(r) for r in priced) if c is not None]
+    return GroupStats(
+        label=label,
+        n=n,
+        small=n < SMALL_N,
+        report_ids=tuple(r.id for r in reports),
+        improvement=mean_ci([float(v) for v in improvements]),
+        responders=proportion(responders, len(improvements)),
+        adverse=adverse,
+        median_downtime=_median([r.downtime_days for r in reports if r.downtime_days is not None]),
+        median_cost_per_session=_median(per_session),
+        median_cost_per_course=_median(per_course),
+        currency=currency,
+    )
+
+
+def skin_group(fitzpatrick: int | None) -> str:
+    """Return the skin-type group label of a Fitzpatrick type."""
+    if fitzpatrick is None:
+        return "not stated"
+    return "I-III" if fitzpatrick <= 3 else "IV-VI"
+
+
+def skin_type_groups(reports: Sequence[ReportData]) -> dict[str, GroupStats]:
+    """Summarize reports by skin-type group: I-III, IV-VI and not stated (always all three)."""
+    grouped: dict[str, list[ReportData]] = {key: [] for key in SKIN_GROUPS}
+    for report in reports:
+        grouped[skin_group(report.fitzpatrick)].append(report)
+    return {key: summarize(grouped[key], label=key) for key in SKIN_GROUPS}
+
+
+def report_data(
+    session: Session, *, treatment: str | None = None, indication: str | None = None
+) -> list[ReportData]:
+    """Load the visible (not hidden) reports, optionally for one treatment and indication slug."""
+    stmt = (
+        select(OutcomeReport, Treatment.slug, Indication.slug)
+        .join(Treatment, col(Treatment.id) == col(OutcomeReport.treatment_id))
+        .outerjoin(Indication, col(Indication.id) == col(OutcomeReport.indication_id))
+        .where(col(OutcomeReport.hidden).is_(False))
+        .order_by(col(OutcomeReport.id))
+    )
+    if treatment is not None:
+        stmt = stmt.where(col(Treatment.slug) == treatment)
+    if indication is not None:
+        stmt = stmt.where(col(Indication.slug) == indication)
+    rows = list(session.exec(stmt))
+    ids = [report.id for report, _t, _i in rows if report.id is not None]
+    events: dict[int, list[str]] = defaultdict(list)
+    if ids:
+        event_rows = session.exec(
+            select(OutcomeAdverseEvent.report_id, OutcomeAdverseEvent.event).where(
+                col(OutcomeAdverseEvent.report_id).in_(ids)
+            )
+        )
+        for report_id, event in event_rows:
+            events[report_id].append(event)
+    out = []
+    for report, treatment_slug, indication_slug in rows:
+        assert report.id is not None
+        out.append(
+            ReportData(
+                id=report.id,
+                treatment=treatment_slug,
+                indication=indication_slug,
+                fitzpatrick=report.fitzpatrick,
+                improvement=report.improvement,
+                satisfaction=report.satisfaction,
+                sessions=report.sessions,
+                downtime_days=report.downtime_days,
+                cost_per_session=report.cost_per_session,
+                cost_per_course=report.cost_per_course,
+                currency=report.currency,
+                adverse_events=tuple(sorted(set(events[report.id]))),
+            )
+        )
+    return out
