@@ -194,3 +194,14 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
     if executable is None:
         pytest.fail("chromium is not installed: run `make test`, which installs it from Debian")
     return {**browser_type_launch_args, "executable_path": executable, "args": CHROMIUM_ARGS}
+
+
+def run_cli(app: Flask, *args: str, input: str | None = None) -> Any:
+    """Invoke the `evidence` command (the FlaskGroup users type) against a test app."""
+    from click.testing import CliRunner
+    from flask.cli import ScriptInfo
+
+    from evidence.cli import main
+
+    info = ScriptInfo(create_app=lambda: app)
+    return CliRunner().invoke(main, list(args), obj=info, input=input, catch_exceptions=False)
