@@ -1,0 +1,298 @@
+"""Accounts: Flask-Login wiring, password hashing, role checks and a login throttle.
+
+Roles, from least to most: viewer (reads), practitioner (submits and edits own
+reports), curator (links citations, hides reports, runs searches), admin (manages
+users). `roles_required` lists the roles a route accepts; an admin passes every check.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any, TypeVar, cast
+
+from flask import Flask, abort, redirect, request, url_for
+from flask_login import AnonymousUserMixin, LoginManager, current_user
+from sqlmodel import Session, col, func, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from evidence.db import get_session
+from evidence.models import ROLES, User
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+MIN_PASSWORD_LENGTH = 10
+# Hashing a throwaway password on unknown e-mails keeps failed logins equally slow either way.
+_DUMMY_HASH = generate_password_hash("not-a-real-password-0000")
+
+login_manager = LoginManager()
+login_manager.login_view = "auth.login"
+login_manager.login_message = "Please log in to continue."
+login_manager.login_message_category = "info"
+# "basic" marks a session non-fresh when its client changes; "strong" would log out mobile users.
+login_manager.session_protection = "basic"
+
+
+@dataclass
+class Account:
+    """The logged-in user as Flask-Login sees it (a plain copy, detached from the session)."""
+
+    id: int
+    email: str
+    name: str
+    role: str
+    password_hash: str
+    active: bool = True
+
+    is_authenticated = True
+    is_anonymous = False
+
+    @property
+    def is_active(self) -> bool:
+        """Deactivated accounts cannot log in."""
+        return self.active
+
+    def get_id(self) -> str:
+        """Return the session id: user id plus a fingerprint of the password hash.
+
+        Changing the password changes the fingerprint, which logs out every other session.
+        """
+        return f"{self.id}.{password_fingerprint(self.password_hash)}"
+
+    def has_role(self, *roles: str) -> bool:
+        """Return True when the account holds one of the roles (admins hold them all)."""
+        return self.role == "admin" or self.role in roles
+
+    @classmethod
+    def from_user(cls, user: User) -> Account:
+        """Copy the fields the app needs from a User row."""
+        assert user.id is not None
+        return cls(user.id, user.email, user.name, user.role, user.password_hash, user.active)
+
+
+class Anonymous(AnonymousUserMixin):
+    """A visitor who has not logged in: reads everything public, writes nothing."""
+
+    id = None
+    email = ""
+    role = ""
+
+    def has_role(self, *roles: str) -> bool:
+        """Anonymous visitors hold no role."""
+        return False
+
+
+login_manager.anonymous_user = Anonymous
+
+
+def password_fingerprint(password_hash: str) -> str:
+    """Return a short digest of a password hash, safe to keep in the session cookie."""
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+
+
+@login_manager.user_loader
+def load_account(session_id: str) -> Account | None:
+    """Load the account a session cookie names, if it still exists and matches its password."""
+    raw_id, _, fingerprint = session_id.partition(".")
+    if not raw_id.isdigit():
+        return None
+    user = get_session().get(User, int(raw_id))
+    if user is None or not user.active:
+        return None
+    if fingerprint != password_fingerprint(user.password_hash):
+        return None
+    return Account.from_user(user)
+
+
+@login_manager.unauthorized_handler
+def unauthorized() -> Any:
+    """Answer anonymous requests to protected routes: 401 JSON for the API, login otherwise."""
+    if request.path.startswith("/api/"):
+        return {"error": "unauthorized", "message": "Log in or send an API token."}, 401
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+def current_account() -> Account | None:
+    """Return the logged-in account, or None for an anonymous visitor."""
+    if not current_user.is_authenticated:
+        return None
+    # Other loaders (an API token's request_loader) may hand back an Account too.
+    return cast(Account, current_user._get_current_object())
+
+
+def has_role(*roles: str) -> bool:
+    """Return True when the current user holds one of the roles (admins hold them all)."""
+    return bool(current_user.is_authenticated and current_user.has_role(*roles))
+
+
+def roles_required(*roles: str) -> Callable[[F], F]:
+    """Allow a view only to users holding one of `roles` (admins always pass).
+
+    Anonymous visitors are sent to the login page (401 JSON under /api/); logged-in
+    users without the role get 403.
+    """
+    unknown = set(roles) - set(ROLES)
+    if unknown:
+        raise ValueError(f"unknown roles: {sorted(unknown)}")
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if not current_user.has_role(*roles):
+                abort(403, description="Your account's role does not allow this.")
+            return view(*args, **kwargs)
+
+        wrapped.roles_required = roles  # type: ignore[attr-defined]
+        return cast(F, wrapped)
+
+    return decorator
+
+
+# --- accounts ------------------------------------------------------------------------------
+
+
+class AccountError(ValueError):
+    """An account could not be created or changed; the message says why."""
+
+
+def normalize_email(email: str) -> str:
+    """Return an e-mail address trimmed and lower-cased, so one address is one account."""
+    return email.strip().lower()
+
+
+def find_user(session: Session, email: str) -> User | None:
+    """Return the user with this e-mail address (case-insensitive)."""
+    stmt = select(User).where(func.lower(col(User.email)) == normalize_email(email))
+    return session.exec(stmt).first()
+
+
+def hash_password(password: str) -> str:
+    """Hash a password with werkzeug's default (scrypt)."""
+    return generate_password_hash(password)
+
+
+def check_password_strength(password: str) -> None:
+    """Refuse passwords too short to resist guessing."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"Use at least {MIN_PASSWORD_LENGTH} characters.")
+
+
+def create_user(
+    session: Session, *, email: str, password: str, role: str = "viewer", name: str = ""
+) -> User:
+    """Create an account; raises AccountError if the e-mail is taken or the input is invalid."""
+    if role not in ROLES:
+        raise AccountError(f"Unknown role {role!r}; choose one of {', '.join(ROLES)}.")
+    email = normalize_email(email)
+    if "@" not in email or len(email) > 320:
+        raise AccountError("Enter a valid e-mail address.")
+    check_password_strength(password)
+    if find_user(session, email) is not None:
+        raise AccountError("An account with this e-mail address already exists.")
+    user = User(email=email, name=name.strip(), password_hash=hash_password(password), role=role)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def authenticate(session: Session, *, email: str, password: str) -> User | None:
+    """Return the user when the e-mail and password match an active account, else None."""
+    user = find_user(session, email)
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    if not check_password_hash(user.password_hash, password) or not user.active:
+        return None
+    return user
+
+
+def change_password(session: Session, *, user: User, current: str, new: str) -> None:
+    """Change a password after checking the current one."""
+    if not check_password_hash(user.password_hash, current):
+        raise AccountError("The current password is not right.")
+    check_password_strength(new)
+    user.password_hash = hash_password(new)
+    session.add(user)
+    session.flush()
+
+
+def set_role(session: Session, *, user: User, role: str, by: User) -> None:
+    """Change a user's role; an admin cannot demote themself (someone must stay admin)."""
+    if role not in ROLES:
+        raise AccountError(f"Unknown role {role!r}.")
+    if user.id == by.id and role != "admin":
+        raise AccountError("You cannot remove your own admin role; ask another admin.")
+    user.role = role
+    session.add(user)
+    session.flush()
+
+
+# --- login throttle --------------------------------------------------------------------------
+
+
+class LoginThrottle:
+    """Count failed logins per client address and per e-mail; refuse after too many.
+
+    In-process and in-memory: with several workers each keeps its own count, so the
+    real limit is workers x max_failures (a proxy-level limiter can sit in front).
+    """
+
+    def __init__(self, max_failures: int = 10, window_seconds: float = 900) -> None:
+        self.max_failures = max_failures
+        self.window = window_seconds
+        self._failures: dict[str, deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def _recent(self, key: str, now: float) -> deque[float]:
+        """Drop failures older than the window and return the rest."""
+        times = self._failures[key]
+        while times and times[0] < now - self.window:
+            times.popleft()
+        return times
+
+    def retry_after(self, *keys: str) -> int:
+        """Return seconds to wait before another attempt (0 when allowed)."""
+        now = time.monotonic()
+        with self._lock:
+            waits = [
+                int(times[0] + self.window - now) + 1
+                for times in (self._recent(k, now) for k in keys)
+                if len(times) >= self.max_failures
+            ]
+        return max(waits, default=0)
+
+    def failed(self, *keys: str) -> None:
+        """Record one failed attempt under each key."""
+        now = time.monotonic()
+        with self._lock:
+            for key in keys:
+                self._recent(key, now).append(now)
+
+    def reset(self, *keys: str) -> None:
+        """Forget the failures under each key (after a successful login)."""
+        with self._lock:
+            for key in keys:
+                self._failures.pop(key, None)
+
+
+def throttle(app: Flask) -> LoginThrottle:
+    """Return the app's login throttle."""
+    found: LoginThrottle = app.extensions["evidence_login_throttle"]
+    return found
+
+
+def init_app(app: Flask) -> None:
+    """Bind Flask-Login and the login throttle to the app; expose role checks to templates."""
+    login_manager.init_app(app)
+    app.extensions["evidence_login_throttle"] = LoginThrottle(
+        max_failures=app.config.get("LOGIN_MAX_FAILURES", 10),
+        window_seconds=app.config.get("LOGIN_FAILURE_WINDOW", 900),
+    )
+    app.jinja_env.globals["has_role"] = has_role

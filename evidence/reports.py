@@ -1,0 +1,726 @@
+"""Outcome reports: create, edit with history, hide, identifier checks, filters and CSV import.
+
+Plain functions with an explicit session; views call them and render.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
+from datetime import date, datetime, time
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from evidence.models import (
+    ADVERSE_EVENT_LABELS,
+    ADVERSE_EVENTS,
+    AGE_BANDS,
+    ROLES,
+    Indication,
+    OutcomeAdverseEvent,
+    OutcomeReport,
+    OutcomeReportRevision,
+    Treatment,
+    User,
+    utcnow,
+)
+
+FITZPATRICK_NUMERALS = ("I", "II", "III", "IV", "V", "VI")
+SKIN_GROUP_TYPES = {"I-III": (1, 2, 3), "IV-VI": (4, 5, 6)}
+
+# Fields a practitioner fills in (and the CSV columns, in this order after the slugs).
+REPORT_FIELDS = (
+    "indication_detail",
+    "sessions",
+    "interval_weeks",
+    "fitzpatrick",
+    "age_band",
+    "device",
+    "needle_depth_mm",
+    "energy",
+    "passes",
+    "settings",
+    "improvement",
+    "satisfaction",
+    "adverse_other",
+    "downtime_days",
+    "cost_per_session",
+    "cost_per_course",
+    "currency",
+    "follow_up_months",
+    "notes",
+    "protocol_pmid",
+)
+FREE_TEXT_FIELDS = ("indication_detail", "device", "energy", "settings", "adverse_other", "notes")
+FIELD_LABELS = {
+    "treatment": "Treatment",
+    "indication": "Indication",
+    "indication_detail": "Indication detail",
+    "sessions": "Sessions",
+    "interval_weeks": "Interval between sessions (weeks)",
+    "fitzpatrick": "Fitzpatrick skin type",
+    "age_band": "Age band",
+    "device": "Device",
+    "needle_depth_mm": "Needle depth (mm)",
+    "energy": "Energy",
+    "passes": "Passes",
+    "settings": "Other settings",
+    "improvement": "Improvement (0-4)",
+    "satisfaction": "Patient satisfaction (1-5)",
+    "adverse_events": "Adverse events",
+    "adverse_other": "Other adverse event",
+    "downtime_days": "Downtime (days)",
+    "cost_per_session": "Cost per session",
+    "cost_per_course": "Cost per course",
+    "currency": "Currency",
+    "follow_up_months": "Follow-up (months)",
+    "notes": "Notes",
+    "protocol_pmid": "Protocol PMID",
+}
+
+
+# --- identifiers in free text ------------------------------------------------------------
+
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# Phone numbers: 9-15 digits in groups, optionally with a + and brackets.
+_PHONE = re.compile(r"(?<![\w.,])\+?\(?\d[\d\s().-]{7,}\d(?![\w])")
+_MONTHS = (
+    "jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+    "sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
+)
+_FULL_DATE = re.compile(
+    r"\b(?:"
+    r"\d{1,2}[/.-]\d{1,2}[/.-](?:19|20)\d{2}"  # 12/03/1985, 12.3.1985
+    r"|(?:19|20)\d{2}[/.-]\d{1,2}[/.-]\d{1,2}"  # 1985-03-12
+    rf"|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:{_MONTHS})\.?,?\s+(?:19|20)\d{{2}}"  # 12 March 1985
+    rf"|(?:{_MONTHS})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+(?:19|20)\d{{2}}"  # March 12, 1985
+    r")\b",
+    re.IGNORECASE,
+)
+_DOB_WORD = re.compile(r"\b(?:d\.?o\.?b\.?|date of birth|born on)\b", re.IGNORECASE)
+_RECORD = re.compile(
+    r"\b(?:mrn|medical record|record|chart|patient|hospital|nhs|case|file|account)"
+    r"\s*(?:no\.?|number|num|nr|#|id)?\s*[:#]?\s*[A-Z]{0,4}-?\d{3,}",
+    re.IGNORECASE,
+)
+_LONG_NUMBER = re.compile(r"(?<![\w.,])\d{7,}(?![\w.,])")
+_PMID_BEFORE = re.compile(r"pmid\s*:?\s*$", re.IGNORECASE)
+
+
+def find_identifiers(text: str | None) -> list[str]:
+    """Return a message for each thing in `text` that looks like a patient identifier."""
+    if not text:
+        return []
+    problems: list[str] = []
+    for match in _EMAIL.finditer(text):
+        problems.append(f"Remove the e-mail address “{match.group()}”.")
+    for match in _FULL_DATE.finditer(text):
+        problems.append(
+            f"Remove the full date “{match.group()}” (it could be a date of birth): "
+            "give an age band, a year, or a time in months instead."
+        )
+    if _DOB_WORD.search(text):
+        problems.append("Remove the date of birth: give the age band instead.")
+    for match in _RECORD.finditer(text):
+        problems.append(f"Remove the record number “{match.group().strip()}”.")
+    flagged = "".join(problems)
+    for match in _PHONE.finditer(text):
+        digits = re.sub(r"\D", "", match.group())
+        if 9 <= len(digits) <= 15 and match.group().strip() not in flagged:
+            if not _FULL_DATE.search(match.group()):
+                problems.append(f"Remove the phone number “{match.group().strip()}”.")
+    flagged = "".join(problems)
+    for match in _LONG_NUMBER.finditer(text):
+        if match.group() in flagged or _PMID_BEFORE.search(text[: match.start()]):
+            continue
+        problems.append(
+            f"Remove the long number “{match.group()}” (it could be a record or phone number)."
+        )
+    return problems
+
+
+def identifier_problems(values: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Return identifier messages per free-text field of a report."""
+    out = {}
+    for name in FREE_TEXT_FIELDS:
+        found = find_identifiers(values.get(name))
+        if found:
+            out[name] = found
+    return out
+
+
+# --- create, edit, hide --------------------------------------------------------------------
+
+
+@dataclass
+class ReportInput:
+    """A validated report as the form or a CSV row gives it (slugs, not ids)."""
+
+    treatment: str
+    indication: str | None = None
+    indication_detail: str | None = None
+    sessions: int | None = None
+    interval_weeks: float | None = None
+    fitzpatrick: int | None = None
+    age_band: str | None = None
+    device: str | None = None
+    needle_depth_mm: float | None = None
+    energy: str | None = None
+    passes: int | None = None
+    settings: str | None = None
+    improvement: int | None = None
+    satisfaction: int | None = None
+    adverse_events: list[str] = field(default_factory=list)
+    adverse_other: str | None = None
+    downtime_days: float | None = None
+    cost_per_session: float | None = None
+    cost_per_course: float | None = None
+    currency: str | None = None
+    follow_up_months: float | None = None
+    notes: str | None = None
+    protocol_pmid: str | None = None
+
+
+class ReportError(ValueError):
+    """A report could not be saved; `errors` maps field names to messages."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
+        self.errors = errors
+
+
+def _resolve(session: Session, data: ReportInput) -> tuple[Treatment, Indication | None]:
+    """Look up the treatment and indication slugs, raising ReportError for unknown ones."""
+    errors: dict[str, list[str]] = {}
+    treatment = session.exec(select(Treatment).where(Treatment.slug == data.treatment)).first()
+    if treatment is None:
+        errors["treatment"] = [f"Unknown treatment “{data.treatment}”."]
+    indication = None
+    if data.indication:
+        indication = session.exec(
+            select(Indication).where(Indication.slug == data.indication)
+        ).first()
+        if indication is None:
+            errors["indication"] = [f"Unknown indication “{data.indication}”."]
+    errors.update(validate_input(data))
+    if errors or treatment is None:
+        raise ReportError(errors)
+    return treatment, indication
+
+
+def _between(
+    errors: dict[str, list[str]], name: str, value: float | None, low: float, high: float
+) -> None:
+    """Record an error when a number is outside [low, high]."""
+    if value is not None and not low <= value <= high:
+        errors.setdefault(name, []).append(f"Enter a value from {low:g} to {high:g}.")
+
+
+def validate_input(data: ReportInput) -> dict[str, list[str]]:
+    """Check ranges, vocabularies and identifiers that both the form and CSV rows must meet."""
+    errors: dict[str, list[str]] = {}
+    if data.improvement is None:
+        errors["improvement"] = ["Choose the improvement on the 0-4 scale."]
+    _between(errors, "improvement", data.improvement, 0, 4)
+    _between(errors, "satisfaction", data.satisfaction, 1, 5)
+    _between(errors, "fitzpatrick", data.fitzpatrick, 1, 6)
+    _between(errors, "sessions", data.sessions, 1, 100)
+    _between(errors, "interval_weeks", data.interval_weeks, 0, 104)
+    _between(errors, "needle_depth_mm", data.needle_depth_mm, 0, 5)
+    _between(errors, "passes", data.passes, 0, 50)
+    _between(errors, "downtime_days", data.downtime_days, 0, 365)
+    _between(errors, "cost_per_session", data.cost_per_session, 0, 1_000_000)
+    _between(errors, "cost_per_course", data.cost_per_course, 0, 10_000_000)
+    _between(errors, "follow_up_months", data.follow_up_months, 0, 240)
+    if data.age_band and data.age_band not in AGE_BANDS:
+        errors["age_band"] = [f"Choose one of {', '.join(AGE_BANDS)}."]
+    unknown = [e for e in data.adverse_events if e not in ADVERSE_EVENT_LABELS]
+    if unknown:
+        errors["adverse_events"] = [f"Unknown adverse event(s): {', '.join(unknown)}."]
+    if "other" in data.adverse_events and not (data.adverse_other or "").strip():
+        errors["adverse_other"] = ["Describe the other adverse event."]
+    has_cost = data.cost_per_session is not None or data.cost_per_course is not None
+    if has_cost and not data.currency:
+        errors["currency"] = ["Give the currency of the cost (e.g. USD, EUR)."]
+    if data.currency and not re.fullmatch(r"[A-Z]{3}", data.currency):
+        errors["currency"] = ["Use a three-letter ISO currency code, e.g. USD."]
+    if data.protocol_pmid and not re.fullmatch(r"\d{1,9}", data.protocol_pmid):
+        errors["protocol_pmid"] = ["A PMID is a number of up to 9 digits."]
+    for name, found in identifier_problems(_as_values(data)).items():
+        errors.setdefault(name, []).extend(found)
+    return errors
+
+
+def _as_values(data: ReportInput) -> dict[str, Any]:
+    """Return the input as a plain dict."""
+    return {f.name: getattr(data, f.name) for f in fields(data)}
+
+
+def _snapshot(report: OutcomeReport, events: list[str]) -> dict[str, Any]:
+    """Return the report's recorded values (for diffing revisions)."""
+    values: dict[str, Any] = {name: getattr(report, name) for name in REPORT_FIELDS}
+    values["treatment_id"] = report.treatment_id
+    values["indication_id"] = report.indication_id
+    values["adverse_events"] = sorted(events)
+    return values
+
+
+def _events(session: Session, report_id: int) -> list[str]:
+    """Return a report's adverse-event keys."""
+    stmt = select(OutcomeAdverseEvent.event).where(OutcomeAdverseEvent.report_id == report_id)
+    return sorted(session.exec(stmt))
+
+
+def _apply(
+    session: Session,
+    report: OutcomeReport,
+    data: ReportInput,
+    treatment: Treatment,
+    indication: Indication | None,
+) -> None:
+    """Copy validated input onto a report row and replace its adverse events."""
+    report.treatment_id = treatment.id  # type: ignore[assignment]
+    report.indication_id = indication.id if indication else None
+    for name in REPORT_FIELDS:
+        value = getattr(data, name)
+        if isinstance(value, str):
+            value = value.strip() or None
+        setattr(report, name, value)
+    report.updated_at = utcnow()
+    session.add(report)
+    session.flush()
+    assert report.id is not None
+    for old in session.exec(
+        select(OutcomeAdverseEvent).where(OutcomeAdverseEvent.report_id == report.id)
+    ):
+        session.delete(old)
+    session.flush()
+    for event in sorted(set(data.adverse_events)):
+        detail = data.adverse_other if event == "other" else None
+        session.add(OutcomeAdverseEvent(report_id=report.id, event=event, detail=detail))
+    session.flush()
+
+
+def _revision(
+    session: Session, *, report_id: int, user_id: int | None, action: str, changes: dict[str, Any]
+) -> None:
+    """Record one revision of a report."""
+    session.add(
+        OutcomeReportRevision(
+            report_id=report_id,
+            user_id=user_id,
+            action=action,
+            changes=json.dumps(changes, default=str, sort_keys=True),
+        )
+    )
+    session.flush()
+
+
+def create_report(session: Session, *, data: ReportInput, reporter: User) -> OutcomeReport:
+    """Save a new report by a practitioner, with a 'create' revision."""
+    treatment, indication = _resolve(session, data)
+    report = OutcomeReport(treatment_id=treatment.id or 0, reporter_id=reporter.id)
+    _apply(session, report, data, treatment, indication)
+    assert report.id is not None
+    created = {k: [None, v] for k, v in _snapshot(report, data.adverse_events).items() if v}
+    _revision(session, report_id=report.id, user_id=reporter.id, action="create", changes=created)
+    return report
+
+
+def update_report(
+    session: Session, *, report: OutcomeReport, data: ReportInput, editor: User
+) -> dict[str, Any]:
+    """Edit a report, keeping the old values in a revision; return what changed."""
+    assert report.id is not None
+    treatment, indication = _resolve(session, data)
+    before = _snapshot(report, _events(session, report.id))
+    _apply(session, report, data, treatment, indication)
+    after = _snapshot(report, _events(session, report.id))
+    changes = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
+    if changes:
+        _revision(session, report_id=report.id, user_id=editor.id, action="edit", changes=changes)
+    return changes
+
+
+def hide_report(session: Session, *, report: OutcomeReport, reason: str, by: User) -> None:
+    """Hide a report from pages and statistics, with a reason; it stays in the database."""
+    reason = reason.strip()
+    if not reason:
+        raise ReportError({"reason": ["Give the reason for hiding the report."]})
+    assert report.id is not None
+    report.hidden = True
+    report.hidden_reason = reason
+    report.hidden_by_id = by.id
+    report.hidden_at = utcnow()
+    session.add(report)
+    _revision(
+        session,
+        report_id=report.id,
+        user_id=by.id,
+        action="hide",
+        changes={"hidden": [False, True], "hidden_reason": [None, reason]},
+    )
+
+
+def unhide_report(session: Session, *, report: OutcomeReport, reason: str, by: User) -> None:
+    """Show a hidden report again, recording who and why."""
+    assert report.id is not None
+    old_reason = report.hidden_reason
+    report.hidden = False
+    report.hidden_reason = None
+    report.hidden_by_id = None
+    report.hidden_at = None
+    session.add(report)
+    _revision(
+        session,
+        report_id=report.id,
+        user_id=by.id,
+        action="unhide",
+        changes={"hidden": [True, False], "hidden_reason": [old_reason, reason.strip() or None]},
+    )
+
+
+def can_edit(report: OutcomeReport, user: Any) -> bool:
+    """Practitioners edit their own reports; admins may edit any; quoted sources are read-only."""
+    if not getattr(user, "is_authenticated", False) or report.source_key:
+        return False
+    if user.role == "admin":
+        return True
+    return user.role == "practitioner" and report.reporter_id == user.id
+
+
+@dataclass
+class Revision:
+    """One revision with readable field names and who made it."""
+
+    action: str
+    changed_at: datetime
+    user_id: int | None
+    user_email: str | None
+    user_role: str | None
+    changes: list[tuple[str, Any, Any]]
+
+
+def history(session: Session, report_id: int) -> list[Revision]:
+    """Return a report's revisions, oldest first, with field labels and the editor's role."""
+    stmt = (
+        select(OutcomeReportRevision, User)
+        .outerjoin(User, col(User.id) == col(OutcomeReportRevision.user_id))
+        .where(OutcomeReportRevision.report_id == report_id)
+        .order_by(col(OutcomeReportRevision.changed_at), col(OutcomeReportRevision.id))
+    )
+    names = _name_lookup(session)
+    out = []
+    for rev, user in session.exec(stmt):
+        raw = json.loads(rev.changes or "{}")
+        changes = [
+            (FIELD_LABELS.get(k, k.replace("_", " ")), *(_readable(k, v, names) for v in pair))
+            for k, pair in sorted(raw.items())
+        ]
+        out.append(
+            Revision(
+                action=rev.action,
+                changed_at=rev.changed_at,
+                user_id=rev.user_id,
+                user_email=user.email if user else None,
+                user_role=user.role if user else None,
+                changes=changes,
+            )
+        )
+    return out
+
+
+def _name_lookup(session: Session) -> dict[str, dict[int, str]]:
+    """Return treatment and indication names by id."""
+    return {
+        "treatment_id": {t.id: t.name for t in session.exec(select(Treatment)) if t.id},
+        "indication_id": {i.id: i.name for i in session.exec(select(Indication)) if i.id},
+    }
+
+
+def _readable(key: str, value: Any, names: dict[str, dict[int, str]]) -> Any:
+    """Return a value as a person reads it."""
+    if value is None or value == []:
+        return "—"
+    if key in names:
+        return names[key].get(value, value)
+    if key == "fitzpatrick":
+        return FITZPATRICK_NUMERALS[int(value) - 1]
+    if key == "adverse_events":
+        return ", ".join(ADVERSE_EVENT_LABELS.get(v, v) for v in value)
+    return value
+
+
+# --- listing ------------------------------------------------------------------------------------
+
+
+@dataclass
+class ReportFilter:
+    """Filters of a reports list, as read from a query string."""
+
+    treatment: str | None = None
+    indication: str | None = None
+    skin: str | None = None  # "1".."6", "I-III", "IV-VI" or "none"
+    role: str | None = None  # reporter role, or "source" for quoted sources
+    date_from: date | None = None
+    date_to: date | None = None
+    ids: tuple[int, ...] = ()  # the reports one figure was computed from
+    hidden: bool = False  # curators may list hidden reports
+
+    @classmethod
+    def from_args(cls, args: Any, **fixed: Any) -> ReportFilter:
+        """Build a filter from request args, ignoring malformed values."""
+
+        def _date(name: str) -> date | None:
+            try:
+                return date.fromisoformat((args.get(name) or "").strip())
+            except ValueError:
+                return None
+
+        skin = args.get("skin") or None
+        role = args.get("role") or None
+        raw_ids = (args.get("ids") or "").split(",")
+        return cls(
+            treatment=fixed.get("treatment", args.get("treatment") or None),
+            indication=args.get("indication") or None,
+            skin=skin if skin in (*"123456", "I-III", "IV-VI", "none") else None,
+            role=role if role in (*ROLES, "source") else None,
+            date_from=_date("date_from"),
+            date_to=_date("date_to"),
+            ids=tuple(int(i) for i in raw_ids if i.strip().isdigit())[:2000],
+            hidden=args.get("hidden") == "1" and bool(fixed.get("may_see_hidden")),
+        )
+
+    def as_args(self, **override: Any) -> dict[str, Any]:
+        """Return the non-empty filters as query-string arguments."""
+        out: dict[str, Any] = {
+            "indication": self.indication,
+            "skin": self.skin,
+            "role": self.role,
+            "date_from": self.date_from.isoformat() if self.date_from else None,
+            "date_to": self.date_to.isoformat() if self.date_to else None,
+            "ids": ",".join(map(str, self.ids)) if self.ids else None,
+        }
+        out.update(override)
+        return {k: v for k, v in out.items() if v not in (None, "")}
+
+
+def list_reports(session: Session, flt: ReportFilter, *, limit: int = 200) -> list[OutcomeReport]:
+    """Return the reports matching a filter, newest first."""
+    stmt = select(OutcomeReport).where(col(OutcomeReport.hidden).is_(flt.hidden))
+    if flt.treatment:
+        stmt = stmt.join(Treatment, col(Treatment.id) == col(OutcomeReport.treatment_id)).where(
+            col(Treatment.slug) == flt.treatment
+        )
+    if flt.indication:
+        stmt = stmt.join(Indication, col(Indication.id) == col(OutcomeReport.indication_id)).where(
+            col(Indication.slug) == flt.indication
+        )
+    if flt.skin == "none":
+        stmt = stmt.where(col(OutcomeReport.fitzpatrick).is_(None))
+    elif flt.skin in SKIN_GROUP_TYPES:
+        stmt = stmt.where(col(OutcomeReport.fitzpatrick).in_(SKIN_GROUP_TYPES[flt.skin]))
+    elif flt.skin:
+        stmt = stmt.where(col(OutcomeReport.fitzpatrick) == int(flt.skin))
+    if flt.role == "source":
+        stmt = stmt.where(col(OutcomeReport.source_key).is_not(None))
+    elif flt.role:
+        stmt = stmt.join(User, col(User.id) == col(OutcomeReport.reporter_id)).where(
+            col(User.role) == flt.role
+        )
+    if flt.date_from:
+        stmt = stmt.where(
+            col(OutcomeReport.created_at) >= datetime.combine(flt.date_from, time.min)
+        )
+    if flt.date_to:
+        stmt = stmt.where(col(OutcomeReport.created_at) <= datetime.combine(flt.date_to, time.max))
+    if flt.ids:
+        stmt = stmt.where(col(OutcomeReport.id).in_(flt.ids))
+    stmt = stmt.order_by(col(OutcomeReport.created_at).desc(), col(OutcomeReport.id).desc())
+    return list(session.exec(stmt.limit(limit)))
+
+
+def reports_by(session: Session, *, reporter_id: int) -> list[OutcomeReport]:
+    """Return every report by one account, hidden ones included, newest first."""
+    stmt = (
+        select(OutcomeReport)
+        .where(OutcomeReport.reporter_id == reporter_id)
+        .order_by(col(OutcomeReport.created_at).desc(), col(OutcomeReport.id).desc())
+    )
+    return list(session.exec(stmt))
+
+
+def count_hidden(session: Session, *, treatment_id: int) -> int:
+    """Count a treatment's hidden reports (shown to curators)."""
+    stmt = select(func.count()).where(
+        col(OutcomeReport.treatment_id) == treatment_id, col(OutcomeReport.hidden).is_(True)
+    )
+    return int(session.exec(stmt).one())
+
+
+# --- CSV template and import ------------------------------------------------------------------
+
+CSV_COLUMNS = (
+    "treatment",
+    "indication",
+    *REPORT_FIELDS[:12],
+    "adverse_events",
+    *REPORT_FIELDS[12:],
+)
+_INT_FIELDS = {"sessions", "fitzpatrick", "passes", "improvement", "satisfaction"}
+_FLOAT_FIELDS = {
+    "interval_weeks",
+    "needle_depth_mm",
+    "downtime_days",
+    "cost_per_session",
+    "cost_per_course",
+    "follow_up_months",
+}
+
+
+def csv_template(treatments: Iterable[str], indications: Iterable[str]) -> bytes:
+    """Return a CSV template: the header, one filled example row, and the allowed values."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    example = {
+        "treatment": "microneedling",
+        "indication": "acne-scars",
+        "sessions": "3",
+        "interval_weeks": "4",
+        "fitzpatrick": "V",
+        "age_band": "25-34",
+        "device": "pen device",
+        "needle_depth_mm": "1.5",
+        "passes": "4",
+        "improvement": "2",
+        "satisfaction": "4",
+        "adverse_events": "pih",
+        "downtime_days": "3",
+        "cost_per_session": "250",
+        "currency": "USD",
+        "follow_up_months": "3",
+    }
+    writer.writerow([example.get(c, "") for c in CSV_COLUMNS])
+    text = out.getvalue()
+    notes = [
+        "# Delete the example row and these # lines, or keep them: lines starting with # are "
+        "skipped.",
+        f"# treatment: {' | '.join(treatments)}",
+        f"# indication: {' | '.join(indications)} (or empty)",
+        "# fitzpatrick: 1-6 or I-VI; improvement: 0-4 (0 none, 1 up to 25%, 2 26-50%, "
+        "3 51-75%, 4 over 75%); satisfaction: 1-5",
+        f"# age_band: {' | '.join(AGE_BANDS)}",
+        f"# adverse_events: any of {' ; '.join(k for k, _ in ADVERSE_EVENTS)} separated by ;",
+        "# Never include names, dates of birth, contact details or record numbers.",
+    ]
+    return (text + "\n".join(notes) + "\n").encode("utf-8")
+
+
+@dataclass
+class ImportResult:
+    """What a CSV upload did: rows saved, or every row's problems (and nothing saved)."""
+
+    saved: list[int] = field(default_factory=list)
+    errors: list[tuple[int, str, str]] = field(default_factory=list)  # line, column, message
+
+    @property
+    def ok(self) -> bool:
+        """True when every row was valid and saved."""
+        return not self.errors
+
+
+def _parse_cell(name: str, raw: str) -> Any:
+    """Convert one CSV cell, raising ValueError with a readable message."""
+    raw = raw.strip()
+    if raw == "":
+        return None
+    if name == "fitzpatrick" and raw.upper() in FITZPATRICK_NUMERALS:
+        return FITZPATRICK_NUMERALS.index(raw.upper()) + 1
+    if name in _INT_FIELDS:
+        if not re.fullmatch(r"-?\d+", raw):
+            raise ValueError(f"“{raw}” is not a whole number.")
+        return int(raw)
+    if name in _FLOAT_FIELDS:
+        try:
+            return float(raw.replace(",", ""))
+        except ValueError:
+            raise ValueError(f"“{raw}” is not a number.") from None
+    if name == "currency":
+        return raw.upper()
+    if name == "adverse_events":
+        return [p.strip().lower() for p in re.split(r"[;|]", raw) if p.strip()]
+    return raw
+
+
+def parse_csv(content: bytes) -> tuple[list[tuple[int, ReportInput]], list[tuple[int, str, str]]]:
+    """Parse an uploaded CSV into report inputs, collecting every problem with its line."""
+    errors: list[tuple[int, str, str]] = []
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return [], [(0, "", "The file is not UTF-8 text. Save it as CSV (UTF-8).")]
+    lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
+    reader = csv.DictReader(lines)
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    missing = {"treatment", "improvement"} - set(header)
+    unknown = set(header) - set(CSV_COLUMNS)
+    if missing or unknown:
+        if missing:
+            errors.append((1, "", f"Missing column(s): {', '.join(sorted(missing))}."))
+        if unknown:
+            errors.append((1, "", f"Unknown column(s): {', '.join(sorted(unknown))}."))
+        return [], errors
+    rows: list[tuple[int, ReportInput]] = []
+    for line_no, row in enumerate(reader, start=2):
+        values: dict[str, Any] = {}
+        row_ok = True
+        for name, raw in row.items():
+            if name is None:
+                errors.append((line_no, "", "This row has more cells than the header."))
+                row_ok = False
+                continue
+            try:
+                values[name.strip()] = _parse_cell(name.strip(), raw or "")
+            except ValueError as exc:
+                errors.append((line_no, name.strip(), str(exc)))
+                row_ok = False
+        if all(v in (None, []) for v in values.values()):
+            continue  # blank line
+        values["adverse_events"] = values.get("adverse_events") or []
+        if not values.get("treatment"):
+            errors.append((line_no, "treatment", "Give the treatment."))
+            row_ok = False
+        if row_ok:
+            rows.append((line_no, ReportInput(**values)))
+    return rows, errors
+
+
+def import_csv(session: Session, *, content: bytes, reporter: User) -> ImportResult:
+    """Import a CSV all-or-nothing: every row is checked first; one bad row saves none."""
+    rows, errors = parse_csv(content)
+    result = ImportResult(errors=list(errors))
+    if not rows and not errors:
+        result.errors.append((0, "", "The file holds no report rows."))
+        return result
+    # Validation touches nothing, so a failed file leaves the database exactly as it was.
+    for line_no, data in rows:
+        try:
+            _resolve(session, data)
+        except ReportError as exc:
+            for name, messages in exc.errors.items():
+                result.errors.extend((line_no, name, message) for message in messages)
+    if result.errors:
+        result.errors.sort()
+        return result
+    for _line_no, data in rows:
+        report = create_report(session, data=data, reporter=reporter)
+        assert report.id is not None
+        result.saved.append(report.id)
+    return result

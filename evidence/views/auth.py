@@ -1,0 +1,184 @@
+"""Accounts: register, log in, log out, change password, and user management for admins."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
+from flask_login import login_user, logout_user
+from sqlmodel import col, select
+from werkzeug.wrappers import Response
+
+from evidence import auth
+from evidence.auth import AccountError, current_account, roles_required
+from evidence.db import get_session
+from evidence.forms import ChangePasswordForm, LoginForm, LogoutForm, RegisterForm, RoleForm
+from evidence.models import ROLES, OutcomeReport, User
+
+bp = Blueprint("auth", __name__)
+
+FAILED_LOGIN = "E-mail or password not recognised."
+
+
+def init_app(app: Flask) -> None:
+    """Bind Flask-Login and give every template the log-out form."""
+    auth.init_app(app)
+
+    @app.context_processor
+    def _logout_form() -> dict[str, Any]:
+        return {"logout_form": LogoutForm}
+
+
+def _safe_next(target: str | None) -> str:
+    """Return a same-site path to go to after logging in (never another host)."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/"):
+            if not target.startswith("//") and "\\" not in target:
+                return target
+    return url_for("main.home")
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register() -> Any:
+    """Create an account: a viewer, or a practitioner when the person says they treat patients."""
+    if current_account() is not None:
+        return redirect(url_for("main.home"))
+    form = RegisterForm()
+    if form.validate_on_submit():
+        session = get_session()
+        role = "practitioner" if form.practitioner.data else "viewer"
+        try:
+            user = auth.create_user(
+                session,
+                email=form.email.data or "",
+                password=form.password.data or "",
+                role=role,
+                name=form.name.data or "",
+            )
+        except AccountError as exc:
+            session.rollback()
+            form.email.errors = [*form.email.errors, str(exc)]
+        else:
+            session.commit()
+            login_user(auth.Account.from_user(user))
+            flash(f"Welcome. Your account is a {role} account.", "success")
+            return redirect(url_for("main.home"))
+    status = 400 if form.errors else 200
+    return render_template("auth/register.html", form=form), status
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    """Log in; a failure never says whether the e-mail address has an account."""
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = request.args.get("next", "")
+    if form.validate_on_submit():
+        throttle = auth.throttle(auth_app())
+        email = auth.normalize_email(form.email.data or "")
+        keys = (f"ip:{request.remote_addr}", f"email:{email}")
+        wait = throttle.retry_after(*keys)
+        if wait:
+            flash(f"Too many failed attempts. Try again in {(wait + 59) // 60} minutes.", "error")
+            response = render_template("auth/login.html", form=form)
+            return response, 429, {"Retry-After": str(wait)}
+        user = auth.authenticate(get_session(), email=email, password=form.password.data or "")
+        if user is None:
+            throttle.failed(*keys)
+            form.password.errors = [FAILED_LOGIN]
+            return render_template("auth/login.html", form=form), 401
+        throttle.reset(*keys)
+        login_user(auth.Account.from_user(user))
+        return redirect(_safe_next(form.next.data))
+    status = 400 if form.errors else 200
+    return render_template("auth/login.html", form=form), status
+
+
+def auth_app() -> Flask:
+    """Return the current app object (for the throttle stored on it)."""
+    from flask import current_app
+
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    return app
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    """Log out (POST with a CSRF token; CSRFProtect refuses it without one)."""
+    logout_user()
+    flash("You are logged out.", "info")
+    return redirect(url_for("main.home"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@roles_required(*ROLES)
+def change_password() -> Any:
+    """Change one's own password; other sessions are logged out by the new hash."""
+    account = current_account()
+    assert account is not None
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        session = get_session()
+        user = session.get(User, account.id)
+        if user is None:
+            abort(404)
+        try:
+            auth.change_password(
+                session, user=user, current=form.current.data or "", new=form.new.data or ""
+            )
+        except AccountError as exc:
+            session.rollback()
+            form.current.errors = [*form.current.errors, str(exc)]
+        else:
+            session.commit()
+            # Re-issue this session's id so it survives the fingerprint change.
+            login_user(auth.Account.from_user(user))
+            flash("Your password is changed.", "success")
+            return redirect(url_for("main.home"))
+    status = 400 if form.errors else 200
+    return render_template("auth/password.html", form=form), status
+
+
+@bp.get("/admin/users")
+@roles_required("admin")
+def users() -> str:
+    """List the accounts with their roles and report counts."""
+    session = get_session()
+    accounts = list(session.exec(select(User).order_by(col(User.created_at), col(User.id))))
+    counts: dict[int, int] = {}
+    for report in session.exec(
+        select(OutcomeReport).where(col(OutcomeReport.reporter_id).is_not(None))
+    ):
+        assert report.reporter_id is not None
+        counts[report.reporter_id] = counts.get(report.reporter_id, 0) + 1
+    forms = {u.id: RoleForm(formdata=None, role=u.role, prefix=f"u{u.id}") for u in accounts}
+    return render_template("auth/users.html", users=accounts, forms=forms, counts=counts)
+
+
+@bp.post("/admin/users/<int:user_id>/role")
+@roles_required("admin")
+def set_role(user_id: int) -> Any:
+    """Change one user's role."""
+    session = get_session()
+    user = session.get(User, user_id)
+    if user is None:
+        abort(404, description="No such account.")
+    form = RoleForm(prefix=f"u{user_id}")
+    account = current_account()
+    assert account is not None
+    admin = session.get(User, account.id)
+    assert admin is not None
+    if not form.validate_on_submit():
+        flash("Choose one of the roles.", "error")
+        return redirect(url_for("auth.users")), 303
+    try:
+        auth.set_role(session, user=user, role=form.role.data or "", by=admin)
+    except AccountError as exc:
+        session.rollback()
+        flash(str(exc), "error")
+    else:
+        session.commit()
+        flash(f"{user.email} is now a {user.role}.", "success")
+    return redirect(url_for("auth.users")), 303
