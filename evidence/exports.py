@@ -1,0 +1,1035 @@
+"""Citation and outcome-report exports: records loaded in batches, writers that stream chunks.
+
+Every writer is a generator over plain `CitationRecord`s and yields text (or, for XLSX,
+bytes) as it goes, so a download starts at once and memory stays flat however many rows
+are exported. Records are loaded in batches: one query per related table per batch, never
+one per row.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import rispy
+from bibtexparser import Library
+from bibtexparser import write_string as bibtex_write_string
+from bibtexparser.model import Entry
+from bibtexparser.model import Field as BibField
+from sqlalchemy import select as sa_select
+from sqlalchemy.sql import Select
+from sqlmodel import Session, col, select
+
+from evidence import queries
+from evidence.levels import LEVEL_LABELS
+from evidence.models import (
+    ADVERSE_EVENT_LABELS,
+    Citation,
+    CitationAbstractSection,
+    CitationAuthor,
+    CitationIdentifier,
+    CitationKeyword,
+    CitationLink,
+    CitationMesh,
+    CitationPublicationType,
+    Indication,
+    OutcomeAdverseEvent,
+    OutcomeReport,
+    Treatment,
+)
+
+BATCH_SIZE = 1000
+# Rows per streamed chunk for the text formats: big enough to keep per-chunk overhead low,
+# small enough that the first bytes leave quickly.
+CHUNK_ROWS = 250
+PUBMED_URL = "https://pubmed.ncbi.nlm.nih.gov/{pmid}/"
+
+
+# --- plain records ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Author:
+    """An author in byline order; collective authors have only `collective_name`."""
+
+    last_name: str | None
+    fore_name: str | None
+    initials: str | None
+    collective_name: str | None
+
+    @property
+    def label(self) -> str:
+        """Return PubMed's short form: 'Last FM', or the collective name."""
+        if self.collective_name:
+            return self.collective_name
+        return " ".join(p for p in (self.last_name, self.initials) if p)
+
+    @property
+    def inverted(self) -> str:
+        """Return 'Last, Fore' (or 'Last, FM' without a fore name), as RIS and BibTeX want."""
+        if self.collective_name:
+            return self.collective_name
+        given = self.fore_name or self.initials
+        return f"{self.last_name}, {given}" if given else (self.last_name or "")
+
+
+@dataclass(frozen=True, slots=True)
+class Named:
+    """A treatment or indication a citation is linked to."""
+
+    slug: str
+    name: str
+
+
+@dataclass(slots=True)
+class CitationRecord:
+    """Everything an export carries about one citation, as plain data."""
+
+    pmid: str
+    title: str
+    abstract: str | None = None
+    journal: str | None = None
+    journal_abbrev: str | None = None
+    year: int | None = None
+    pub_date: str | None = None
+    volume: str | None = None
+    issue: str | None = None
+    pages: str | None = None
+    doi: str | None = None
+    pmcid: str | None = None
+    language: str | None = None
+    evidence_level: int | None = None
+    evidence_rule: str = ""
+    retraction_status: str = "none"
+    authors: list[Author] = field(default_factory=list)
+    publication_types: list[str] = field(default_factory=list)
+    mesh_terms: list[str] = field(default_factory=list)
+    keywords: list[str] = field(default_factory=list)
+    treatments: list[Named] = field(default_factory=list)
+    indications: list[Named] = field(default_factory=list)
+
+    @property
+    def pubmed_url(self) -> str:
+        """Return the citation's PubMed page."""
+        return PUBMED_URL.format(pmid=self.pmid)
+
+    @property
+    def level_text(self) -> str:
+        """Return the evidence level as a reader sees it: 'Level 2: ...' or 'Not rated'."""
+        if self.evidence_level is None:
+            return "Not rated"
+        return f"Level {self.evidence_level}: {LEVEL_LABELS.get(self.evidence_level, '')}"
+
+
+def mesh_label(descriptor: str, qualifiers: str, major: bool) -> str:
+    """Format a MeSH heading as MEDLINE does: '*Descriptor/qualifier/*major qualifier'."""
+    parts = [("*" if major else "") + descriptor]
+    for raw in qualifiers.split(";"):
+        q = raw.strip()
+        if q:
+            parts.append("*" + q[:-1] if q.endswith("*") else q)
+    return "/".join(parts)
+
+
+def link_statuses(flt: queries.CitationFilter) -> tuple[str, ...]:
+    """Return the link statuses whose treatments and indications an export names.
+
+    A table of candidates names the candidate links; "any" names included and candidate
+    links (an excluded link says the citation is *not* about that treatment).
+    """
+    if flt.status in ("candidate", "excluded", "included"):
+        return (flt.status,)
+    return ("included", "candidate")
+
+
+def ordered_ids_query(flt: queries.CitationFilter) -> Select[Any]:
+    """Return the filter's citation ids in the table's order (newest first)."""
+    ids = queries.citation_ids_query(flt).subquery()
+    return (
+        select(Citation.id)
+        .where(col(Citation.id).in_(select(ids.c.id)))
+        .order_by(col(Citation.year).desc().nulls_last(), col(Citation.pmid).desc())
+    )
+
+
+# Citation columns in CitationRecord's positional order, preceded by the id.
+_CITATION_FIELDS = (
+    "id",
+    "pmid",
+    "title",
+    "abstract",
+    "journal",
+    "journal_abbrev",
+    "year",
+    "pub_date",
+    "volume",
+    "issue",
+    "pages",
+    "doi",
+    "pmcid",
+    "language",
+    "evidence_level",
+    "evidence_rule",
+    "retraction_status",
+)
+
+
+class RecordLoader:
+    """Loads `CitationRecord`s for batches of citation ids, one query per table per batch."""
+
+    def __init__(self, session: Session, *, statuses: Sequence[str] = ("included",)) -> None:
+        self.session = session
+        self.statuses = tuple(statuses)
+        self.treatments = {
+            t.id: Named(t.slug, t.name) for t in session.exec(select(Treatment)) if t.id
+        }
+        self.indications = {
+            i.id: Named(i.slug, i.name) for i in session.exec(select(Indication)) if i.id
+        }
+
+    def load(self, ids: Sequence[int]) -> list[CitationRecord]:
+        """Return the records of these citation ids, in the order given."""
+        if not ids:
+            return []
+        s = self.session
+        ids = list(ids)
+        columns = [col(getattr(Citation, name)) for name in _CITATION_FIELDS]
+        rows = s.execute(sa_select(*columns).where(col(Citation.id).in_(ids))).all()
+        records: dict[int, CitationRecord] = {}
+        for r in rows:
+            records[r[0]] = CitationRecord(*r[1:])
+        self._authors(records, ids)
+        self._names(records, ids, CitationPublicationType, "publication_types")
+        self._names(records, ids, CitationKeyword, "keywords")
+        self._mesh(records, ids)
+        self._identifiers(records, ids)
+        self._abstracts(records, [i for i, rec in records.items() if rec.abstract is None])
+        self._links(records, ids)
+        return [records[i] for i in ids if i in records]
+
+    def _authors(self, records: dict[int, CitationRecord], ids: list[int]) -> None:
+        """Attach authors in byline order."""
+        a = CitationAuthor
+        stmt = (
+            sa_select(
+                col(a.citation_id),
+                col(a.last_name),
+                col(a.fore_name),
+                col(a.initials),
+                col(a.collective_name),
+            )
+            .where(col(a.citation_id).in_(ids))
+            .order_by(col(a.citation_id), col(a.position))
+        )
+        for cid, last, fore, initials, collective in self.session.execute(stmt):
+            records[cid].authors.append(Author(last, fore, initials, collective))
+
+    def _names(
+        self, records: dict[int, CitationRecord], ids: list[int], model: Any, attr: str
+    ) -> None:
+        """Attach publication types or keywords in record order."""
+        value = model.name if attr == "publication_types" else model.keyword
+        stmt = (
+            select(model.citation_id, value)
+            .where(col(model.citation_id).in_(ids))
+            .order_by(col(model.citation_id), col(model.position))
+        )
+        for cid, name in self.session.execute(stmt):
+            getattr(records[cid], attr).append(name)
+
+    def _mesh(self, records: dict[int, CitationRecord], ids: list[int]) -> None:
+        """Attach MeSH headings in MEDLINE's 'Descriptor/qualifier' form."""
+        m = CitationMesh
+        stmt = (
+            select(m.citation_id, m.descriptor, m.qualifiers, m.major)
+            .where(col(m.citation_id).in_(ids))
+            .order_by(col(m.citation_id), col(m.position))
+        )
+        for cid, descriptor, qualifiers, major in self.session.execute(stmt):
+            records[cid].mesh_terms.append(mesh_label(descriptor, qualifiers or "", bool(major)))
+
+    def _identifiers(self, records: dict[int, CitationRecord], ids: list[int]) -> None:
+        """Fill a missing DOI or PMCID from the record's other identifiers."""
+        ci = CitationIdentifier
+        stmt = select(ci.citation_id, ci.id_type, ci.value).where(
+            col(ci.citation_id).in_(ids), col(ci.id_type).in_(("doi", "pmc", "pmcid"))
+        )
+        for cid, id_type, value in self.session.execute(stmt):
+            rec = records[cid]
+            if id_type == "doi" and not rec.doi:
+                rec.doi = value
+            elif id_type in ("pmc", "pmcid") and not rec.pmcid:
+                rec.pmcid = value
+
+    def _abstracts(self, records: dict[int, CitationRecord], ids: list[int]) -> None:
+        """Build the abstract from its sections where only the sections were kept."""
+        if not ids:
+            return
+        sec = CitationAbstractSection
+        stmt = (
+            select(sec.citation_id, sec.label, sec.text)
+            .where(col(sec.citation_id).in_(ids))
+            .order_by(col(sec.citation_id), col(sec.position))
+        )
+        parts: dict[int, list[str]] = defaultdict(list)
+        for cid, label, text in self.session.execute(stmt):
+            parts[cid].append(f"{label}: {text}" if label else text)
+        for cid, texts in parts.items():
+            records[cid].abstract = " ".join(texts)
+
+    def _links(self, records: dict[int, CitationRecord], ids: list[int]) -> None:
+        """Attach the treatments and indications the citation is linked to, each once."""
+        lk = CitationLink
+        stmt = (
+            select(lk.citation_id, lk.treatment_id, lk.indication_id)
+            .where(col(lk.citation_id).in_(ids), col(lk.status).in_(self.statuses))
+            .order_by(col(lk.citation_id), col(lk.id))
+        )
+        for cid, tid, iid in self.session.execute(stmt):
+            rec = records[cid]
+            treatment = self.treatments.get(tid) if tid else None
+            if treatment and treatment not in rec.treatments:
+                rec.treatments.append(treatment)
+            indication = self.indications.get(iid) if iid else None
+            if indication and indication not in rec.indications:
+                rec.indications.append(indication)
+
+
+def iter_citations(
+    session: Session, flt: queries.CitationFilter, *, batch_size: int = BATCH_SIZE
+) -> Iterator[CitationRecord]:
+    """Yield the filter's citations in the table's order, loading them batch by batch."""
+    loader = RecordLoader(session, statuses=link_statuses(flt))
+    # yield_per streams the ids (a server-side cursor on PostgreSQL) instead of fetching all.
+    result = session.execute(ordered_ids_query(flt).execution_options(yield_per=batch_size))
+    for partition in result.partitions(batch_size):
+        yield from loader.load([row[0] for row in partition])
+
+
+# --- CSV ------------------------------------------------------------------------------
+
+
+def _join(values: Iterable[str]) -> str:
+    """Join list values with '; ', the separator the CSV header promises."""
+    return "; ".join(values)
+
+
+CITATION_COLUMNS: dict[str, tuple[str, Callable[[CitationRecord], Any]]] = {
+    "pmid": ("PMID", lambda r: r.pmid),
+    "title": ("Title", lambda r: r.title),
+    "authors": ("Authors (Last FM; Last FM)", lambda r: _join(a.label for a in r.authors)),
+    "journal": ("Journal", lambda r: r.journal or ""),
+    "journal_abbrev": ("Journal abbreviation", lambda r: r.journal_abbrev or ""),
+    "year": ("Year", lambda r: r.year if r.year is not None else ""),
+    "pub_date": ("Publication date", lambda r: r.pub_date or ""),
+    "volume": ("Volume", lambda r: r.volume or ""),
+    "issue": ("Issue", lambda r: r.issue or ""),
+    "pages": ("Pages", lambda r: r.pages or ""),
+    "doi": ("DOI", lambda r: r.doi or ""),
+    "pmcid": ("PMCID", lambda r: r.pmcid or ""),
+    "language": ("Language", lambda r: r.language or ""),
+    "publication_types": ("Publication types", lambda r: _join(r.publication_types)),
+    "mesh_terms": ("MeSH terms", lambda r: _join(r.mesh_terms)),
+    "keywords": ("Keywords", lambda r: _join(r.keywords)),
+    "evidence_level": (
+        "Evidence level (1-5, or 'not rated')",
+        lambda r: r.evidence_level if r.evidence_level is not None else "not rated",
+    ),
+    "evidence_rule": ("Evidence level rule", lambda r: r.evidence_rule),
+    "retraction_status": ("Retraction status", lambda r: r.retraction_status),
+    "treatments": ("Treatments", lambda r: _join(t.name for t in r.treatments)),
+    "indications": ("Indications", lambda r: _join(i.name for i in r.indications)),
+    "abstract": ("Abstract", lambda r: r.abstract or ""),
+    "pubmed_url": ("PubMed URL", lambda r: r.pubmed_url),
+}
+DEFAULT_COLUMNS = (
+    "pmid",
+    "title",
+    "authors",
+    "journal",
+    "year",
+    "doi",
+    "pmcid",
+    "publication_types",
+    "mesh_terms",
+    "evidence_level",
+    "retraction_status",
+    "treatments",
+    "indications",
+)
+
+
+class ExportError(ValueError):
+    """An export was asked for with an unknown format or column; the message says which."""
+
+
+def parse_columns(raw: Iterable[str] | None) -> list[str]:
+    """Return the chosen columns (comma-separated or repeated values); default when none."""
+    chosen: list[str] = []
+    for item in raw or ():
+        for name in item.split(","):
+            name = name.strip()
+            if not name:
+                continue
+            if name not in CITATION_COLUMNS:
+                known = ", ".join(CITATION_COLUMNS)
+                raise ExportError(f"Unknown column {name!r}; choose from {known}.")
+            if name not in chosen:
+                chosen.append(name)
+    return chosen or list(DEFAULT_COLUMNS)
+
+
+def _csv_chunks(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[str]:
+    """Write a header and rows with csv.writer, yielding the text every CHUNK_ROWS rows."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(header)
+    # The header goes out before the first query returns: the download starts at once.
+    yield buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    pending = 0
+    for row in rows:
+        writer.writerow(row)
+        pending += 1
+        if pending >= CHUNK_ROWS:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+            pending = 0
+    if pending:
+        yield buffer.getvalue()
+
+
+def write_csv(
+    records: Iterable[CitationRecord], columns: Sequence[str] = DEFAULT_COLUMNS
+) -> Iterator[str]:
+    """Yield CSV text: a header row of column names, then one row per citation."""
+    getters = [CITATION_COLUMNS[name][1] for name in columns]
+    return _csv_chunks(list(columns), ([get(r) for get in getters] for r in records))
+
+
+# --- RIS ------------------------------------------------------------------------------
+
+
+class _PlainRisWriter(rispy.RisWriter):
+    """rispy's writer without its '1.' counter lines, which are not part of RIS."""
+
+    def set_header(self, count: int) -> str:
+        """Write no counter line before each reference."""
+        return ""
+
+
+_RIS_WRITER = _PlainRisWriter()
+
+
+def _one_line(value: str | None) -> str:
+    """Return a value on one line: a newline inside a tagged format would start a new tag."""
+    if not value:
+        return ""
+    return " ".join(value.split())
+
+
+def split_pages(pages: str | None) -> tuple[str | None, str | None]:
+    """Split MEDLINE pages ('123-9') into a start and a full end page ('123', '129')."""
+    if not pages:
+        return None, None
+    first = pages.split(",")[0].strip()
+    start, sep, end = first.partition("-")
+    start, end = start.strip(), end.strip()
+    if not sep or not end:
+        return start or None, None
+    if start.isdigit() and end.isdigit() and len(end) < len(start):
+        end = start[: len(start) - len(end)] + end
+    return start, end
+
+
+def notes(record: CitationRecord) -> list[str]:
+    """Return the facts a format without its own fields carries as notes."""
+    out = [f"PMID: {record.pmid}"]
+    if record.pmcid:
+        out.append(f"PMCID: {record.pmcid}")
+    out.append(f"Evidence level: {record.level_text}")
+    if record.evidence_rule:
+        out.append(f"Evidence level rule: {record.evidence_rule}")
+    out.append(f"Retraction status: {record.retraction_status}")
+    if record.publication_types:
+        out.append("Publication types: " + _join(record.publication_types))
+    out.append("Treatments: " + (_join(t.name for t in record.treatments) or "none linked"))
+    out.append("Indications: " + (_join(i.name for i in record.indications) or "none linked"))
+    return out
+
+
+def tags(record: CitationRecord) -> list[str]:
+    """Return keywords for reference managers' tags: MeSH, author keywords and our grading."""
+    out = list(record.mesh_terms) + list(record.keywords)
+    level = record.evidence_level
+    out.append(f"Evidence level {level}" if level is not None else "Evidence level not rated")
+    if record.retraction_status != "none":
+        out.append(f"Retraction status: {record.retraction_status}")
+    out.extend(f"Treatment: {t.name}" for t in record.treatments)
+    out.extend(f"Indication: {i.name}" for i in record.indications)
+    return out
+
+
+def ris_entry(record: CitationRecord) -> dict[str, Any]:
+    """Return one citation as a rispy entry (tag names as rispy spells them)."""
+    entry: dict[str, Any] = {
+        "type_of_reference": "JOUR",
+        "title": _one_line(record.title),
+        "authors": [_one_line(a.inverted) for a in record.authors],
+    }
+    if record.year is not None:
+        entry["year"] = str(record.year)
+    if record.journal:
+        entry["secondary_title"] = _one_line(record.journal)
+    if record.journal_abbrev:
+        entry["alternate_title1"] = _one_line(record.journal_abbrev)
+    if record.volume:
+        entry["volume"] = record.volume
+    if record.issue:
+        entry["number"] = record.issue
+    start, end = split_pages(record.pages)
+    if start:
+        entry["start_page"] = start
+    if end:
+        entry["end_page"] = end
+    if record.doi:
+        entry["doi"] = record.doi
+    entry["accession_number"] = record.pmid
+    entry["name_of_database"] = "PubMed"
+    if record.pmcid:
+        # C2 is where EndNote and Zotero look for a PMCID.
+        entry["custom2"] = record.pmcid
+    if record.language:
+        entry["language"] = record.language
+    if record.abstract:
+        entry["abstract"] = _one_line(record.abstract)
+    entry["keywords"] = [_one_line(k) for k in tags(record)]
+    entry["notes"] = [_one_line(n) for n in notes(record)]
+    entry["urls"] = [record.pubmed_url]
+    if not entry["authors"]:
+        del entry["authors"]
+    return entry
+
+
+def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """Yield lists of up to `size` items."""
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def write_ris(records: Iterable[CitationRecord]) -> Iterator[str]:
+    """Yield RIS text, one 'TY  - JOUR' ... 'ER  - ' reference per citation."""
+    for batch in _batched(records, CHUNK_ROWS):
+        text = rispy.dumps([ris_entry(r) for r in batch], implementation=_PlainRisWriter)
+        # Batches are written separately, so keep the blank line between references.
+        yield text.rstrip("\n") + "\n\n"
+
+
+# --- BibTeX ---------------------------------------------------------------------------
+
+_LATEX_SPECIALS = {
+    "\\": r"\textbackslash{}",
+    "{": r"\{",
+    "}": r"\}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
+_LATEX_TABLE = str.maketrans(_LATEX_SPECIALS)
+
+
+def latex_escape(value: str) -> str:
+    """Escape LaTeX's special characters (escaped braces: a lone brace cannot unbalance a value).
+
+    Unicode is kept as is: biber and modern BibTeX read UTF-8.
+    """
+    return _one_line(value).translate(_LATEX_TABLE)
+
+
+def bibtex_name(author: Author) -> str:
+    """Return an author as BibTeX wants it; braces keep a collective name from being split."""
+    if author.collective_name:
+        return "{" + latex_escape(author.collective_name) + "}"
+    return latex_escape(author.inverted)
+
+
+def bibtex_entry(record: CitationRecord) -> Entry:
+    """Return one citation as a bibtexparser entry keyed 'pmid<PMID>'."""
+    fields: list[tuple[str, str | None]] = [
+        ("title", record.title),
+        ("author", None),
+        ("journal", record.journal or record.journal_abbrev),
+        ("year", str(record.year) if record.year is not None else None),
+        ("volume", record.volume),
+        ("number", record.issue),
+        ("pages", record.pages.replace("-", "--") if record.pages else None),
+        ("doi", record.doi),
+        ("pmid", record.pmid),
+        ("pmcid", record.pmcid),
+        ("language", record.language),
+        ("abstract", record.abstract),
+        ("keywords", ", ".join(t.replace(",", " ") for t in tags(record))),
+        ("note", ". ".join(notes(record))),
+        ("url", record.pubmed_url),
+    ]
+    out = []
+    for key, value in fields:
+        if key == "author":
+            if record.authors:
+                out.append(BibField("author", " and ".join(bibtex_name(a) for a in record.authors)))
+            continue
+        if not value:
+            continue
+        # DOIs and URLs are read verbatim by biblatex: escaping them would corrupt them.
+        text = _one_line(value) if key in ("doi", "url") else latex_escape(value)
+        out.append(BibField(key, text))
+    return Entry("article", f"pmid{record.pmid}", out)
+
+
+def write_bibtex(records: Iterable[CitationRecord]) -> Iterator[str]:
+    """Yield BibTeX text, one @article per citation."""
+    for batch in _batched(records, CHUNK_ROWS):
+        library = Library()
+        library.add([bibtex_entry(r) for r in batch])
+        yield bibtex_write_string(library).rstrip("\n") + "\n\n"
+
+
+# --- CSL-JSON -------------------------------------------------------------------------
+
+
+def csl_item(record: CitationRecord) -> dict[str, Any]:
+    """Return one citation as a CSL-JSON item; our grading goes in the 'custom' object."""
+    item: dict[str, Any] = {
+        "id": f"pmid:{record.pmid}",
+        "type": "article-journal",
+        "title": record.title,
+        "PMID": record.pmid,
+    }
+    authors = []
+    for a in record.authors:
+        if a.collective_name:
+            authors.append({"literal": a.collective_name})
+        else:
+            name: dict[str, str] = {"family": a.last_name or ""}
+            if a.fore_name or a.initials:
+                name["given"] = a.fore_name or a.initials or ""
+            authors.append(name)
+    if authors:
+        item["author"] = authors
+    if record.year is not None:
+        item["issued"] = {"date-parts": [[record.year]]}
+    optional = {
+        "container-title": record.journal,
+        "container-title-short": record.journal_abbrev,
+        "volume": record.volume,
+        "issue": record.issue,
+        "page": record.pages,
+        "DOI": record.doi,
+        "PMCID": record.pmcid,
+        "language": record.language,
+        "abstract": record.abstract,
+    }
+    item.update({k: v for k, v in optional.items() if v})
+    item["URL"] = record.pubmed_url
+    # CSL's 'keyword' is one comma-separated string.
+    item["keyword"] = ", ".join(t.replace(",", " ") for t in tags(record))
+    item["note"] = "\n".join(notes(record))
+    item["custom"] = {
+        "evidence_level": record.evidence_level,
+        "evidence_rule": record.evidence_rule,
+        "retraction_status": record.retraction_status,
+        "publication_types": record.publication_types,
+        "mesh_terms": record.mesh_terms,
+        "treatments": [{"slug": t.slug, "name": t.name} for t in record.treatments],
+        "indications": [{"slug": i.slug, "name": i.name} for i in record.indications],
+    }
+    return item
+
+
+def write_csl_json(records: Iterable[CitationRecord]) -> Iterator[str]:
+    """Yield a CSL-JSON array, one item per citation, written as the items arrive."""
+    yield "["
+    first = True
+    for batch in _batched(records, CHUNK_ROWS):
+        parts = []
+        for r in batch:
+            parts.append(("\n" if first else ",\n") + json.dumps(csl_item(r), ensure_ascii=False))
+            first = False
+        yield "".join(parts)
+    yield "\n]\n"
+
+
+# --- MEDLINE (.nbib) --------------------------------------------------------------------
+
+
+def _medline_line(tag: str, value: str) -> str:
+    """Return one MEDLINE line: the tag padded to four characters, '- ', the value."""
+    return f"{tag:<4}- {_one_line(value)}\n"
+
+
+def medline_record(record: CitationRecord) -> str:
+    """Return one citation in PubMed's MEDLINE format (what PubMed saves as .nbib)."""
+    lines = [_medline_line("PMID", record.pmid), _medline_line("OWN", "NLM")]
+    if record.pmcid:
+        lines.append(_medline_line("PMC", record.pmcid))
+    if record.volume:
+        lines.append(_medline_line("VI", record.volume))
+    if record.issue:
+        lines.append(_medline_line("IP", record.issue))
+    if record.pub_date or record.year is not None:
+        lines.append(_medline_line("DP", record.pub_date or str(record.year)))
+    lines.append(_medline_line("TI", record.title))
+    if record.pages:
+        lines.append(_medline_line("PG", record.pages))
+    if record.doi:
+        lines.append(_medline_line("LID", f"{record.doi} [doi]"))
+    if record.abstract:
+        lines.append(_medline_line("AB", record.abstract))
+    for a in record.authors:
+        if a.collective_name:
+            lines.append(_medline_line("CN", a.collective_name))
+        else:
+            if a.fore_name:
+                lines.append(_medline_line("FAU", a.inverted))
+            lines.append(_medline_line("AU", a.label))
+    if record.language:
+        lines.append(_medline_line("LA", record.language))
+    for ptype in record.publication_types:
+        lines.append(_medline_line("PT", ptype))
+    if record.journal_abbrev:
+        lines.append(_medline_line("TA", record.journal_abbrev))
+    if record.journal:
+        lines.append(_medline_line("JT", record.journal))
+    for term in record.mesh_terms:
+        lines.append(_medline_line("MH", term))
+    for keyword in record.keywords:
+        lines.append(_medline_line("OT", keyword))
+    # GN (general note) carries what MEDLINE has no field for: our grading and links.
+    for note in notes(record)[1:]:
+        lines.append(_medline_line("GN", note))
+    if record.doi:
+        lines.append(_medline_line("AID", f"{record.doi} [doi]"))
+    journal = record.journal_abbrev or record.journal
+    if journal:
+        date = record.pub_date or (str(record.year) if record.year is not None else "")
+        lines.append(_medline_line("SO", ". ".join(p for p in (journal, date) if p) + "."))
+    return "".join(lines)
+
+
+def write_medline(records: Iterable[CitationRecord]) -> Iterator[str]:
+    """Yield MEDLINE text, records separated by a blank line."""
+    first = True
+    for batch in _batched(records, CHUNK_ROWS):
+        parts = []
+        for r in batch:
+            parts.append(("" if first else "\n") + medline_record(r))
+            first = False
+        yield "".join(parts)
+
+
+# --- XLSX -----------------------------------------------------------------------------
+
+
+def write_xlsx_file(
+    records: Iterable[CitationRecord],
+    path: str,
+    *,
+    columns: Sequence[str] = DEFAULT_COLUMNS,
+    about: Sequence[tuple[str, str]] = (),
+) -> int:
+    """Write an XLSX workbook (a 'Citations' sheet and an 'About' sheet); return the rows."""
+    import xlsxwriter
+
+    # constant_memory flushes each row to disk as it is written: memory stays flat.
+    workbook = xlsxwriter.Workbook(path, {"constant_memory": True, "strings_to_formulas": False})
+    try:
+        sheet = workbook.add_worksheet("Citations")
+        bold = workbook.add_format({"bold": True})
+        getters = [CITATION_COLUMNS[name][1] for name in columns]
+        for j, name in enumerate(columns):
+            sheet.write_string(0, j, name, bold)
+        sheet.freeze_panes(1, 0)
+        n = 0
+        for n, record in enumerate(records, start=1):
+            for j, get in enumerate(getters):
+                value = get(record)
+                if isinstance(value, int):
+                    sheet.write_number(n, j, value)
+                else:
+                    # write_string, never write(): a title starting with '=' stays text.
+                    sheet.write_string(n, j, str(value))
+        info = workbook.add_worksheet("About")
+        info.write_string(0, 0, "Exported", bold)
+        info.write_string(0, 1, datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
+        info.write_string(1, 0, "Citations", bold)
+        info.write_number(1, 1, n)
+        for i, (label, value) in enumerate(about, start=2):
+            info.write_string(i, 0, label, bold)
+            info.write_string(i, 1, value)
+        return n
+    finally:
+        workbook.close()
+
+
+def write_xlsx(
+    records: Iterable[CitationRecord],
+    columns: Sequence[str] = DEFAULT_COLUMNS,
+    *,
+    about: Sequence[tuple[str, str]] = (),
+    chunk_size: int = 64 * 1024,
+) -> Iterator[bytes]:
+    """Yield an XLSX workbook's bytes: built in a temporary file (a zip is written at the end)."""
+    fd, path = tempfile.mkstemp(prefix="evidence-export-", suffix=".xlsx")
+    os.close(fd)
+    try:
+        write_xlsx_file(records, path, columns=columns, about=about)
+        with open(path, "rb") as handle:
+            while chunk := handle.read(chunk_size):
+                yield chunk
+    finally:
+        os.unlink(path)
+
+
+# --- formats --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    """A citation export format: its name, file extension and media type."""
+
+    key: str
+    label: str
+    extension: str
+    mimetype: str
+    binary: bool = False
+    takes_columns: bool = False
+
+
+FORMATS: dict[str, ExportFormat] = {
+    f.key: f
+    for f in (
+        ExportFormat("csv", "CSV", "csv", "text/csv; charset=utf-8", takes_columns=True),
+        ExportFormat("ris", "RIS", "ris", "application/x-research-info-systems; charset=utf-8"),
+        ExportFormat("bibtex", "BibTeX", "bib", "application/x-bibtex; charset=utf-8"),
+        ExportFormat("csl-json", "CSL-JSON", "csl.json", "application/vnd.citationstyles.csl+json"),
+        ExportFormat("medline", "MEDLINE (.nbib)", "nbib", "application/nbib; charset=utf-8"),
+        ExportFormat(
+            "xlsx",
+            "Excel (XLSX)",
+            "xlsx",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            binary=True,
+            takes_columns=True,
+        ),
+    )
+}
+
+
+# Other names people type for the same formats (file extensions, mostly).
+FORMAT_ALIASES = {"bib": "bibtex", "nbib": "medline", "json": "csl-json", "csljson": "csl-json"}
+
+
+def get_format(key: str) -> ExportFormat:
+    """Return a format by key or alias, raising ExportError with the choices when unknown."""
+    key = (key or "").lower()
+    found = FORMATS.get(FORMAT_ALIASES.get(key, key))
+    if found is None:
+        raise ExportError(f"Unknown format {key!r}; choose from {', '.join(FORMATS)}.")
+    return found
+
+
+def describe_filter(flt: queries.CitationFilter) -> list[tuple[str, str]]:
+    """Return the filter's settings as (label, value) pairs for an export's header sheet."""
+    return [(name, str(value)) for name, value in flt.as_args().items()]
+
+
+def citation_chunks(
+    records: Iterable[CitationRecord],
+    fmt: ExportFormat,
+    *,
+    columns: Sequence[str] = DEFAULT_COLUMNS,
+    about: Sequence[tuple[str, str]] = (),
+) -> Iterator[bytes]:
+    """Yield an export of these records in one format, as bytes."""
+    if fmt.key == "xlsx":
+        yield from write_xlsx(records, columns, about=about)
+        return
+    text: Iterator[str]
+    if fmt.key == "csv":
+        text = write_csv(records, columns)
+    elif fmt.key == "ris":
+        text = write_ris(records)
+    elif fmt.key == "bibtex":
+        text = write_bibtex(records)
+    elif fmt.key == "csl-json":
+        text = write_csl_json(records)
+    else:
+        text = write_medline(records)
+    for chunk in text:
+        yield chunk.encode("utf-8")
+
+
+def export_citations(
+    session: Session,
+    flt: queries.CitationFilter,
+    fmt: str,
+    *,
+    columns: Sequence[str] = DEFAULT_COLUMNS,
+    batch_size: int = BATCH_SIZE,
+) -> Iterator[bytes]:
+    """Yield the filter's citations in a format, as bytes, loading them batch by batch."""
+    export_format = get_format(fmt)
+    records = iter_citations(session, flt, batch_size=batch_size)
+    return citation_chunks(records, export_format, columns=columns, about=describe_filter(flt))
+
+
+def download_name(kind: str, fmt: ExportFormat, flt: Any = None) -> str:
+    """Return an honest file name naming the filters and the day: citations-microneedling-...."""
+    parts = [kind]
+    if flt is not None:
+        for key in ("treatment", "indication"):
+            value = getattr(flt, key, None)
+            if value:
+                parts.append(str(value))
+        if getattr(flt, "level", None):
+            parts.append(f"level-{flt.level}")
+    parts.append(datetime.now(UTC).strftime("%Y-%m-%d"))
+    return "-".join(parts) + "." + fmt.extension
+
+
+# --- outcome reports ------------------------------------------------------------------------
+
+
+@dataclass
+class ReportFilter:
+    """Filters of an outcome-report export: the treatment and indication, as in the tables."""
+
+    treatment: str | None = None
+    indication: str | None = None
+
+    @classmethod
+    def from_args(cls, args: Any) -> ReportFilter:
+        """Build a report filter from request args."""
+        return cls(
+            treatment=(args.get("treatment") or "").strip() or None,
+            indication=(args.get("indication") or "").strip() or None,
+        )
+
+
+REPORT_COLUMNS = (
+    "id",
+    "treatment",
+    "indication",
+    "indication_detail",
+    "reported_by",
+    "source_title",
+    "source_site",
+    "source_ref",
+    "source_commenter",
+    "source_role",
+    "source_quote",
+    "source_mapping",
+    "sessions",
+    "interval_weeks",
+    "fitzpatrick",
+    "age_band",
+    "device",
+    "needle_depth_mm",
+    "energy",
+    "passes",
+    "settings",
+    "improvement",
+    "satisfaction",
+    "adverse_events",
+    "adverse_other",
+    "downtime_days",
+    "cost_per_session",
+    "cost_per_course",
+    "currency",
+    "cost_note",
+    "follow_up_months",
+    "protocol_pmid",
+    "notes",
+    "created_at",
+)
+
+
+def report_rows(
+    session: Session, flt: ReportFilter, *, batch_size: int = BATCH_SIZE
+) -> Iterator[list[Any]]:
+    """Yield visible outcome reports as rows of REPORT_COLUMNS, batch by batch, oldest first.
+
+    No reporter identity leaves the app: a practitioner's report says only 'practitioner'.
+    """
+    names = queries.name_maps(session)
+    stmt = select(OutcomeReport).where(col(OutcomeReport.hidden).is_(False))
+    if flt.treatment:
+        stmt = stmt.join(Treatment, col(Treatment.id) == col(OutcomeReport.treatment_id)).where(
+            col(Treatment.slug) == flt.treatment
+        )
+    if flt.indication:
+        stmt = stmt.join(Indication, col(Indication.id) == col(OutcomeReport.indication_id)).where(
+            col(Indication.slug) == flt.indication
+        )
+    last_id = 0
+    while True:
+        batch = list(
+            session.exec(
+                stmt.where(col(OutcomeReport.id) > last_id)
+                .order_by(col(OutcomeReport.id))
+                .limit(batch_size)
+            )
+        )
+        if not batch:
+            return
+        ids = [r.id for r in batch if r.id is not None]
+        last_id = ids[-1]
+        events: dict[int, list[str]] = defaultdict(list)
+        for report_id, event, detail in session.execute(
+            select(
+                OutcomeAdverseEvent.report_id, OutcomeAdverseEvent.event, OutcomeAdverseEvent.detail
+            )
+            .where(col(OutcomeAdverseEvent.report_id).in_(ids))
+            .order_by(col(OutcomeAdverseEvent.id))
+        ):
+            label = ADVERSE_EVENT_LABELS.get(event, event)
+            events[report_id].append(f"{label} ({detail})" if detail else label)
+        for r in batch:
+            assert r.id is not None
+            values = r.model_dump()
+            treatment = names.treatments.get(r.treatment_id)
+            indication = names.indications.get(r.indication_id) if r.indication_id else None
+            values.update(
+                treatment=treatment.name if treatment else "",
+                indication=indication.name if indication else "",
+                reported_by="quoted source" if r.source_key else "practitioner",
+                adverse_events=_join(events[r.id]),
+                created_at=r.created_at.strftime("%Y-%m-%d"),
+            )
+            yield ["" if values.get(c) is None else values[c] for c in REPORT_COLUMNS]
+
+
+def export_reports(session: Session, flt: ReportFilter) -> Iterator[bytes]:
+    """Yield the visible outcome reports matching the filter as CSV bytes."""
+    for chunk in _csv_chunks(REPORT_COLUMNS, report_rows(session, flt)):
+        yield chunk.encode("utf-8")
