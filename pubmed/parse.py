@@ -1,0 +1,418 @@
+"""Streaming parser from PubMed XML (efetch answers, baseline/update files) to plain records.
+
+Memory stays flat in the size of the input: lxml's iterparse hands us one record element
+at a time and each element (and its already-seen siblings) is cleared once read.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+
+from lxml import etree
+
+from .errors import EntrezError, HistoryExpiredError, PubMedParseError, TransientEntrezError
+from .records import (
+    AbstractSection,
+    Author,
+    CommentCorrection,
+    DeletedCitation,
+    MeshHeading,
+    MeshQualifier,
+    PubDate,
+    PubmedRecord,
+    SearchResult,
+)
+from .safexml import XMLSource, open_xml, parse_small
+
+RECORD_TAGS = ("PubmedArticle", "PubmedBookArticle", "DeleteCitation")
+ParsedItem = PubmedRecord | DeletedCitation
+
+_MONTHS = {
+    name: number
+    for number, name in enumerate(
+        "jan feb mar apr may jun jul aug sep oct nov dec".split(), start=1
+    )
+}
+_YEAR = re.compile(r"(1[5-9]|20|21)\d\d")
+_WS = re.compile(r"\s+")
+
+
+def _text(element: etree._Element | None) -> str:
+    """Return all text under an element (inline markup kept as its text), whitespace folded."""
+    if element is None:
+        return ""
+    # Most elements are leaves: skip itertext and the regex unless they are needed.
+    text = element.text or "" if len(element) == 0 else "".join(element.itertext())
+    if "\n" in text or "  " in text or "\t" in text:
+        text = _WS.sub(" ", text)
+    return text.strip()
+
+
+def _leaf(element: etree._Element | None, path: str) -> str | None:
+    """Return the stripped text of a leaf element at a path, or None when absent or empty."""
+    if element is None:
+        return None
+    text = element.findtext(path)
+    return text.strip() or None if text else None
+
+
+def _child_text(element: etree._Element | None, path: str) -> str | None:
+    """Return the folded text at a path (markup allowed inside), or None when absent or empty."""
+    if element is None:
+        return None
+    found = element.find(path)
+    if found is None:
+        return None
+    return _text(found) or None
+
+
+def _yes(value: str | None) -> bool:
+    """Read PubMed's Y/N flags."""
+    return value == "Y"
+
+
+def _int_or_none(value: str | None) -> int | None:
+    """Turn digit strings into ints and everything else into None."""
+    if value is not None and value.strip().isdigit():
+        return int(value)
+    return None
+
+
+def _month(value: str | None) -> int | None:
+    """Read a month given as a number or as a three-letter English name."""
+    if not value:
+        return None
+    number = _int_or_none(value)
+    if number is not None:
+        return number if 1 <= number <= 12 else None
+    return _MONTHS.get(value.strip()[:3].lower())
+
+
+def parse_pub_date(element: etree._Element | None) -> PubDate:
+    """Read a PubDate: Year/Month/Day, Year/Season or a free-text MedlineDate."""
+    if element is None:
+        return PubDate()
+    medline = _leaf(element, "MedlineDate")
+    if medline:
+        match = _YEAR.search(medline)
+        return PubDate(year=int(match.group(0)) if match else None, medline_date=medline)
+    month = _month(element.findtext("Month"))
+    return PubDate(
+        year=_int_or_none(element.findtext("Year")),
+        month=month,
+        day=_int_or_none(element.findtext("Day")) if month else None,
+        season=_leaf(element, "Season"),
+    )
+
+
+_AUTHOR_FIELDS = {
+    "LastName": "last_name",
+    "ForeName": "fore_name",
+    "Initials": "initials",
+    "Suffix": "suffix",
+    "CollectiveName": "collective_name",
+}
+
+
+def _author(node: etree._Element) -> Author:
+    """Read one Author element in a single pass over its children (this is the hot loop)."""
+    author = Author()
+    for child in node:
+        tag = child.tag
+        name = _AUTHOR_FIELDS.get(tag) if isinstance(tag, str) else None
+        if name is not None:
+            setattr(author, name, _text(child) or None)
+        elif tag == "AffiliationInfo":
+            text = _text(child.find("Affiliation"))
+            if text:
+                author.affiliations.append(text)
+        elif tag == "Identifier" and child.get("Source") == "ORCID":
+            author.orcid = _text(child) or None
+    return author
+
+
+def _authors(author_list: etree._Element | None) -> list[Author]:
+    """Read an AuthorList, keeping collective names and every affiliation."""
+    if author_list is None:
+        return []
+    # ValidYN="N" marks an erroneous name PubMed keeps for the record; skip it.
+    return [_author(node) for node in author_list.iterfind("Author") if node.get("ValidYN") != "N"]
+
+
+def _abstract(abstract: etree._Element | None) -> list[AbstractSection]:
+    """Read the AbstractText sections with their Label and NlmCategory."""
+    if abstract is None:
+        return []
+    return [
+        AbstractSection(
+            text=_text(node), label=node.get("Label") or None, nlm_category=node.get("NlmCategory")
+        )
+        for node in abstract.iterfind("AbstractText")
+    ]
+
+
+def _mesh(citation: etree._Element) -> list[MeshHeading]:
+    """Read MeshHeadingList: descriptors with major-topic flags and qualifiers."""
+    headings = []
+    for node in citation.iterfind("MeshHeadingList/MeshHeading"):
+        descriptor = node.find("DescriptorName")
+        if descriptor is None:
+            continue
+        headings.append(
+            MeshHeading(
+                descriptor=_text(descriptor),
+                ui=descriptor.get("UI"),
+                major_topic=_yes(descriptor.get("MajorTopicYN")),
+                qualifiers=[
+                    MeshQualifier(
+                        name=_text(q), ui=q.get("UI"), major_topic=_yes(q.get("MajorTopicYN"))
+                    )
+                    for q in node.iterfind("QualifierName")
+                ],
+            )
+        )
+    return headings
+
+
+def _comments(citation: etree._Element) -> list[CommentCorrection]:
+    """Read CommentsCorrectionsList (retractions, errata, expressions of concern, comments)."""
+    return [
+        CommentCorrection(
+            ref_type=node.get("RefType", ""),
+            pmid=_int_or_none(node.findtext("PMID")),
+            ref_source=_leaf(node, "RefSource"),
+            note=_leaf(node, "Note"),
+        )
+        for node in citation.iterfind("CommentsCorrectionsList/CommentsCorrections")
+        # "Cites" lists the paper's own references: hundreds per record, no use to us.
+        if node.get("RefType") != "Cites"
+    ]
+
+
+def _article_ids(id_list: etree._Element | None) -> dict[str, str]:
+    """Map IdType to value for the record's own ArticleIdList (not its references')."""
+    ids: dict[str, str] = {}
+    if id_list is not None:
+        for node in id_list.iterfind("ArticleId"):
+            kind = node.get("IdType", "")
+            value = _text(node)
+            if kind and value and kind not in ids:
+                ids[kind] = value
+    return ids
+
+
+def _doi(elocations: list[etree._Element], ids: dict[str, str]) -> str | None:
+    """Prefer a valid ELocationID DOI, then the ArticleIdList one."""
+    for node in elocations:
+        if node.get("EIdType") == "doi" and node.get("ValidYN", "Y") == "Y" and _text(node):
+            return _text(node)
+    return ids.get("doi")
+
+
+def _keywords(container: etree._Element) -> list[str]:
+    """Read every KeywordList's keywords, in order, without duplicates."""
+    seen: dict[str, None] = {}
+    for node in container.iterfind("KeywordList/Keyword"):
+        word = _text(node)
+        if word:
+            seen.setdefault(word, None)
+    return list(seen)
+
+
+def _pages(article: etree._Element) -> str | None:
+    """Return MedlinePgn, or StartPage-EndPage, or an ELocationID-less None."""
+    pgn = _leaf(article, "Pagination/MedlinePgn")
+    if pgn:
+        return pgn
+    start = _leaf(article, "Pagination/StartPage")
+    end = _leaf(article, "Pagination/EndPage")
+    if start and end:
+        return f"{start}-{end}"
+    return start
+
+
+def parse_article(element: etree._Element) -> PubmedRecord:
+    """Turn one PubmedArticle element into a record."""
+    citation = element.find("MedlineCitation")
+    if citation is None:
+        raise PubMedParseError("PubmedArticle without MedlineCitation")
+    pmid = _int_or_none(citation.findtext("PMID"))
+    if pmid is None:
+        raise PubMedParseError("PubmedArticle without a numeric PMID")
+    article = citation.find("Article")
+    if article is None:
+        raise PubMedParseError(f"PMID {pmid}: no Article element")
+    journal = article.find("Journal")
+    issue = journal.find("JournalIssue") if journal is not None else None
+    ids = _article_ids(element.find("PubmedData/ArticleIdList"))
+    title = _child_text(article, "ArticleTitle") or _child_text(article, "VernacularTitle") or ""
+    revised = citation.find("DateRevised")
+    return PubmedRecord(
+        pmid=pmid,
+        title=title,
+        kind="article",
+        abstract_sections=_abstract(article.find("Abstract")),
+        journal_title=_leaf(journal, "Title"),
+        journal_iso=_leaf(journal, "ISOAbbreviation"),
+        volume=_leaf(issue, "Volume"),
+        issue=_leaf(issue, "Issue"),
+        pages=_pages(article),
+        pub_date=parse_pub_date(issue.find("PubDate") if issue is not None else None),
+        doi=_doi(article.findall("ELocationID"), ids),
+        pmcid=ids.get("pmc"),
+        languages=[_text(n) for n in article.iterfind("Language") if _text(n)],
+        authors=_authors(article.find("AuthorList")),
+        publication_types=[
+            _text(n) for n in article.iterfind("PublicationTypeList/PublicationType")
+        ],
+        mesh_headings=_mesh(citation),
+        keywords=_keywords(citation),
+        comments_corrections=_comments(citation),
+        status=citation.get("Status"),
+        date_revised=_iso_date(revised),
+    )
+
+
+def _iso_date(element: etree._Element | None) -> str | None:
+    """Format a Year/Month/Day element as YYYY-MM-DD."""
+    if element is None:
+        return None
+    year, month, day = (element.findtext(t) for t in ("Year", "Month", "Day"))
+    if not (year and month and day):
+        return None
+    return f"{year}-{int(month):02d}-{int(day):02d}"
+
+
+def parse_book_article(element: etree._Element) -> PubmedRecord:
+    """Turn one PubmedBookArticle (an NCBI Bookshelf chapter or book) into a record."""
+    document = element.find("BookDocument")
+    if document is None:
+        raise PubMedParseError("PubmedBookArticle without BookDocument")
+    pmid = _int_or_none(document.findtext("PMID"))
+    if pmid is None:
+        raise PubMedParseError("PubmedBookArticle without a numeric PMID")
+    book = document.find("Book")
+    ids = _article_ids(document.find("ArticleIdList"))
+    ids.update(
+        {
+            k: v
+            for k, v in _article_ids(element.find("PubmedBookData/ArticleIdList")).items()
+            if k not in ids
+        }
+    )
+    book_title = _child_text(book, "BookTitle")
+    authors = _authors(document.find("AuthorList")) or _authors(
+        book.find("AuthorList") if book is not None else None
+    )
+    return PubmedRecord(
+        pmid=pmid,
+        title=_child_text(document, "ArticleTitle") or book_title or "",
+        kind="book",
+        abstract_sections=_abstract(document.find("Abstract")),
+        journal_title=book_title,
+        volume=_child_text(book, "Volume"),
+        pages=_pages(document),
+        pub_date=parse_pub_date(book.find("PubDate") if book is not None else None),
+        doi=_doi(document.findall("ELocationID"), ids),
+        pmcid=ids.get("pmc"),
+        languages=[_text(n) for n in document.iterfind("Language") if _text(n)],
+        authors=authors,
+        publication_types=[_text(n) for n in document.iterfind("PublicationType")],
+        keywords=_keywords(document),
+        comments_corrections=[],
+    )
+
+
+def parse_delete(element: etree._Element) -> DeletedCitation:
+    """Read the PMIDs of a DeleteCitation block."""
+    return DeletedCitation(
+        pmids=[p for p in (_int_or_none(n.text) for n in element.iterfind("PMID")) if p]
+    )
+
+
+_HANDLERS: dict[str, Callable[[etree._Element], ParsedItem]] = {
+    "PubmedArticle": parse_article,
+    "PubmedBookArticle": parse_book_article,
+    "DeleteCitation": parse_delete,
+}
+
+
+def iter_pubmed_xml(source: XMLSource) -> Iterator[ParsedItem]:
+    """Yield records from PubMed XML (path, bytes or binary stream; plain or gzip) in order."""
+    with open_xml(source) as stream:
+        events = etree.iterparse(
+            stream,
+            events=("end",),
+            tag=RECORD_TAGS,
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+            huge_tree=False,
+            remove_comments=True,
+            remove_pis=True,
+        )
+        try:
+            for _, element in events:
+                item: ParsedItem = _HANDLERS[str(element.tag)](element)
+                # Free what we have read: the element itself and any earlier siblings.
+                element.clear(keep_tail=False)
+                parent = element.getparent()
+                if parent is not None:
+                    while element.getprevious() is not None:
+                        del parent[0]
+                yield item
+            root = events.root
+        except etree.XMLSyntaxError as exc:
+            raise PubMedParseError(f"malformed XML: {exc}") from exc
+    if root is not None and str(root.tag) not in ("PubmedArticleSet", "PubmedBookArticleSet"):
+        _raise_for_error_document(root)
+
+
+def _raise_for_error_document(root: etree._Element) -> None:
+    """Raise the right error for an E-utilities error document, or for a foreign root."""
+    message = _child_text(root, "ERROR") or _text(root)[:200]
+    if root.tag in ("eFetchResult", "eSearchResult", "ERROR"):
+        if "query" in message.lower() and (
+            "obtain" in message.lower() or "webenv" in message.lower()
+        ):
+            raise HistoryExpiredError(message)
+        raise EntrezError(message or f"E-utilities error document <{root.tag!s}>")
+    raise PubMedParseError(f"not PubMed XML: root element <{root.tag!s}>")
+
+
+def parse_efetch(body: bytes) -> list[ParsedItem]:
+    """Parse a whole efetch answer; any malformation raises before a single record is returned."""
+    stripped = body.lstrip()
+    if stripped.startswith(b"{"):
+        # NCBI answers some failures (rate limit) with a JSON object even for retmode=xml.
+        raise TransientEntrezError(stripped[:200].decode("utf-8", "replace"))
+    if not stripped:
+        raise PubMedParseError("empty efetch answer")
+    return list(iter_pubmed_xml(body))
+
+
+def parse_esearch(body: bytes) -> SearchResult:
+    """Parse an esearch answer into a SearchResult, raising EntrezError on an ERROR element."""
+    try:
+        root = parse_small(body)
+    except etree.XMLSyntaxError as exc:
+        raise PubMedParseError(f"malformed esearch answer: {exc}") from exc
+    if root.tag != "eSearchResult":
+        _raise_for_error_document(root)
+    error = _child_text(root, "ERROR")
+    if error:
+        raise EntrezError(error)
+    count = _int_or_none(root.findtext("Count"))
+    if count is None:
+        raise PubMedParseError("esearch answer without Count")
+    return SearchResult(
+        count=count,
+        ids=[int(n.text) for n in root.iterfind("IdList/Id") if n.text and n.text.isdigit()],
+        webenv=_child_text(root, "WebEnv"),
+        query_key=_child_text(root, "QueryKey"),
+        retstart=_int_or_none(root.findtext("RetStart")) or 0,
+        query_translation=_child_text(root, "QueryTranslation"),
+        errors=[f"{n.tag!s}: {_text(n)}" for n in root.iterfind("ErrorList/*")],
+        warnings=[f"{n.tag!s}: {_text(n)}" for n in root.iterfind("WarningList/*")],
+    )
