@@ -210,7 +210,7 @@ class ReportForm(FlaskForm):
     )
     adverse_events = MultiCheckboxField("Adverse events", choices=options(ADVERSE_EVENTS))
     adverse_other = StringField(
-        "Other adverse event (describe)", validators=[Optional(), Length(max=500), no_identifiers]
+        "Other adverse event (describe)", validators=[Length(max=500), no_identifiers]
     )
     downtime_days = DecimalField(
         "Downtime (days)", places=None, validators=[Optional(), NumberRange(0, 365)]
@@ -225,7 +225,8 @@ class ReportForm(FlaskForm):
     )
     currency = StringField(
         "Currency (ISO code, e.g. USD)",
-        validators=[Optional(), Length(min=3, max=3)],
+        # No Optional(): it would stop the chain before validate_currency sees a cost.
+        validators=[Length(max=3)],
         render_kw={"autocapitalize": "characters", "size": 4},
     )
     follow_up_months = DecimalField(

@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from sqlalchemy import func
@@ -132,6 +132,8 @@ def find_identifiers(text: str | None) -> list[str]:
     flagged = "".join(problems)
     for match in _PHONE.finditer(text):
         digits = re.sub(r"\D", "", match.group())
+        if match.group().strip().isdigit():
+            continue  # a bare run of digits is reported as a long number below
         if 9 <= len(digits) <= 15 and match.group().strip() not in flagged:
             if not _FULL_DATE.search(match.group()):
                 problems.append(f"Remove the phone number “{match.group().strip()}”.")
@@ -470,49 +472,64 @@ class ReportFilter:
     role: str | None = None  # reporter role, or "source" for quoted sources
     date_from: date | None = None
     date_to: date | None = None
+    event: str | None = None  # reports with this adverse event
     ids: tuple[int, ...] = ()  # the reports one figure was computed from
     hidden: bool = False  # curators may list hidden reports
 
     @classmethod
-    def from_args(cls, args: Any, **fixed: Any) -> ReportFilter:
-        """Build a filter from request args, ignoring malformed values."""
+    def from_args(
+        cls, args: Any, *, prefix: str = "", may_see_hidden: bool = False, **fixed: Any
+    ) -> ReportFilter:
+        """Build a filter from request args (names optionally prefixed), ignoring bad values."""
+
+        def arg(name: str) -> str:
+            return str(args.get(prefix + name) or "").strip()
 
         def _date(name: str) -> date | None:
             try:
-                return date.fromisoformat((args.get(name) or "").strip())
+                return date.fromisoformat(arg(name))
             except ValueError:
                 return None
 
-        skin = args.get("skin") or None
-        role = args.get("role") or None
-        raw_ids = (args.get("ids") or "").split(",")
+        skin, role, event = arg("skin"), arg("role"), arg("event")
         return cls(
-            treatment=fixed.get("treatment", args.get("treatment") or None),
-            indication=args.get("indication") or None,
+            treatment=fixed.get("treatment", arg("treatment") or None),
+            indication=arg("indication") or None,
             skin=skin if skin in (*"123456", "I-III", "IV-VI", "none") else None,
             role=role if role in (*ROLES, "source") else None,
             date_from=_date("date_from"),
             date_to=_date("date_to"),
-            ids=tuple(int(i) for i in raw_ids if i.strip().isdigit())[:2000],
-            hidden=args.get("hidden") == "1" and bool(fixed.get("may_see_hidden")),
+            event=event if event in ADVERSE_EVENT_LABELS else None,
+            ids=tuple(int(i) for i in arg("ids").split(",") if i.strip().isdigit())[:2000],
+            hidden=arg("hidden") == "1" and may_see_hidden,
         )
 
-    def as_args(self, **override: Any) -> dict[str, Any]:
+    def as_args(self, *, prefix: str = "", **override: Any) -> dict[str, Any]:
         """Return the non-empty filters as query-string arguments."""
         out: dict[str, Any] = {
+            "treatment": self.treatment,
             "indication": self.indication,
             "skin": self.skin,
             "role": self.role,
             "date_from": self.date_from.isoformat() if self.date_from else None,
             "date_to": self.date_to.isoformat() if self.date_to else None,
+            "event": self.event,
             "ids": ",".join(map(str, self.ids)) if self.ids else None,
+            "hidden": "1" if self.hidden else None,
         }
         out.update(override)
-        return {k: v for k, v in out.items() if v not in (None, "")}
+        return {prefix + k: v for k, v in out.items() if v not in (None, "")}
+
+    @property
+    def active(self) -> bool:
+        """True when any filter beyond the treatment is set."""
+        return any(
+            (self.indication, self.skin, self.role, self.date_from, self.date_to, self.event)
+        ) or bool(self.ids or self.hidden)
 
 
-def list_reports(session: Session, flt: ReportFilter, *, limit: int = 200) -> list[OutcomeReport]:
-    """Return the reports matching a filter, newest first."""
+def report_query(flt: ReportFilter) -> Any:
+    """Return a SELECT of the reports matching a filter (unordered)."""
     stmt = select(OutcomeReport).where(col(OutcomeReport.hidden).is_(flt.hidden))
     if flt.treatment:
         stmt = stmt.join(Treatment, col(Treatment.id) == col(OutcomeReport.treatment_id)).where(
@@ -536,14 +553,36 @@ def list_reports(session: Session, flt: ReportFilter, *, limit: int = 200) -> li
         )
     if flt.date_from:
         stmt = stmt.where(
-            col(OutcomeReport.created_at) >= datetime.combine(flt.date_from, time.min)
+            col(OutcomeReport.created_at) >= datetime.combine(flt.date_from, time.min, tzinfo=UTC)
         )
     if flt.date_to:
-        stmt = stmt.where(col(OutcomeReport.created_at) <= datetime.combine(flt.date_to, time.max))
+        stmt = stmt.where(
+            col(OutcomeReport.created_at) <= datetime.combine(flt.date_to, time.max, tzinfo=UTC)
+        )
+    if flt.event:
+        with_event = select(OutcomeAdverseEvent.report_id).where(
+            OutcomeAdverseEvent.event == flt.event
+        )
+        stmt = stmt.where(col(OutcomeReport.id).in_(with_event))
     if flt.ids:
         stmt = stmt.where(col(OutcomeReport.id).in_(flt.ids))
-    stmt = stmt.order_by(col(OutcomeReport.created_at).desc(), col(OutcomeReport.id).desc())
-    return list(session.exec(stmt.limit(limit)))
+    return stmt
+
+
+def list_reports(
+    session: Session, flt: ReportFilter, *, page: int = 1, per_page: int = 50
+) -> list[OutcomeReport]:
+    """Return one page of the reports matching a filter, newest first."""
+    stmt = report_query(flt).order_by(
+        col(OutcomeReport.created_at).desc(), col(OutcomeReport.id).desc()
+    )
+    return list(session.exec(stmt.offset((max(page, 1) - 1) * per_page).limit(per_page)))
+
+
+def count_reports(session: Session, flt: ReportFilter) -> int:
+    """Count the reports matching a filter."""
+    sub = report_query(flt).subquery()
+    return int(session.exec(select(func.count()).select_from(sub)).one())
 
 
 def reports_by(session: Session, *, reporter_id: int) -> list[OutcomeReport]:
@@ -585,10 +624,9 @@ _FLOAT_FIELDS = {
 
 
 def csv_template(treatments: Iterable[str], indications: Iterable[str]) -> bytes:
-    """Return a CSV template: the header, one filled example row, and the allowed values."""
+    """Return a CSV template: the header, then # lines (skipped on upload) with an example."""
     out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
+    csv.writer(out, lineterminator="\n").writerow(CSV_COLUMNS)
     example = {
         "treatment": "microneedling",
         "indication": "acne-scars",
@@ -607,11 +645,13 @@ def csv_template(treatments: Iterable[str], indications: Iterable[str]) -> bytes
         "currency": "USD",
         "follow_up_months": "3",
     }
-    writer.writerow([example.get(c, "") for c in CSV_COLUMNS])
-    text = out.getvalue()
+    example_row = io.StringIO()
+    csv.writer(example_row, lineterminator="").writerow([example.get(c, "") for c in CSV_COLUMNS])
+    # The example is a # line so that uploading the untouched template saves nothing.
     notes = [
-        "# Delete the example row and these # lines, or keep them: lines starting with # are "
-        "skipped.",
+        "# One row per patient under the header. Lines starting with # are skipped.",
+        "# Example row (copy it without the leading '# '):",
+        f"# {example_row.getvalue()}",
         f"# treatment: {' | '.join(treatments)}",
         f"# indication: {' | '.join(indications)} (or empty)",
         "# fitzpatrick: 1-6 or I-VI; improvement: 0-4 (0 none, 1 up to 25%, 2 26-50%, "
@@ -620,7 +660,7 @@ def csv_template(treatments: Iterable[str], indications: Iterable[str]) -> bytes
         f"# adverse_events: any of {' ; '.join(k for k, _ in ADVERSE_EVENTS)} separated by ;",
         "# Never include names, dates of birth, contact details or record numbers.",
     ]
-    return (text + "\n".join(notes) + "\n").encode("utf-8")
+    return (out.getvalue() + "\n".join(notes) + "\n").encode("utf-8")
 
 
 @dataclass
@@ -666,19 +706,22 @@ def parse_csv(content: bytes) -> tuple[list[tuple[int, ReportInput]], list[tuple
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
         return [], [(0, "", "The file is not UTF-8 text. Save it as CSV (UTF-8).")]
-    lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
-    reader = csv.DictReader(lines)
+    # Comment lines become blank (which csv skips) so reported line numbers match the file.
+    lines = ["" if line.lstrip().startswith("#") else line for line in text.splitlines()]
+    first = next((i for i, line in enumerate(lines) if line.strip()), len(lines))
+    reader = csv.DictReader(lines[first:])
     header = [h.strip() for h in (reader.fieldnames or [])]
     missing = {"treatment", "improvement"} - set(header)
     unknown = set(header) - set(CSV_COLUMNS)
     if missing or unknown:
         if missing:
-            errors.append((1, "", f"Missing column(s): {', '.join(sorted(missing))}."))
+            errors.append((first + 1, "", f"Missing column(s): {', '.join(sorted(missing))}."))
         if unknown:
-            errors.append((1, "", f"Unknown column(s): {', '.join(sorted(unknown))}."))
+            errors.append((first + 1, "", f"Unknown column(s): {', '.join(sorted(unknown))}."))
         return [], errors
     rows: list[tuple[int, ReportInput]] = []
-    for line_no, row in enumerate(reader, start=2):
+    for row in reader:
+        line_no = first + reader.line_num
         values: dict[str, Any] = {}
         row_ok = True
         for name, raw in row.items():
