@@ -13,6 +13,8 @@ from sqlmodel import Session
 
 from evidence import exports, queries
 from evidence.db import get_engine
+from evidence.models import ADVERSE_EVENT_LABELS
+from evidence.reports import ReportFilter
 
 
 def _write(chunks: Iterator[bytes], output: Path | None) -> int:
@@ -126,6 +128,12 @@ def register(main: click.Group) -> None:
     @click.option("--treatment", metavar="SLUG")
     @click.option("--indication", metavar="SLUG")
     @click.option(
+        "--skin",
+        type=click.Choice([*"123456", "I-III", "IV-VI", "none"]),
+        help="Fitzpatrick type, group, or 'none' (not stated).",
+    )
+    @click.option("--event", help="Only reports with this adverse event (e.g. pih).")
+    @click.option(
         "-o",
         "--output",
         type=click.Path(dir_okay=False, writable=True, path_type=Path),
@@ -133,10 +141,18 @@ def register(main: click.Group) -> None:
     )
     @with_appcontext
     def export_reports(
-        fmt: str, treatment: str | None, indication: str | None, output: Path | None
+        fmt: str,
+        treatment: str | None,
+        indication: str | None,
+        skin: str | None,
+        event: str | None,
+        output: Path | None,
     ) -> None:
         """Export the visible outcome reports as CSV (no reporter identity is exported)."""
-        flt = exports.ReportFilter(treatment=treatment, indication=indication)
+        if event and event not in ADVERSE_EVENT_LABELS:
+            known = ", ".join(ADVERSE_EVENT_LABELS)
+            raise click.BadParameter(f"unknown event {event!r}; use one of {known}")
+        flt = ReportFilter(treatment=treatment, indication=indication, skin=skin, event=event)
         with Session(get_engine()) as session:
             size = _write(exports.export_reports(session, flt), output)
         if output is not None:

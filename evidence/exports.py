@@ -15,7 +15,7 @@ import os
 import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,7 +28,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.sql import Select
 from sqlmodel import Session, col, select
 
-from evidence import queries
+from evidence import queries, reports
 from evidence.levels import LEVEL_LABELS
 from evidence.models import (
     ADVERSE_EVENT_LABELS,
@@ -920,22 +920,6 @@ def download_name(kind: str, fmt: ExportFormat, flt: Any = None) -> str:
 # --- outcome reports ------------------------------------------------------------------------
 
 
-@dataclass
-class ReportFilter:
-    """Filters of an outcome-report export: the treatment and indication, as in the tables."""
-
-    treatment: str | None = None
-    indication: str | None = None
-
-    @classmethod
-    def from_args(cls, args: Any) -> ReportFilter:
-        """Build a report filter from request args."""
-        return cls(
-            treatment=(args.get("treatment") or "").strip() or None,
-            indication=(args.get("indication") or "").strip() or None,
-        )
-
-
 REPORT_COLUMNS = (
     "id",
     "treatment",
@@ -975,22 +959,16 @@ REPORT_COLUMNS = (
 
 
 def report_rows(
-    session: Session, flt: ReportFilter, *, batch_size: int = BATCH_SIZE
+    session: Session, flt: reports.ReportFilter, *, batch_size: int = BATCH_SIZE
 ) -> Iterator[list[Any]]:
     """Yield visible outcome reports as rows of REPORT_COLUMNS, batch by batch, oldest first.
 
-    No reporter identity leaves the app: a practitioner's report says only 'practitioner'.
+    The filter is the reports list's (treatment, indication, skin type, role, adverse event,
+    dates). Hidden reports are never exported, and no reporter identity leaves the app: a
+    practitioner's report says only 'practitioner'.
     """
     names = queries.name_maps(session)
-    stmt = select(OutcomeReport).where(col(OutcomeReport.hidden).is_(False))
-    if flt.treatment:
-        stmt = stmt.join(Treatment, col(Treatment.id) == col(OutcomeReport.treatment_id)).where(
-            col(Treatment.slug) == flt.treatment
-        )
-    if flt.indication:
-        stmt = stmt.join(Indication, col(Indication.id) == col(OutcomeReport.indication_id)).where(
-            col(Indication.slug) == flt.indication
-        )
+    stmt = reports.report_query(replace(flt, hidden=False))
     last_id = 0
     while True:
         batch = list(
@@ -1029,7 +1007,7 @@ def report_rows(
             yield ["" if values.get(c) is None else values[c] for c in REPORT_COLUMNS]
 
 
-def export_reports(session: Session, flt: ReportFilter) -> Iterator[bytes]:
+def export_reports(session: Session, flt: reports.ReportFilter) -> Iterator[bytes]:
     """Yield the visible outcome reports matching the filter as CSV bytes."""
     for chunk in _csv_chunks(REPORT_COLUMNS, report_rows(session, flt)):
         yield chunk.encode("utf-8")

@@ -9,6 +9,7 @@ from sqlmodel import Session
 
 from evidence import exports, queries
 from evidence.db import get_engine, get_session
+from evidence.reports import ReportFilter
 
 bp = Blueprint("exports", __name__)
 
@@ -69,8 +70,8 @@ def citations() -> Response:
 
 @bp.get("/exports/reports.csv")
 def reports() -> Response:
-    """Download the visible outcome reports (optionally one treatment / indication) as CSV."""
-    flt = exports.ReportFilter.from_args(request.args)
+    """Download the visible outcome reports matching the reports list's filters, as CSV."""
+    flt = ReportFilter.from_args(request.args)
     return _streamed(
         lambda session: exports.export_reports(session, flt),
         mimetype="text/csv; charset=utf-8",

@@ -493,7 +493,7 @@ def test_outcome_reports_csv_filters_and_holds_no_reporter(app: Flask) -> None:
         session.flush()
         assert treatment.id and user.id
         shown = OutcomeReport(
-            treatment_id=treatment.id, reporter_id=user.id, improvement=3, sessions=4
+            treatment_id=treatment.id, reporter_id=user.id, improvement=3, sessions=4, fitzpatrick=4
         )
         hidden = OutcomeReport(treatment_id=treatment.id, reporter_id=user.id, hidden=True)
         session.add_all([shown, hidden])
@@ -511,6 +511,10 @@ def test_outcome_reports_csv_filters_and_holds_no_reporter(app: Flask) -> None:
     assert mine[0]["improvement"] == "3" and mine[0]["sessions"] == "4"
     assert mine[0]["adverse_events"] == "Post-inflammatory hyperpigmentation (PIH) (3 weeks)"
     assert "doc@example.org" not in text and "Dr Secret" not in text
+    # The reports list's other filters apply too: skin type group, adverse event.
+    for query in ("skin=IV-VI", "event=pih"):
+        dark = client.get("/exports/reports.csv?" + query).get_data(as_text=True)
+        assert [r["id"] for r in csv.DictReader(io.StringIO(dark))] == [str(shown.id)]
     other = client.get("/exports/reports.csv?treatment=fractional-co2-laser")
     assert all(
         r["treatment"] != "Microneedling (collagen induction therapy)"

@@ -1,0 +1,464 @@
+"""The OpenAPI 3.1 document of /api/v1/, as data (served at /api/v1/openapi.json).
+
+Objects are closed (additionalProperties: false) so the test that validates every
+response against this document also catches a field the document does not name.
+"""
+
+from __future__ import annotations
+
+import copy
+from functools import cache
+from typing import Any
+
+from evidence.models import ADVERSE_EVENTS, AGE_BANDS, RETRACTION_STATUSES
+
+
+def _nullable(kind: str, **extra: Any) -> dict[str, Any]:
+    """Return a schema for a value of `kind` or null."""
+    return {"type": [kind, "null"], **extra}
+
+
+def _obj(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    """Return a closed object schema; every property is required unless listed otherwise."""
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties) if required is None else required,
+        "additionalProperties": False,
+    }
+
+
+def _ref(name: str) -> dict[str, str]:
+    """Return a reference to a component schema."""
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+STR = {"type": "string"}
+INT = {"type": "integer"}
+LEVEL_COUNTS = _obj({key: INT for key in ("1", "2", "3", "4", "5", "unrated")})
+NAMED = _obj({"slug": STR, "name": STR})
+
+SCHEMAS: dict[str, Any] = {
+    "Error": _obj(
+        {
+            "error": STR,
+            "message": STR,
+            "fields": {
+                "type": "object",
+                "additionalProperties": {"type": "array", "items": STR},
+                "description": "For invalid input: messages per field.",
+            },
+        },
+        required=["error", "message"],
+    ),
+    "Named": NAMED,
+    "Index": _obj(
+        {"name": STR, "version": STR, "openapi": STR, "endpoints": {"type": "array", "items": STR}}
+    ),
+    "Treatment": _obj(
+        {
+            "slug": STR,
+            "name": STR,
+            "category": STR,
+            "summary": STR,
+            "synonyms": {"type": "array", "items": STR},
+            "default_query": {**STR, "description": "The default PubMed query."},
+            "citations": {**INT, "description": "Included citations linked to it."},
+            "citations_by_level": LEVEL_COUNTS,
+            "retracted_citations": INT,
+            "reports": {**INT, "description": "Visible outcome reports."},
+        }
+    ),
+    "TreatmentList": _obj({"data": {"type": "array", "items": _ref("Treatment")}}),
+    "Indication": _obj(
+        {
+            "slug": STR,
+            "name": STR,
+            "mesh_heading": STR,
+            "in_catalogue": {"type": "boolean"},
+            "citations": INT,
+            "citations_by_level": LEVEL_COUNTS,
+        }
+    ),
+    "IndicationList": _obj({"data": {"type": "array", "items": _ref("Indication")}}),
+    "Author": _obj(
+        {
+            "name": {**STR, "description": "'Last FM', or the collective name."},
+            "last_name": _nullable("string"),
+            "fore_name": _nullable("string"),
+            "initials": _nullable("string"),
+            "collective_name": _nullable("string"),
+        }
+    ),
+    "Citation": _obj(
+        {
+            "pmid": STR,
+            "title": STR,
+            "authors": {"type": "array", "items": _ref("Author")},
+            "journal": _nullable("string"),
+            "journal_abbrev": _nullable("string"),
+            "year": _nullable("integer"),
+            "pub_date": _nullable("string"),
+            "volume": _nullable("string"),
+            "issue": _nullable("string"),
+            "pages": _nullable("string"),
+            "doi": _nullable("string"),
+            "pmcid": _nullable("string"),
+            "language": _nullable("string"),
+            "publication_types": {"type": "array", "items": STR},
+            "mesh_terms": {
+                "type": "array",
+                "items": STR,
+                "description": "MEDLINE form: '*Descriptor/qualifier'; '*' marks a major topic.",
+            },
+            "keywords": {"type": "array", "items": STR},
+            "evidence_level": {
+                "type": ["integer", "null"],
+                "minimum": 1,
+                "maximum": 5,
+                "description": "1 (systematic reviews) to 5 (case reports); null: not rated.",
+            },
+            "evidence_rule": {**STR, "description": "The rule that gave the level."},
+            "retraction_status": {"type": "string", "enum": list(RETRACTION_STATUSES)},
+            "treatments": {"type": "array", "items": _ref("Named")},
+            "indications": {"type": "array", "items": _ref("Named")},
+            "pubmed_url": STR,
+        }
+    ),
+    "CitationPage": _obj(
+        {
+            "data": {"type": "array", "items": _ref("Citation")},
+            "total": INT,
+            "limit": INT,
+            "next_cursor": _nullable("string", description="Pass as ?cursor= for the next page."),
+        }
+    ),
+    "Report": _obj(
+        {
+            "id": INT,
+            "treatment": _ref("Named"),
+            "indication": {"oneOf": [_ref("Named"), {"type": "null"}]},
+            "reported_by": {"type": "string", "enum": ["practitioner", "quoted source"]},
+            "indication_detail": _nullable("string"),
+            "sessions": _nullable("integer"),
+            "interval_weeks": _nullable("number"),
+            "fitzpatrick": _nullable("integer", minimum=1, maximum=6),
+            "age_band": _nullable("string"),
+            "device": _nullable("string"),
+            "needle_depth_mm": _nullable("number"),
+            "energy": _nullable("string"),
+            "passes": _nullable("integer"),
+            "settings": _nullable("string"),
+            "improvement": _nullable("integer", minimum=0, maximum=4),
+            "satisfaction": _nullable("integer"),
+            "adverse_other": _nullable("string"),
+            "downtime_days": _nullable("number"),
+            "cost_per_session": _nullable("number"),
+            "cost_per_course": _nullable("number"),
+            "currency": _nullable("string"),
+            "cost_note": _nullable("string"),
+            "follow_up_months": _nullable("number"),
+            "protocol_pmid": _nullable("string"),
+            "notes": _nullable("string"),
+            "adverse_events": {
+                "type": "array",
+                "items": _obj(
+                    {
+                        "event": {"type": "string", "enum": [k for k, _ in ADVERSE_EVENTS]},
+                        "label": STR,
+                        "detail": _nullable("string"),
+                    }
+                ),
+            },
+            "quoted_source": {
+                "oneOf": [
+                    _obj(
+                        {
+                            "title": _nullable("string"),
+                            "site": _nullable("string"),
+                            "reference": _nullable("string"),
+                            "commenter": _nullable("string"),
+                            "role": _nullable("string"),
+                            "quote": _nullable("string"),
+                            "how_read": _nullable("string"),
+                        }
+                    ),
+                    {"type": "null"},
+                ]
+            },
+            "created_at": STR,
+            "updated_at": STR,
+        }
+    ),
+    "ReportPage": _obj(
+        {
+            "data": {"type": "array", "items": _ref("Report")},
+            "total": INT,
+            "limit": INT,
+            "next_cursor": _nullable("string"),
+        }
+    ),
+    "ReportInput": {
+        "type": "object",
+        "required": ["treatment", "improvement"],
+        "additionalProperties": False,
+        "properties": {
+            "treatment": {**STR, "description": "A treatment slug, e.g. microneedling."},
+            "indication": _nullable("string", description="An indication slug."),
+            "indication_detail": _nullable("string"),
+            "sessions": _nullable("integer", minimum=1, maximum=100),
+            "interval_weeks": _nullable("number"),
+            "fitzpatrick": _nullable("integer", minimum=1, maximum=6),
+            "age_band": {"enum": [*AGE_BANDS, None]},
+            "device": _nullable("string"),
+            "needle_depth_mm": _nullable("number"),
+            "energy": _nullable("string"),
+            "passes": _nullable("integer"),
+            "settings": _nullable("string"),
+            "improvement": {"type": "integer", "minimum": 0, "maximum": 4},
+            "satisfaction": _nullable("integer", minimum=1, maximum=5),
+            "adverse_events": {
+                "type": "array",
+                "items": {"type": "string", "enum": [k for k, _ in ADVERSE_EVENTS]},
+            },
+            "adverse_other": _nullable("string"),
+            "downtime_days": _nullable("number"),
+            "cost_per_session": _nullable("number"),
+            "cost_per_course": _nullable("number"),
+            "currency": _nullable("string", pattern="^[A-Z]{3}$"),
+            "follow_up_months": _nullable("number"),
+            "notes": _nullable(
+                "string", description="No patient identifiers: names, dates, contacts are refused."
+            ),
+            "protocol_pmid": _nullable("string"),
+        },
+    },
+}
+
+
+def _query(name: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Return an optional query parameter."""
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": schema or STR,
+    }
+
+
+def _path(name: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Return a path parameter."""
+    return {"name": name, "in": "path", "required": True, "schema": schema or STR}
+
+
+PAGING = [
+    _query("limit", "Items per page, 1-500 (default 50).", {"type": "string", "pattern": r"^\d+$"}),
+    _query("cursor", "The next_cursor of the previous page."),
+]
+CITATION_FILTERS = [
+    _query("treatment", "Treatment slug."),
+    _query("indication", "Indication slug."),
+    _query("level", "Evidence level.", {"type": "string"}),
+    _query("year_from", "Earliest publication year."),
+    _query("year_to", "Latest publication year."),
+    _query("pub_type", "PubMed publication type, e.g. 'Randomized Controlled Trial'."),
+    _query("q", "Text in title, abstract, journal or author; or a PMID or DOI."),
+    _query("status", "Link screening status: included (default), candidate, excluded, any."),
+    _query("retracted", "'only' or 'exclude' retracted and flagged citations."),
+]
+REPORT_FILTERS = [
+    _query("treatment", "Treatment slug."),
+    _query("indication", "Indication slug."),
+    _query("skin", "Fitzpatrick type 1-6, 'I-III', 'IV-VI' or 'none' (not stated)."),
+    _query("role", "Reporter role, or 'source' for quoted sources."),
+    _query("event", "Only reports with this adverse event."),
+    _query("date_from", "Submitted on or after (YYYY-MM-DD)."),
+    _query("date_to", "Submitted on or before (YYYY-MM-DD)."),
+]
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    """Return a JSON response object."""
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+ERROR = _ref("Error")
+
+
+def _get(
+    summary: str,
+    schema: str,
+    *,
+    parameters: list[dict[str, Any]] | None = None,
+    errors: tuple[int, ...] = (),
+    op_id: str,
+) -> dict[str, Any]:
+    """Return a GET operation answering `schema`, with JSON errors."""
+    responses: dict[str, Any] = {"200": _json(_ref(schema), summary)}
+    for code in errors:
+        responses[str(code)] = _json(ERROR, HTTP_REASONS[code])
+    return {
+        "get": {
+            "summary": summary,
+            "operationId": op_id,
+            "parameters": parameters or [],
+            "responses": responses,
+        }
+    }
+
+
+HTTP_REASONS = {
+    400: "Malformed request (bad limit or cursor).",
+    401: "Missing, unknown or revoked token.",
+    403: "The token's account may not do this.",
+    404: "No such record.",
+    422: "Invalid input; 'fields' says what to fix.",
+}
+
+
+@cache
+def _document() -> dict[str, Any]:
+    """Build the document once."""
+    paths: dict[str, Any] = {
+        "/api/v1/": _get("Where everything is.", "Index", op_id="index"),
+        "/api/v1/openapi.json": {
+            "get": {
+                "summary": "This document.",
+                "operationId": "openapi",
+                "responses": {
+                    "200": _json({"type": "object"}, "The OpenAPI 3.1 document of this API.")
+                },
+            }
+        },
+        "/api/v1/treatments": _get(
+            "Every treatment with its counts.", "TreatmentList", op_id="listTreatments"
+        ),
+        "/api/v1/treatments/{slug}": _get(
+            "One treatment.",
+            "Treatment",
+            parameters=[_path("slug")],
+            errors=(404,),
+            op_id="getTreatment",
+        ),
+        "/api/v1/indications": _get(
+            "Every indication with its counts.", "IndicationList", op_id="listIndications"
+        ),
+        "/api/v1/indications/{slug}": _get(
+            "One indication.",
+            "Indication",
+            parameters=[_path("slug")],
+            errors=(404,),
+            op_id="getIndication",
+        ),
+        "/api/v1/citations": _get(
+            "Citations, filtered as in the citation tables, in the order they were added.",
+            "CitationPage",
+            parameters=CITATION_FILTERS + PAGING,
+            errors=(400, 404),
+            op_id="listCitations",
+        ),
+        "/api/v1/citations/{pmid}": _get(
+            "One citation's full record.",
+            "CitationDetail",
+            parameters=[_path("pmid")],
+            errors=(404,),
+            op_id="getCitation",
+        ),
+        "/api/v1/reports": {
+            **_get(
+                "Visible outcome reports, filtered as in the reports list, oldest first.",
+                "ReportPage",
+                parameters=REPORT_FILTERS + PAGING,
+                errors=(400, 404),
+                op_id="listReports",
+            ),
+            "post": {
+                "summary": "Submit an outcome report (a practitioner's token).",
+                "operationId": "createReport",
+                "security": [{"bearerToken": []}],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("ReportInput")}},
+                },
+                "responses": {
+                    "201": _json(_ref("Report"), "The saved report."),
+                    **{str(c): _json(ERROR, HTTP_REASONS[c]) for c in (400, 401, 403, 422)},
+                },
+            },
+        },
+        "/api/v1/reports/{report_id}": _get(
+            "One visible outcome report.",
+            "Report",
+            parameters=[_path("report_id", INT)],
+            errors=(404,),
+            op_id="getReport",
+        ),
+    }
+    schemas = copy.deepcopy(SCHEMAS)
+    detail = copy.deepcopy(SCHEMAS["Citation"])
+    detail["properties"].update(
+        {
+            "abstract": _nullable("string"),
+            "abstract_sections": {
+                "type": "array",
+                "items": _obj(
+                    {"label": _nullable("string"), "nlm_category": _nullable("string"), "text": STR}
+                ),
+            },
+            "identifiers": {"type": "array", "items": _obj({"type": STR, "value": STR})},
+            "corrections": {
+                "type": "array",
+                "items": _obj(
+                    {"type": STR, "pmid": _nullable("string"), "source": _nullable("string")}
+                ),
+            },
+            "co_interventions": {"type": "array", "items": STR},
+            "links": {
+                "type": "array",
+                "items": _obj(
+                    {
+                        "treatment": {"oneOf": [_ref("Named"), {"type": "null"}]},
+                        "indication": {"oneOf": [_ref("Named"), {"type": "null"}]},
+                        "status": {"type": "string", "enum": ["candidate", "included", "excluded"]},
+                        "exclusion_reason": _nullable("string"),
+                        "found_by": STR,
+                    }
+                ),
+            },
+            "source": STR,
+            "updated_at": _nullable("string"),
+        }
+    )
+    detail["required"] = list(detail["properties"])
+    schemas["CitationDetail"] = detail
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Evidence tracker API",
+            "version": "1.0.0",
+            "description": (
+                "Treatments, indications, PubMed citations graded by study design, and "
+                "de-identified outcome reports. Reading is open; submitting a report needs a "
+                "practitioner's token (create one at /account/tokens). Errors are JSON: "
+                '{"error": ..., "message": ...}. Lists page with ?limit= and ?cursor=.'
+            ),
+        },
+        "servers": [{"url": "/"}],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearerToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "From /account/tokens: 'Authorization: Bearer evt_...'.",
+                }
+            },
+        },
+    }
+
+
+def openapi_document() -> dict[str, Any]:
+    """Return the OpenAPI document (a fresh copy: callers may change it)."""
+    return copy.deepcopy(_document())

@@ -1,0 +1,148 @@
+"""The read API under /api/v1/ (JSON, open to read) and its human page at /api/.
+
+Writing (POST /api/v1/reports) is authenticated by a practitioner's bearer token only,
+never by the session cookie, so the blueprint is exempt from CSRF: a forged cross-site
+request carries no token.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, Response, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from evidence import api, queries
+from evidence.db import get_session
+from evidence.openapi import openapi_document
+
+bp = Blueprint("api", __name__)
+
+
+@bp.errorhandler(api.ApiError)
+def api_error(error: api.ApiError) -> tuple[Response, int]:
+    """Answer an ApiError as JSON with its status."""
+    response = jsonify(error.body())
+    if error.status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="evidence"'
+    return response, error.status
+
+
+@bp.get("/api/")
+def docs() -> str:
+    """A short human page about the API, linking the OpenAPI document."""
+    return render_template("api/docs.html", document=openapi_document())
+
+
+@bp.get("/api/v1/")
+def index() -> dict[str, Any]:
+    """Where everything is."""
+    return {
+        "name": "Evidence tracker read API",
+        "version": "1",
+        "openapi": "/api/v1/openapi.json",
+        "endpoints": sorted(openapi_document()["paths"]),
+    }
+
+
+@bp.get("/api/v1/openapi.json")
+def openapi() -> Response:
+    """The OpenAPI 3.1 document describing this API."""
+    return jsonify(openapi_document())
+
+
+@bp.get("/api/v1/treatments")
+def treatments() -> dict[str, Any]:
+    """Every treatment with its citation and report counts."""
+    return {"data": api.treatments(get_session())}
+
+
+@bp.get("/api/v1/treatments/<slug>")
+def treatment(slug: str) -> dict[str, Any]:
+    """One treatment."""
+    return api.treatment(get_session(), slug)
+
+
+@bp.get("/api/v1/indications")
+def indications() -> dict[str, Any]:
+    """Every indication with its citation counts."""
+    return {"data": api.indications(get_session())}
+
+
+@bp.get("/api/v1/indications/<slug>")
+def indication(slug: str) -> dict[str, Any]:
+    """One indication."""
+    return api.indication(get_session(), slug)
+
+
+@bp.get("/api/v1/citations")
+def citations() -> dict[str, Any]:
+    """Citations filtered as in the citation table, a page at a time."""
+    flt = queries.CitationFilter.from_args(request.args)
+    page = api.citations_page(
+        get_session(),
+        flt,
+        limit=api.parse_limit(request.args.get("limit")),
+        after=api.decode_cursor(request.args.get("cursor")),
+    )
+    return page.body()
+
+
+@bp.get("/api/v1/citations/<pmid>")
+def citation(pmid: str) -> dict[str, Any]:
+    """One citation's full record."""
+    return api.citation(get_session(), pmid)
+
+
+@bp.get("/api/v1/reports")
+def reports() -> dict[str, Any]:
+    """Visible outcome reports, filtered as in the reports list, a page at a time."""
+    from evidence.reports import ReportFilter
+
+    page = api.reports_page(
+        get_session(),
+        ReportFilter.from_args(request.args),
+        limit=api.parse_limit(request.args.get("limit")),
+        after=api.decode_cursor(request.args.get("cursor")),
+    )
+    return page.body()
+
+
+@bp.get("/api/v1/reports/<int:report_id>")
+def report(report_id: int) -> dict[str, Any]:
+    """One visible outcome report."""
+    return api.report(get_session(), report_id)
+
+
+@bp.post("/api/v1/reports")
+def create_report() -> tuple[dict[str, Any], int, dict[str, str]]:
+    """Submit an outcome report with a practitioner's token."""
+    session = get_session()
+    user = api.writer_from_header(session, request.headers.get("Authorization"))
+    body = request.get_json(silent=True)
+    try:
+        saved = api.create_report(session, body=body, reporter=user)
+    except api.ApiError:
+        session.rollback()
+        raise
+    session.commit()
+    return saved, 201, {"Location": f"/api/v1/reports/{saved['id']}"}
+
+
+def _json_http_error(error: HTTPException) -> Any:
+    """Answer HTTP errors under /api/ as JSON; elsewhere keep Flask's own page."""
+    if not request.path.startswith("/api/"):
+        return error
+    code = error.code or 500
+    body = {"error": (error.name or "error").lower(), "message": error.description}
+    return body, code
+
+
+def init_app(app: Flask) -> None:
+    """Exempt the token-authenticated API from CSRF; JSON for API errors Flask answers itself."""
+    from evidence import csrf
+
+    csrf.exempt(bp)
+    # 404/403/400/500 are JSON under /api/ already (evidence/errors.py); these are the rest.
+    for code in (405, 413, 415, 429):
+        app.register_error_handler(code, _json_http_error)
