@@ -282,17 +282,18 @@ class LoginThrottle:
                 self._failures.pop(key, None)
 
 
-def throttle(app: Flask) -> LoginThrottle:
-    """Return the app's login throttle."""
-    found: LoginThrottle = app.extensions["evidence_login_throttle"]
+def throttle(app: Flask, kind: str = "email") -> LoginThrottle:
+    """Return the app's throttle for e-mail addresses ("email") or client addresses ("ip")."""
+    found: LoginThrottle = app.extensions[f"evidence_{kind}_throttle"]
     return found
 
 
 def init_app(app: Flask) -> None:
     """Bind Flask-Login and the login throttle to the app; expose role checks to templates."""
     login_manager.init_app(app)
-    app.extensions["evidence_login_throttle"] = LoginThrottle(
-        max_failures=app.config.get("LOGIN_MAX_FAILURES", 10),
-        window_seconds=app.config.get("LOGIN_FAILURE_WINDOW", 900),
-    )
+    max_failures = app.config.get("LOGIN_MAX_FAILURES", 10)
+    window = app.config.get("LOGIN_FAILURE_WINDOW", 900)
+    app.extensions["evidence_email_throttle"] = LoginThrottle(max_failures, window)
+    # Many people can share one address (a clinic's NAT, a proxy): allow it five times more.
+    app.extensions["evidence_ip_throttle"] = LoginThrottle(max_failures * 5, window)
     app.jinja_env.globals["has_role"] = has_role

@@ -30,6 +30,12 @@ def init_app(app: Flask) -> None:
         return {"logout_form": LogoutForm}
 
 
+def _minutes(seconds: int) -> str:
+    """Return a wait as whole minutes, rounded up."""
+    minutes = (seconds + 59) // 60
+    return f"{minutes} minute{'' if minutes == 1 else 's'}"
+
+
 def _safe_next(target: str | None) -> str:
     """Return a same-site path to go to after logging in (never another host)."""
     if target:
@@ -47,6 +53,14 @@ def register() -> Any:
         return redirect(url_for("main.home"))
     form = RegisterForm()
     if form.validate_on_submit():
+        # Each attempt counts, so one address cannot create accounts (or probe e-mails) in bulk.
+        by_ip = auth.throttle(auth_app(), "ip")
+        key = f"register:{request.remote_addr}"
+        wait = by_ip.retry_after(key)
+        if wait:
+            flash(f"Too many sign-ups from here. Try again in {_minutes(wait)}.", "error")
+            return render_template("auth/register.html", form=form), 429, {"Retry-After": str(wait)}
+        by_ip.failed(key)
         session = get_session()
         role = "practitioner" if form.practitioner.data else "viewer"
         try:
@@ -76,20 +90,21 @@ def login() -> Any:
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
     if form.validate_on_submit():
-        throttle = auth.throttle(auth_app())
+        by_email, by_ip = auth.throttle(auth_app(), "email"), auth.throttle(auth_app(), "ip")
         email = auth.normalize_email(form.email.data or "")
-        keys = (f"ip:{request.remote_addr}", f"email:{email}")
-        wait = throttle.retry_after(*keys)
+        email_key, ip_key = f"email:{email}", f"ip:{request.remote_addr}"
+        wait = max(by_email.retry_after(email_key), by_ip.retry_after(ip_key))
         if wait:
-            flash(f"Too many failed attempts. Try again in {(wait + 59) // 60} minutes.", "error")
+            flash(f"Too many failed attempts. Try again in {_minutes(wait)}.", "error")
             response = render_template("auth/login.html", form=form)
             return response, 429, {"Retry-After": str(wait)}
         user = auth.authenticate(get_session(), email=email, password=form.password.data or "")
         if user is None:
-            throttle.failed(*keys)
+            by_email.failed(email_key)
+            by_ip.failed(ip_key)
             form.password.errors = [FAILED_LOGIN]
             return render_template("auth/login.html", form=form), 401
-        throttle.reset(*keys)
+        by_email.reset(email_key)
         login_user(auth.Account.from_user(user))
         return redirect(_safe_next(form.next.data))
     status = 400 if form.errors else 200
