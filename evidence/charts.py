@@ -1,0 +1,404 @@
+"""Comparison charts built on matplotlib's Figure (never pyplot), returned as SVG or PNG bytes.
+
+Each chart is drawn from a small plain-data dict taken from a Comparison. Rendered bytes are
+cached under a hash of that data (and the format), so a chart is redrawn exactly when the
+figures it shows change. Output is deterministic: a fixed SVG hash salt per chart (which also
+keeps element ids distinct between charts inlined in one page) and no date in the metadata.
+The palette is Okabe and Ito's colour-blind-safe set; markers and hatches repeat the colour
+coding for readers who cannot rely on colour at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import threading
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display in a server; must precede any other matplotlib import
+
+from markupsafe import Markup, escape  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
+
+from evidence.compare import BoundedCache, Comparison  # noqa: E402
+from evidence.levels import LEVEL_LABELS  # noqa: E402
+from evidence.models import ADVERSE_EVENTS, IMPROVEMENT_SCALE  # noqa: E402
+from evidence.outcomes import SMALL_N  # noqa: E402
+
+# Okabe & Ito (2008), "Color Universal Design": distinguishable with every common colour-vision
+# deficiency.
+OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442")
+MARKERS = ("o", "s", "^", "D")
+LINESTYLES = ("-", "--", "-.", ":")
+LEVEL_STYLE = {  # key: (label, colour, hatch)
+    "1": (f"L1 {LEVEL_LABELS[1].lower()}", "#0072B2", ""),
+    "2": (f"L2 {LEVEL_LABELS[2].lower()}", "#56B4E9", "//"),
+    "3": (f"L3 {LEVEL_LABELS[3].lower()}", "#009E73", ""),
+    "4": (f"L4 {LEVEL_LABELS[4].lower()}", "#F0E442", "--"),
+    "5": (f"L5 {LEVEL_LABELS[5].lower()}", "#E69F00", ""),
+    "unrated": ("not rated", "#BBBBBB", "xx"),
+    "flagged": ("retracted or flagged", "#D55E00", "\\\\"),
+}
+KINDS = ("levels", "years", "improvement", "adverse")
+TITLES = {
+    "levels": "Citations by evidence level",
+    "years": "Publications per year",
+    "improvement": "Improvement reported in outcome reports",
+    "adverse": "Adverse-event rates in outcome reports, with 95% intervals",
+}
+FORMATS = {"svg": "image/svg+xml", "png": "image/png"}
+EVENT_SHORT = {
+    "erythema-7d": "Erythema > 7 d",
+    "pih": "PIH",
+    "hypopigmentation": "Hypopigmentation",
+    "infection": "Infection",
+    "herpes": "Herpes",
+    "acneiform": "Acneiform",
+    "scarring": "Scarring",
+    "bruising": "Bruising",
+    "other": "Other",
+}
+_rendered: BoundedCache[bytes] = BoundedCache(256)
+# rcParams are process-global: one figure is drawn at a time so settings never mix.
+_draw_lock = threading.Lock()
+
+
+def _short(name: str) -> str:
+    """Shorten a treatment name for axes: drop a parenthesised gloss."""
+    return re.sub(r"\s*\(.*?\)", "", name)
+
+
+def chart_data(comparison: Comparison) -> dict[str, dict[str, Any]]:
+    """Extract the plain data each chart shows from a comparison."""
+    names = [_short(c.name) for c in comparison.columns]
+    levels = [
+        {"name": name, "counts": dict(lit.levels), "flagged": lit.flagged}
+        for name, lit in zip(names, comparison.literature, strict=True)
+    ]
+    years = [
+        {"name": name, "years": [list(y) for y in lit.per_year]}
+        for name, lit in zip(names, comparison.literature, strict=True)
+    ]
+    improvement = [
+        {
+            "name": name,
+            "counts": list(p.improvement_counts),
+            "n": sum(p.improvement_counts),
+        }
+        for name, p in zip(names, comparison.practice, strict=True)
+    ]
+    shown = [
+        key
+        for key, _label in ADVERSE_EVENTS
+        if key == "pih" or any(p.overall.adverse[key].k for p in comparison.practice)
+    ]
+    adverse = [
+        {
+            "name": name,
+            "n": p.overall.n,
+            "events": [
+                [
+                    key,
+                    p.overall.adverse[key].k,
+                    p.overall.adverse[key].n,
+                    p.overall.adverse[key].low,
+                    p.overall.adverse[key].high,
+                ]
+                for key in shown
+            ],
+        }
+        for name, p in zip(names, comparison.practice, strict=True)
+    ]
+    return {
+        "levels": {"treatments": levels},
+        "years": {"treatments": years},
+        "improvement": {"treatments": improvement},
+        "adverse": {"events": shown, "treatments": adverse},
+    }
+
+
+def data_key(kind: str, data: dict[str, Any], fmt: str) -> str:
+    """Return the cache key of a chart: a hash of what it shows and the output format."""
+    payload = json.dumps([kind, fmt, data], sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _note(ax: Any, text: str) -> None:
+    """Write a note in the middle of empty axes."""
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, wrap=True)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _levels(fig: Figure, data: dict[str, Any]) -> None:
+    """Draw stacked horizontal bars of citations by level, one bar per treatment."""
+    rows = data["treatments"]
+    ax = fig.add_subplot()
+    labels = [r["name"] for r in rows]
+    ypos = list(range(len(rows)))[::-1]
+    left = [0] * len(rows)
+    for key, (label, colour, hatch) in LEVEL_STYLE.items():
+        values = [r["flagged"] if key == "flagged" else r["counts"][key] for r in rows]
+        bars = ax.barh(
+            ypos, values, left=left, color=colour, hatch=hatch, edgecolor="#333333", label=label
+        )
+        for bar, value in zip(bars, values, strict=True):
+            if value:
+                ax.text(
+                    bar.get_x() + bar.get_width() / 2,
+                    bar.get_y() + bar.get_height() / 2,
+                    str(value),
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="#ffffff" if colour in ("#0072B2", "#D55E00") else "#000000",
+                )
+        left = [a + b for a, b in zip(left, values, strict=True)]
+    ax.set_yticks(ypos, labels)
+    ax.set_xlabel("Citations (included links)")
+    fig.legend(loc="lower center", ncol=3, fontsize=7, frameon=False)
+    if not any(left):
+        _note(ax, "No citations linked to these treatments")
+
+
+def _years(fig: Figure, data: dict[str, Any]) -> None:
+    """Draw publications per year, one line with its own marker and dash per treatment."""
+    ax = fig.add_subplot()
+    drawn = False
+    for i, row in enumerate(data["treatments"]):
+        if not row["years"]:
+            continue
+        xs = [y for y, _n in row["years"]]
+        ys = [n for _y, n in row["years"]]
+        ax.plot(
+            xs,
+            ys,
+            marker=MARKERS[i % 4],
+            linestyle=LINESTYLES[i % 4],
+            color=OKABE_ITO[i % len(OKABE_ITO)],
+            label=row["name"],
+        )
+        drawn = True
+    if not drawn:
+        _note(ax, "No dated citations linked to these treatments")
+        return
+    ax.set_xlabel("Publication year")
+    ax.set_ylabel("Citations")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylim(bottom=0)
+    fig.legend(loc="lower center", fontsize=8, frameon=False)
+
+
+def _improvement(fig: Figure, data: dict[str, Any]) -> None:
+    """Draw the number of reports at each improvement rating, grouped by treatment."""
+    ax = fig.add_subplot()
+    rows = data["treatments"]
+    width = 0.8 / max(len(rows), 1)
+    for i, row in enumerate(rows):
+        xs = [level + (i - (len(rows) - 1) / 2) * width for level in range(5)]
+        mark = " - too few reports" if 0 < row["n"] < SMALL_N else ""
+        ax.bar(
+            xs,
+            row["counts"],
+            width=width,
+            color=OKABE_ITO[i % len(OKABE_ITO)],
+            hatch=("", "//", "\\\\", "xx")[i % 4],
+            edgecolor="#333333",
+            label=f"{row['name']} (n = {row['n']}{mark})" if row["n"] else f"{row['name']} (none)",
+        )
+    ax.set_xticks(range(5), [label.split(": ")[1] for _v, label in IMPROVEMENT_SCALE])
+    ax.set_xlabel("Improvement rating (quartile scale)")
+    ax.set_ylabel("Reports")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    fig.legend(loc="lower center", fontsize=8, frameon=False)
+    if not any(row["n"] for row in rows):
+        _note(ax, "No outcome report states an improvement for these treatments")
+
+
+def _adverse(fig: Figure, data: dict[str, Any]) -> None:
+    """Draw each adverse event's rate as a point with its Wilson interval, per treatment."""
+    ax = fig.add_subplot()
+    events = data["events"]
+    rows = data["treatments"]
+    if not any(row["n"] for row in rows):
+        _note(ax, "No outcome reports for these treatments")
+        return
+    step = 0.8 / max(len(rows), 1)
+    for i, row in enumerate(rows):
+        if not row["n"]:
+            continue
+        small = row["n"] < SMALL_N
+        ys, xs, lows, highs = [], [], [], []
+        for j, (_key, k, n, low, high) in enumerate(row["events"]):
+            if not n:
+                continue
+            ys.append(j + (i - (len(rows) - 1) / 2) * step)
+            xs.append(100 * k / n)
+            lows.append(100 * k / n - 100 * low)
+            highs.append(100 * high - 100 * k / n)
+        colour = OKABE_ITO[i % len(OKABE_ITO)]
+        ax.errorbar(
+            xs,
+            ys,
+            xerr=[lows, highs],
+            fmt=MARKERS[i % 4],
+            color=colour,
+            markerfacecolor="white" if small else colour,
+            capsize=3,
+            label=f"{row['name']} (n = {row['n']}{' - too few reports' if small else ''})",
+        )
+    ax.set_yticks(range(len(events)), [EVENT_SHORT.get(e, e) for e in events])
+    ax.set_ylim(len(events) - 0.5, -0.5)  # first event at the top
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("Reports with the event (%), 95% Wilson interval")
+    fig.legend(loc="lower center", fontsize=8, frameon=False)
+
+
+DRAW = {"levels": _levels, "years": _years, "improvement": _improvement, "adverse": _adverse}
+
+
+WIDTH = 6.4  # inches
+LEGEND_ROW = 0.2  # inches per legend row below the axes
+
+
+def _margins(fig: Figure, *, labels: list[str], legend_rows: int) -> None:
+    """Set fixed margins: room for the longest y label and a legend below the axes.
+
+    Fixed margins instead of constrained layout: the layout solver doubled drawing time.
+    """
+    height = fig.get_figheight()
+    longest = max((len(label) for label in labels), default=4)
+    left = min(0.45, (0.25 + 0.075 * longest) / WIDTH)
+    bottom = (0.5 + LEGEND_ROW * legend_rows + (0.1 if legend_rows else 0)) / height
+    fig.subplots_adjust(left=left, right=0.97, top=1 - 0.15 / height, bottom=bottom)
+
+
+def figure(kind: str, data: dict[str, Any]) -> Figure:
+    """Build the Figure of one chart kind."""
+    rows = data["treatments"]
+    if kind == "levels":
+        height = 1.2 + 0.45 * len(rows) + LEGEND_ROW * 3
+    else:
+        height = 2.6 + LEGEND_ROW * len(rows)
+    fig = Figure(figsize=(WIDTH, height))
+    DRAW[kind](fig, data)
+    if kind == "levels":
+        _margins(fig, labels=[r["name"] for r in rows], legend_rows=3)
+    elif kind == "adverse":
+        _margins(fig, labels=[EVENT_SHORT.get(e, e) for e in data["events"]], legend_rows=len(rows))
+    else:
+        _margins(fig, labels=["000"], legend_rows=len(rows))
+    return fig
+
+
+def render(kind: str, data: dict[str, Any], fmt: str = "svg") -> bytes:
+    """Return a chart as SVG or PNG bytes, from the cache when its data has not changed."""
+    if kind not in DRAW or fmt not in FORMATS:
+        raise ValueError(f"unknown chart {kind!r} or format {fmt!r}")
+    key = data_key(kind, data, fmt)
+    cached = _rendered.get(key)
+    if cached is not None:
+        return cached
+    with (
+        _draw_lock,
+        matplotlib.rc_context(
+            {
+                "svg.hashsalt": f"evidence-{kind}",
+                "svg.fonttype": "none",  # text stays text: smaller, selectable, readable by tools
+                "font.family": "DejaVu Sans",
+                "font.size": 9,
+                "hatch.linewidth": 0.6,
+            }
+        ),
+    ):
+        fig = figure(kind, data)
+        buf = io.BytesIO()
+        if fmt == "svg":
+            fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
+        else:
+            fig.savefig(buf, format="png", dpi=150, metadata={"Software": None})
+    out = buf.getvalue()
+    _rendered.put(key, out)
+    return out
+
+
+def clear_cache() -> None:
+    """Forget rendered charts."""
+    _rendered.clear()
+
+
+def cache_size() -> int:
+    """Return how many rendered charts are cached."""
+    return len(_rendered)
+
+
+def alt_text(kind: str, data: dict[str, Any]) -> str:
+    """Describe a chart's data in words, for screen readers and as its caption."""
+    parts = []
+    if kind == "levels":
+        for row in data["treatments"]:
+            counts = ", ".join(
+                f"{row['counts'][k]} at level {k}"
+                if k != "unrated"
+                else f"{row['counts'][k]} not rated"
+                for k in ("1", "2", "3", "4", "5", "unrated")
+            )
+            parts.append(
+                f"{row['name']}: {counts}, {row['counts']['unrated']} not rated; "
+                f"{row['flagged']} retracted or flagged."
+            )
+        return "Stacked bars of citations by evidence level. " + " ".join(parts)
+    if kind == "years":
+        for row in data["treatments"]:
+            if not row["years"]:
+                parts.append(f"{row['name']}: no dated citations.")
+                continue
+            total = sum(n for _y, n in row["years"])
+            peak_year, peak = max(row["years"], key=lambda item: (item[1], item[0]))
+            parts.append(
+                f"{row['name']}: {total} dated citations from {row['years'][0][0]} to "
+                f"{row['years'][-1][0]}, most ({peak}) in {peak_year}."
+            )
+        return "Publications per year. " + " ".join(parts)
+    if kind == "improvement":
+        for row in data["treatments"]:
+            if not row["n"]:
+                parts.append(f"{row['name']}: no report states an improvement.")
+                continue
+            few = " (too few reports)" if row["n"] < SMALL_N else ""
+            counts = ", ".join(f"{c} rated {v}" for v, c in enumerate(row["counts"]) if c)
+            parts.append(f"{row['name']}: {row['n']} reports{few}: {counts}.")
+        return "Improvement ratings from 0 (none) to 4 (over 75%). " + " ".join(parts)
+    for row in data["treatments"]:
+        if not row["n"]:
+            parts.append(f"{row['name']}: no outcome reports.")
+            continue
+        few = " (too few reports)" if row["n"] < SMALL_N else ""
+        events = ", ".join(
+            f"{EVENT_SHORT.get(key, key)} {k} of {n}" for key, k, n, _lo, _hi in row["events"]
+        )
+        parts.append(f"{row['name']}, {row['n']} reports{few}: {events}.")
+    return "Adverse-event rates with 95% Wilson intervals. " + " ".join(parts)
+
+
+def inline_svg(svg: bytes, *, chart_id: str, title: str, description: str) -> Markup:
+    """Return SVG bytes as markup to inline in a page, labelled by a title and description."""
+    text = svg.decode("utf-8")
+    text = text[text.index("<svg") :]
+    opening_end = text.index(">") + 1
+    opening = text[:opening_end].replace(
+        "<svg ",
+        f'<svg role="img" aria-labelledby="{chart_id}-title {chart_id}-desc" focusable="false" ',
+        1,
+    )
+    labels = (
+        f'<title id="{chart_id}-title">{escape(title)}</title>'
+        f'<desc id="{chart_id}-desc">{escape(description)}</desc>'
+    )
+    return Markup(opening + labels + text[opening_end:])  # noqa: S704 -- matplotlib's own output
