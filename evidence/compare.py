@@ -948,7 +948,7 @@ def cached_compare(session: Session, *, selection: Selection) -> Comparison:
     key = "|".join(
         [
             # The database too: one process may serve several (tests, several apps).
-            session.get_bind().url.render_as_string(hide_password=True),
+            session.get_bind().engine.url.render_as_string(hide_password=True),
             data_version(session),
             ",".join(selection.slugs),
             selection.indication.slug if selection.indication else "",
