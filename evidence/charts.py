@@ -391,6 +391,9 @@ def inline_svg(svg: bytes, *, chart_id: str, title: str, description: str) -> Ma
     """Return SVG bytes as markup to inline in a page, labelled by a title and description."""
     text = svg.decode("utf-8")
     text = text[text.index("<svg") :]
+    # matplotlib numbers its group ids per figure (figure_1, axes_1 ...): prefix every id and
+    # every reference to one, so several charts on one page never share an id.
+    text = re.sub(r'(\bid="|url\(#|href="#)([^")]+)', lambda m: f"{m[1]}{chart_id}-{m[2]}", text)
     opening_end = text.index(">") + 1
     opening = text[:opening_end].replace(
         "<svg ",

@@ -1,0 +1,163 @@
+"""Comparison charts: deterministic SVG/PNG from Figure, cached by their data, labelled."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from collections import Counter
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from evidence import charts, compare
+from evidence.db import session_scope
+from evidence.models import OutcomeReport, Treatment
+
+PAIR = "t=microneedling&t=fractional-co2-laser"
+SVG_NS = "{http://www.w3.org/2000/svg}"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches() -> None:
+    """Start each test with nothing cached."""
+    charts.clear_cache()
+    compare.clear_cache()
+
+
+@pytest.fixture
+def data(app: Flask) -> dict[str, dict[str, object]]:
+    """The chart data of microneedling against fractional CO2 on the snapshot."""
+    with app.app_context(), session_scope() as session:
+        chosen = compare.select_treatments(
+            session, slugs=["microneedling", "fractional-co2-laser"], indication=None
+        )
+        return charts.chart_data(compare.compare(session, treatments=chosen.treatments))
+
+
+def svg_texts(svg: bytes) -> list[str]:
+    """Return the text elements of an SVG (fonttype none keeps text as text)."""
+    root = ET.fromstring(svg)
+    return ["".join(t.itertext()) for t in root.iter(f"{SVG_NS}text")]
+
+
+def test_charts_are_valid_deterministic_svg_with_labelled_axes(
+    data: dict[str, dict[str, object]],
+) -> None:
+    expected_labels = {
+        "levels": "Citations (included links)",
+        "years": "Publication year",
+        "improvement": "Improvement rating (quartile scale)",
+        "adverse": "Reports with the event (%), 95% Wilson interval",
+    }
+    for kind in charts.KINDS:
+        first = charts.render(kind, data[kind], "svg")
+        charts.clear_cache()
+        again = charts.render(kind, data[kind], "svg")
+        assert first == again, kind  # no dates, fixed hash salt: byte-identical output
+        texts = svg_texts(first)
+        assert expected_labels[kind] in texts, (kind, texts)
+        assert b"<dc:date>" not in first
+    levels = svg_texts(charts.render("levels", data["levels"]))
+    assert "Microneedling" in levels and "Fractional CO2 laser" in levels
+    adverse = svg_texts(charts.render("adverse", data["adverse"]))
+    assert "Microneedling (n = 3 - too few reports)" in adverse
+    png = charts.render("levels", data["levels"], "png")
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_chart_cache_follows_the_data(data: dict[str, dict[str, object]]) -> None:
+    first = charts.render("improvement", data["improvement"])
+    assert charts.cache_size() == 1
+    assert charts.render("improvement", data["improvement"]) is first  # served from the cache
+    changed = {
+        "treatments": [
+            {"name": "Microneedling", "counts": [1, 0, 0, 0, 2], "n": 3},
+            {"name": "Fractional CO2 laser", "counts": [0, 0, 0, 0, 0], "n": 0},
+        ]
+    }
+    redrawn = charts.render("improvement", changed)
+    assert redrawn != first and charts.cache_size() == 2
+
+
+def test_charts_never_import_pyplot() -> None:
+    code = (
+        "import sys\n"
+        "from evidence import charts\n"
+        "data = {'treatments': [{'name': 'A', 'years': [[2020, 2], [2021, 1]]}]}\n"
+        "assert charts.render('years', data).startswith(b'<?xml')\n"
+        "import matplotlib\n"
+        "assert matplotlib.get_backend().lower() == 'agg', matplotlib.get_backend()\n"
+        "assert 'matplotlib.pyplot' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_alt_text_describes_the_data(data: dict[str, dict[str, object]]) -> None:
+    levels = charts.alt_text("levels", data["levels"])
+    assert "Microneedling: 3 at level 1, 4 at level 2" in levels
+    assert "Fractional CO2 laser: 2 at level 1, 5 at level 2" in levels
+    improvement = charts.alt_text("improvement", data["improvement"])
+    assert "Microneedling: 2 reports (too few reports): 1 rated 0, 1 rated 4." in improvement
+    assert "Fractional CO2 laser: no report states an improvement." in improvement
+    adverse = charts.alt_text("adverse", data["adverse"])
+    assert "Bruising 1 of 3" in adverse and "Fractional CO2 laser: no outcome reports." in adverse
+
+
+def test_empty_selection_charts_say_so() -> None:
+    empty = {
+        "events": ["pih"],
+        "treatments": [{"name": "A", "n": 0, "events": [["pih", 0, 0, None, None]]}],
+    }
+    assert "No outcome reports for these treatments" in svg_texts(charts.render("adverse", empty))
+    years = {"treatments": [{"name": "A", "years": []}]}
+    assert "No dated citations linked to these treatments" in svg_texts(
+        charts.render("years", years)
+    )
+
+
+def test_page_inlines_labelled_svg_with_unique_ids(client: FlaskClient) -> None:
+    html = client.get(f"/compare?{PAIR}").get_data(as_text=True)
+    assert "<?xml" not in html and "<!DOCTYPE svg" not in html
+    svgs = re.findall(r'<svg role="img" aria-labelledby="(chart-\w+)-title \1-desc"', html)
+    assert svgs == ["chart-levels", "chart-years", "chart-improvement", "chart-adverse"]
+    assert '<title id="chart-levels-title">Citations by evidence level</title>' in html
+    assert '<desc id="chart-levels-desc">Stacked bars of citations by evidence level.' in html
+    ids = Counter(re.findall(r'\bid="([^"]+)"', html))
+    assert [i for i, n in ids.items() if n > 1] == []
+
+
+def test_chart_downloads(client: FlaskClient) -> None:
+    response = client.get(f"/compare/chart/levels.png?{PAIR}")
+    assert response.status_code == 200 and response.mimetype == "image/png"
+    assert (
+        'filename="chart-levels-microneedling-vs-fractional-co2-laser.png"'
+        in response.headers["Content-Disposition"]
+    )
+    assert response.get_data().startswith(b"\x89PNG")
+    etag = response.headers["ETag"]
+    again = client.get(f"/compare/chart/levels.png?{PAIR}", headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    svg = client.get(f"/compare/chart/adverse.svg?{PAIR}")
+    assert svg.mimetype == "image/svg+xml" and svg.get_data().startswith(b"<?xml")
+    assert client.get(f"/compare/chart/pie.png?{PAIR}").status_code == 404
+    assert client.get(f"/compare/chart/levels.gif?{PAIR}").status_code == 404
+    assert client.get("/compare/chart/levels.png").status_code == 404
+
+
+def test_page_chart_is_redrawn_when_reports_change(app: Flask) -> None:
+    client = app.test_client()
+    before = client.get(f"/compare?{PAIR}").get_data(as_text=True)
+    assert "Fractional CO2 laser: no report states an improvement." in before
+    with app.app_context(), session_scope() as session:
+        from sqlmodel import select
+
+        laser = session.exec(
+            select(Treatment).where(Treatment.slug == "fractional-co2-laser")
+        ).one()
+        assert laser.id is not None
+        session.add(OutcomeReport(treatment_id=laser.id, improvement=2))
+    after = client.get(f"/compare?{PAIR}").get_data(as_text=True)
+    assert "Fractional CO2 laser: 1 reports (too few reports): 1 rated 2." in after
