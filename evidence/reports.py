@@ -30,8 +30,15 @@ from evidence.models import (
     User,
     utcnow,
 )
+from evidence.outcomes import RESPONDER_THRESHOLD
 
 FITZPATRICK_NUMERALS = ("I", "II", "III", "IV", "V", "VI")
+HAS_FILTERS = {
+    "improvement": "improvement stated",
+    "responder": "responders (improvement 2 or more)",
+    "downtime": "downtime stated",
+    "cost": "cost stated",
+}
 SKIN_GROUP_TYPES = {"I-III": (1, 2, 3), "IV-VI": (4, 5, 6)}
 
 # Fields a practitioner fills in (and the CSV columns, in this order after the slugs).
@@ -473,6 +480,10 @@ class ReportFilter:
     date_from: date | None = None
     date_to: date | None = None
     event: str | None = None  # reports with this adverse event
+    # Narrow to the reports one figure used: improvement stated, responders, downtime or
+    # cost stated (cost medians also pass `currency`).
+    has: str | None = None
+    currency: str | None = None
     ids: tuple[int, ...] = ()  # the reports one figure was computed from
     hidden: bool = False  # curators may list hidden reports
 
@@ -491,7 +502,7 @@ class ReportFilter:
             except ValueError:
                 return None
 
-        skin, role, event = arg("skin"), arg("role"), arg("event")
+        skin, role, event, currency = arg("skin"), arg("role"), arg("event"), arg("currency")
         return cls(
             treatment=fixed.get("treatment", arg("treatment") or None),
             indication=arg("indication") or None,
@@ -500,6 +511,8 @@ class ReportFilter:
             date_from=_date("date_from"),
             date_to=_date("date_to"),
             event=event if event in ADVERSE_EVENT_LABELS else None,
+            has=arg("has") if arg("has") in HAS_FILTERS else None,
+            currency=currency.upper() if re.fullmatch(r"[A-Za-z]{3}", currency) else None,
             ids=tuple(int(i) for i in arg("ids").split(",") if i.strip().isdigit())[:2000],
             hidden=arg("hidden") == "1" and may_see_hidden,
         )
@@ -514,6 +527,8 @@ class ReportFilter:
             "date_from": self.date_from.isoformat() if self.date_from else None,
             "date_to": self.date_to.isoformat() if self.date_to else None,
             "event": self.event,
+            "has": self.has,
+            "currency": self.currency,
             "ids": ",".join(map(str, self.ids)) if self.ids else None,
             "hidden": "1" if self.hidden else None,
         }
@@ -525,6 +540,7 @@ class ReportFilter:
         """True when any filter beyond the treatment is set."""
         return any(
             (self.indication, self.skin, self.role, self.date_from, self.date_to, self.event)
+            + (self.has, self.currency)
         ) or bool(self.ids or self.hidden)
 
 
@@ -564,6 +580,19 @@ def report_query(flt: ReportFilter) -> Any:
             OutcomeAdverseEvent.event == flt.event
         )
         stmt = stmt.where(col(OutcomeReport.id).in_(with_event))
+    if flt.has == "improvement":
+        stmt = stmt.where(col(OutcomeReport.improvement).is_not(None))
+    elif flt.has == "responder":
+        stmt = stmt.where(col(OutcomeReport.improvement) >= RESPONDER_THRESHOLD)
+    elif flt.has == "downtime":
+        stmt = stmt.where(col(OutcomeReport.downtime_days).is_not(None))
+    elif flt.has == "cost":
+        stmt = stmt.where(
+            (col(OutcomeReport.cost_per_session).is_not(None))
+            | (col(OutcomeReport.cost_per_course).is_not(None))
+        )
+    if flt.currency:
+        stmt = stmt.where(col(OutcomeReport.currency) == flt.currency)
     if flt.ids:
         stmt = stmt.where(col(OutcomeReport.id).in_(flt.ids))
     return stmt

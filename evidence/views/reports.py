@@ -355,4 +355,5 @@ def index() -> str:
         events=queries.adverse_events_by_report(session, [r.id for r in rows if r.id]),
         roles=ROLES,
         adverse_events=ADVERSE_EVENTS,
+        has_labels=data.HAS_FILTERS,
     )

@@ -422,3 +422,40 @@ def test_csv_upload_is_all_or_nothing_with_a_row_report(any_app: Flask) -> None:
     assert count_reports(app) == before + 3
     mine = doc.get("/reports/mine").text
     assert mine.count('class="report"') == 3
+
+
+def test_every_figure_links_to_exactly_the_reports_it_used(app: Flask) -> None:
+    """Following a figure's link lists the reports behind it, and no others."""
+    import html as html_lib
+
+    doc = account(app, "doc@example.org", "practitioner")
+    rated = report_id_of(submit(doc, improvement="3", downtime_days="2", cost_per_session="300"))
+    unrated = report_id_of(
+        submit(doc, improvement="0", downtime_days="", cost_per_session="", currency="")
+    )
+    eur = report_id_of(submit(doc, improvement="1", adverse_events=[], currency="EUR"))
+    client = app.test_client()
+    page = client.get("/treatments/microneedling").text
+    start = page.index('<table class="stats">')
+    table = page[start : page.index("</table>", start)]
+    rows = {
+        re.sub(r"<[^>]+>", "", m.group(1)).strip(): m.group(2)
+        for m in re.finditer(r'<tr><th scope="row">(.*?)</th>(.*?)</tr>', table, re.S)
+    }
+
+    def listed(cell_html: str) -> set[int]:
+        href = html_lib.unescape(re.findall(r'href="([^"]+)"', cell_html)[0])
+        return {int(i) for i in re.findall(r'id="report-(\d+)"', client.get(href).text)}
+
+    def dark_column(row: str) -> str:
+        return re.findall(r"<td>(.*?)</td>", rows[row], re.S)[2]  # all, I-III, IV-VI, none
+
+    mine = {rated, unrated, eur}
+    assert listed(dark_column("Mean improvement (0–4)")) == mine
+    assert listed(dark_column("Responders (improvement ≥ 2)")) == {rated}
+    assert listed(dark_column("Post-inflammatory hyperpigmentation (PIH)")) == {rated, unrated}
+    assert listed(dark_column("Median downtime")) == {rated, eur}
+    # One costed report each in USD and EUR: the tie goes to the first code alphabetically,
+    # and the median uses that currency's reports only.
+    assert "250 EUR" in dark_column("Median cost per session")
+    assert listed(dark_column("Median cost per session")) == {eur}
