@@ -270,6 +270,13 @@ def test_cli_creates_the_first_admin(app: Flask) -> None:
     )
     assert prompted.exit_code == 0, prompted.output
     assert (row := user_row(app, "doc@example.org")) is not None and row.role == "practitioner"
+    promoted = runner.invoke(main, ["users", "set-role", "DOC@example.org", "curator"])
+    assert promoted.exit_code == 0 and "is now curator" in promoted.output
+    assert (row := user_row(app, "doc@example.org")) is not None and row.role == "curator"
+    short = runner.invoke(
+        main, ["users", "create", "x@example.org", "--password-stdin"], input="abc\n"
+    )
+    assert short.exit_code != 0 and "at least 10" in short.output
 
 
 def test_api_paths_get_401_json(app: Flask) -> None:

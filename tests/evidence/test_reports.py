@@ -282,6 +282,25 @@ def test_curator_hides_with_reason_and_nothing_is_deleted(any_app: Flask) -> Non
     assert "hidden" in history and "shown again" in history
 
 
+def test_curators_can_list_hidden_reports_and_others_cannot(app: Flask) -> None:
+    """The 'hidden only' filter works for curators and is ignored for everyone else."""
+    doc = account(app, "doc@example.org", "practitioner")
+    report_id = report_id_of(submit(doc))
+    curator = account(app, "cur@example.org", "curator")
+    curator.post(
+        f"/reports/{report_id}/hide",
+        data={"csrf_token": csrf_token(curator.get("/").text), "reason": "Test entry"},
+    )
+    hidden_list = curator.get("/reports?hidden=1").text
+    assert (
+        f'id="report-{report_id}"' in hidden_list
+        and "Hidden by a curator: Test entry" in hidden_list
+    )
+    for client in (app.test_client(), doc):
+        listed = client.get("/reports?hidden=1").text
+        assert f'id="report-{report_id}"' not in listed
+
+
 # --- lists, filters and statistics ---------------------------------------------------------------
 
 
