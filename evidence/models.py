@@ -94,6 +94,8 @@ class Citation(SQLModel, table=True):
     source_detail: str | None = Field(default=None, max_length=500)
     # True once the full record came from PubMed (efetch or an XML/MEDLINE import).
     complete: bool = False
+    # Fingerprint of the PubMed record last stored (pubmed -> evidence.ingest); NULL if none.
+    record_hash: str | None = Field(default=None, max_length=64)
     fetched_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)

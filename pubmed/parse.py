@@ -154,24 +154,32 @@ def _abstract(abstract: etree._Element | None) -> list[AbstractSection]:
 
 def _mesh(citation: etree._Element) -> list[MeshHeading]:
     """Read MeshHeadingList: descriptors with major-topic flags and qualifiers."""
+    mesh_list = citation.find("MeshHeadingList")
+    if mesh_list is None:
+        return []
     headings = []
-    for node in citation.iterfind("MeshHeadingList/MeshHeading"):
-        descriptor = node.find("DescriptorName")
-        if descriptor is None:
-            continue
-        headings.append(
-            MeshHeading(
-                descriptor=_text(descriptor),
-                ui=descriptor.get("UI"),
-                major_topic=_yes(descriptor.get("MajorTopicYN")),
-                qualifiers=[
+    for node in mesh_list:
+        heading: MeshHeading | None = None
+        qualifiers: list[MeshQualifier] = []
+        # One pass over the children: path lookups per heading are the parser's hot spot.
+        for child in node:
+            if child.tag == "DescriptorName":
+                heading = MeshHeading(
+                    descriptor=_text(child),
+                    ui=child.get("UI"),
+                    major_topic=child.get("MajorTopicYN") == "Y",
+                )
+            elif child.tag == "QualifierName":
+                qualifiers.append(
                     MeshQualifier(
-                        name=_text(q), ui=q.get("UI"), major_topic=_yes(q.get("MajorTopicYN"))
+                        name=_text(child),
+                        ui=child.get("UI"),
+                        major_topic=child.get("MajorTopicYN") == "Y",
                     )
-                    for q in node.iterfind("QualifierName")
-                ],
-            )
-        )
+                )
+        if heading is not None:
+            heading.qualifiers = qualifiers
+            headings.append(heading)
     return headings
 
 

@@ -54,7 +54,9 @@ def parse_pmid_text(text: str) -> PmidList:
 
 
 def looks_like_pmid_list(head: str) -> bool:
-    """Guess whether a file's first characters are a bare PMID list."""
+    """Guess whether a file's first characters are a PMID list (bad tokens are reported later)."""
     body = "\n".join(line.split("#", 1)[0] for line in head.splitlines())
-    tokens = [t for t in _SEPARATORS.split(body) if t]
-    return bool(tokens) and all(_PREFIX.sub("", t).isdigit() for t in tokens[:50])
+    tokens = [_PREFIX.sub("", t) for t in _SEPARATORS.split(body) if t][:50]
+    if not tokens or not tokens[0].isdigit():
+        return False
+    return sum(t.isdigit() for t in tokens) * 2 >= len(tokens)

@@ -22,5 +22,6 @@ def test_mixed_separators_comments_and_invalid_tokens() -> None:
 def test_detection() -> None:
     """A PMID list is told apart from XML and MEDLINE text."""
     assert looks_like_pmid_list("123\n456,789\n")
+    assert looks_like_pmid_list("123\nnot-a-pmid\n")  # still a list: the bad token is reported
     assert not looks_like_pmid_list("PMID- 123\nTI  - x\n")
     assert not looks_like_pmid_list("<?xml version='1.0'?>")

@@ -1,0 +1,636 @@
+"""Store PubMed records: an idempotent upsert by PMID, and all-or-nothing file imports.
+
+Records come from `pubmed` (efetch answers, XML files, MEDLINE exports). Storing is by
+PMID: a new PMID is added, a known one whose record changed (a retraction notice, a
+corrected title) is updated in place, an unchanged one is left alone, and nothing is ever
+duplicated. Curated data (links to treatments, co-interventions) is never touched.
+
+Writes go through SQLAlchemy Core in batches (executemany) so an import of tens of
+thousands of records runs at parsing speed; see bench/ingest.py.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
+
+from evidence.levels import grade
+from evidence.models import (
+    Citation,
+    CitationAbstractSection,
+    CitationAuthor,
+    CitationCorrection,
+    CitationIdentifier,
+    CitationKeyword,
+    CitationLink,
+    CitationMesh,
+    CitationPublicationType,
+    utcnow,
+)
+from pubmed import (
+    DeletedCitation,
+    EntrezClient,
+    PubMedError,
+    PubmedRecord,
+    iter_medline,
+    iter_pmid_batches,
+    iter_pubmed_xml,
+    parse_pmid_text,
+)
+from pubmed.parse import ParsedItem
+from pubmed.pmids import looks_like_pmid_list
+
+BATCH_SIZE = 1000
+RETRACTION_STATUS = {
+    "retracted": "retracted",
+    "concern": "expression-of-concern",
+    "notice": "retraction-notice",
+    "none": "none",
+}
+
+CITATION: Table = Citation.__table__  # type: ignore[attr-defined]
+CHILD_TABLES: tuple[Table, ...] = tuple(
+    getattr(model, "__table__")  # noqa: B009 - SQLModel does not declare __table__ to mypy
+    for model in (
+        CitationAuthor,
+        CitationAbstractSection,
+        CitationPublicationType,
+        CitationMesh,
+        CitationKeyword,
+        CitationIdentifier,
+        CitationCorrection,
+    )
+)
+LINK: Table = CitationLink.__table__  # type: ignore[attr-defined]
+
+
+@dataclass
+class LinkTarget:
+    """Where stored records should be linked: a treatment and/or indication, and by what."""
+
+    treatment_id: int | None
+    indication_id: int | None = None
+    found_by: str = "import"
+    saved_search_id: int | None = None
+    status: str = "candidate"
+
+
+@dataclass
+class UpsertCounts:
+    """What an upsert did."""
+
+    read: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    withdrawn: list[int] = field(default_factory=list)
+    linked: int = 0
+
+    def add(self, other: UpsertCounts) -> None:
+        """Accumulate another batch's counts."""
+        self.read += other.read
+        self.added += other.added
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.withdrawn.extend(other.withdrawn)
+        self.linked += other.linked
+
+
+def _cut(value: str | None, limit: int) -> str | None:
+    """Trim a value to its column's length (PostgreSQL enforces VARCHAR limits)."""
+    if value is None:
+        return None
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+# Bump when the mapping from records to rows changes, so every record is rewritten once.
+HASH_VERSION = "1"
+
+
+def record_hash(record: PubmedRecord) -> str:
+    """Fingerprint every stored field of a record (a tuple of plain values, hashed)."""
+    r = record
+    d = r.pub_date
+    parts = (
+        HASH_VERSION,
+        r.pmid,
+        r.title,
+        r.kind,
+        [(s.text, s.label, s.nlm_category) for s in r.abstract_sections],
+        r.journal_title,
+        r.journal_iso,
+        r.volume,
+        r.issue,
+        r.pages,
+        (d.year, d.month, d.day, d.season, d.medline_date),
+        r.doi,
+        r.pmcid,
+        r.languages,
+        [
+            (a.last_name, a.fore_name, a.initials, a.collective_name, a.affiliations)
+            for a in r.authors
+        ],
+        r.publication_types,
+        [
+            (m.descriptor, m.ui, m.major_topic, [(q.name, q.major_topic) for q in m.qualifiers])
+            for m in r.mesh_headings
+        ],
+        r.keywords,
+        [(c.ref_type, c.pmid, c.ref_source, c.note) for c in r.comments_corrections],
+    )
+    return hashlib.blake2b(repr(parts).encode("utf-8"), digest_size=20).hexdigest()
+
+
+def citation_values(
+    record: PubmedRecord, *, source: str, source_detail: str | None
+) -> dict[str, Any]:
+    """Map a record to the citation row (evidence level and retraction status derived)."""
+    graded = grade(record.publication_types, record.title)
+    abstract = record.abstract
+    return {
+        "pmid": str(record.pmid),
+        "title": record.title,
+        "abstract": abstract or None,
+        "journal": _cut(record.journal_title, 500),
+        "journal_abbrev": _cut(record.journal_iso, 200),
+        "year": record.year,
+        "pub_date": _cut(record.pub_date.text or None, 80),
+        "volume": _cut(record.volume, 40),
+        "issue": _cut(record.issue, 40),
+        "pages": _cut(record.pages, 80),
+        "doi": _cut(record.doi, 200),
+        "pmcid": _cut(record.pmcid, 40),
+        "language": _cut(record.language, 40),
+        "evidence_level": graded.level,
+        "evidence_rule": _cut(graded.rule, 500) or "",
+        "retraction_status": RETRACTION_STATUS[record.retraction_status],
+        "source": source,
+        "source_detail": _cut(source_detail, 500),
+        "complete": True,
+    }
+
+
+def child_rows(record: PubmedRecord, citation_id: int) -> Iterator[tuple[Table, dict[str, Any]]]:
+    """Yield (table, row) for every child row of a record."""
+    author, section, ptype, mesh, keyword, ident, correction = CHILD_TABLES
+    for pos, a in enumerate(record.authors):
+        yield (
+            author,
+            {
+                "citation_id": citation_id,
+                "position": pos,
+                "last_name": _cut(a.last_name, 200),
+                "fore_name": _cut(a.fore_name, 200),
+                "initials": _cut(a.initials, 20),
+                "collective_name": _cut(a.collective_name, 500),
+                "affiliation": "; ".join(a.affiliations) or None,
+            },
+        )
+    for pos, s in enumerate(record.abstract_sections):
+        yield (
+            section,
+            {
+                "citation_id": citation_id,
+                "position": pos,
+                "label": _cut(s.label, 200),
+                "nlm_category": _cut(s.nlm_category, 40),
+                "text": s.text,
+            },
+        )
+    for pos, name in enumerate(record.publication_types):
+        yield (
+            ptype,
+            {"citation_id": citation_id, "position": pos, "name": _cut(name, 200), "ui": None},
+        )
+    for pos, m in enumerate(record.mesh_headings):
+        qualifiers = "; ".join(q.name + ("*" if q.major_topic else "") for q in m.qualifiers)
+        yield (
+            mesh,
+            {
+                "citation_id": citation_id,
+                "position": pos,
+                "descriptor": _cut(m.descriptor, 300),
+                "descriptor_ui": _cut(m.ui, 20),
+                "major": m.major_topic,
+                "qualifiers": _cut(qualifiers, 1000),
+            },
+        )
+    for pos, word in enumerate(record.keywords):
+        yield (
+            keyword,
+            {
+                "citation_id": citation_id,
+                "position": pos,
+                "keyword": _cut(word, 500),
+                "major": False,
+            },
+        )
+    for id_type, value in (("doi", record.doi), ("pmc", record.pmcid)):
+        if value:
+            yield ident, {"citation_id": citation_id, "id_type": id_type, "value": _cut(value, 300)}
+    for link in record.comments_corrections:
+        source = link.ref_source
+        if link.note:
+            source = f"{source} ({link.note})" if source else link.note
+        yield (
+            correction,
+            {
+                "citation_id": citation_id,
+                "ref_type": _cut(link.ref_type, 60),
+                "ref_pmid": str(link.pmid) if link.pmid else None,
+                "ref_source": source,
+            },
+        )
+
+
+def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    """Split a list into chunks (IN lists stay under every backend's parameter limit)."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def upsert_batch(
+    session: Session,
+    items: Iterable[ParsedItem],
+    *,
+    source: str,
+    source_detail: str | None = None,
+    link: LinkTarget | None = None,
+    now: datetime | None = None,
+) -> UpsertCounts:
+    """Add new PMIDs, update changed ones, skip unchanged ones; link them all if asked."""
+    counts = UpsertCounts()
+    now = now or utcnow()
+    latest: dict[int, PubmedRecord] = {}
+    for item in items:
+        if isinstance(item, DeletedCitation):
+            counts.withdrawn.extend(item.pmids)
+            continue
+        counts.read += 1
+        latest[item.pmid] = item  # a PMID twice in one batch: the later record wins
+    if not latest:
+        return counts
+    conn = session.connection()
+    existing: dict[str, tuple[int, str | None]] = {}
+    for chunk in _chunks([str(p) for p in latest], 500):
+        rows = conn.execute(
+            select(CITATION.c.pmid, CITATION.c.id, CITATION.c.record_hash).where(
+                CITATION.c.pmid.in_(chunk)
+            )
+        )
+        existing.update({pmid: (cid, digest) for pmid, cid, digest in rows})
+
+    new_rows: list[dict[str, Any]] = []
+    changed_rows: list[dict[str, Any]] = []
+    unchanged_ids: list[int] = []
+    records_by_pmid: dict[str, PubmedRecord] = {}
+    for pmid, record in latest.items():
+        key = str(pmid)
+        records_by_pmid[key] = record
+        digest = record_hash(record)
+        values = citation_values(record, source=source, source_detail=source_detail)
+        values.update(record_hash=digest, fetched_at=now, updated_at=now)
+        if key not in existing:
+            values["created_at"] = now
+            new_rows.append(values)
+        elif existing[key][1] == digest:
+            unchanged_ids.append(existing[key][0])
+        else:
+            values["b_id"] = existing[key][0]
+            changed_rows.append(values)
+
+    ids: dict[str, int] = {key: cid for key, (cid, _digest) in existing.items()}
+    if new_rows:
+        _insert_many(conn, CITATION, new_rows)
+        # Read the new ids back by PMID: RETURNING with executemany runs row by row on SQLite.
+        for chunk in _chunks([row["pmid"] for row in new_rows], 500):
+            found = conn.execute(
+                select(CITATION.c.pmid, CITATION.c.id).where(CITATION.c.pmid.in_(chunk))
+            )
+            ids.update({pmid: cid for pmid, cid in found})
+    if changed_rows:
+        changed_ids = [row["b_id"] for row in changed_rows]
+        for table in CHILD_TABLES:
+            for chunk in _chunks(changed_ids, 500):
+                conn.execute(delete(table).where(table.c.citation_id.in_(chunk)))
+        columns: dict[str, Any] = {k: bindparam(f"v_{k}") for k in changed_rows[0] if k != "b_id"}
+        conn.execute(
+            update(CITATION).where(CITATION.c.id == bindparam("b_id")).values(columns),
+            [
+                {"b_id": r["b_id"], **{f"v_{k}": v for k, v in r.items() if k != "b_id"}}
+                for r in changed_rows
+            ],
+        )
+    if unchanged_ids:
+        for chunk in _chunks(unchanged_ids, 500):
+            conn.execute(update(CITATION).where(CITATION.c.id.in_(chunk)).values(fetched_at=now))
+
+    children: dict[Table, list[dict[str, Any]]] = {table: [] for table in CHILD_TABLES}
+    for values in (*new_rows, *changed_rows):
+        key = values["pmid"]
+        for table, row in child_rows(records_by_pmid[key], ids[key]):
+            children[table].append(row)
+    for table, child_list in children.items():
+        if child_list:
+            _insert_many(conn, table, child_list)
+
+    counts.added, counts.updated, counts.unchanged = (
+        len(new_rows),
+        len(changed_rows),
+        len(unchanged_ids),
+    )
+    _propagate_notices(conn, latest.values())
+    if link is not None:
+        counts.linked = _link(conn, [ids[str(p)] for p in latest], link, now)
+    return counts
+
+
+_INSERT_PLANS: dict[tuple[str, str, tuple[str, ...]], tuple[str, list[Any]]] = {}
+
+
+def _insert_many(conn: Any, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert rows with one DBAPI executemany (plain tuples: no per-row SQLAlchemy work)."""
+    columns = tuple(rows[0])
+    dialect = conn.dialect
+    key = (table.name, dialect.name, columns)
+    plan = _INSERT_PLANS.get(key)
+    if plan is None:
+        marker = "?" if dialect.paramstyle == "qmark" else "%s"
+        quote = dialect.identifier_preparer.quote
+        sql = (
+            f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
+            f"VALUES ({', '.join(marker for _ in columns)})"
+        )
+        # The column types' own bind processors (SQLite datetimes, booleans) keep the stored
+        # values exactly as SQLAlchemy would write and read them.
+        processors = [table.c[c].type._cached_bind_processor(dialect) for c in columns]
+        plan = _INSERT_PLANS[key] = (sql, processors)
+    sql, processors = plan
+    if any(processors):
+        params = [
+            tuple(
+                p(row[c]) if p is not None and row[c] is not None else row[c]
+                for c, p in zip(columns, processors, strict=True)
+            )
+            for row in rows
+        ]
+    else:
+        params = [tuple(row[c] for c in columns) for row in rows]
+    conn.exec_driver_sql(sql, params)
+
+
+def _propagate_notices(conn: Any, records: Iterable[PubmedRecord]) -> None:
+    """Flag papers named by a stored retraction notice or expression of concern."""
+    retracted = {str(c.pmid) for r in records for c in r.links_of("RetractionOf") if c.pmid}
+    concern = {str(c.pmid) for r in records for c in r.links_of("ExpressionOfConcernFor") if c.pmid}
+    status = CITATION.c.retraction_status
+    for chunk in _chunks(sorted(retracted), 500):
+        conn.execute(
+            update(CITATION)
+            .where(CITATION.c.pmid.in_(chunk), status != "retracted")
+            .values(retraction_status="retracted", record_hash=None)
+        )
+    for chunk in _chunks(sorted(concern), 500):
+        conn.execute(
+            update(CITATION)
+            .where(CITATION.c.pmid.in_(chunk), status == "none")
+            .values(retraction_status="expression-of-concern", record_hash=None)
+        )
+
+
+def _link(conn: Any, citation_ids: list[int], target: LinkTarget, now: datetime) -> int:
+    """Link citations to the target treatment/indication unless already linked; return added."""
+    tkey, ikey = target.treatment_id or 0, target.indication_id or 0
+    have: set[int] = set()
+    for chunk in _chunks(citation_ids, 500):
+        have.update(
+            conn.execute(
+                select(LINK.c.citation_id).where(
+                    LINK.c.citation_id.in_(chunk),
+                    LINK.c.treatment_key == tkey,
+                    LINK.c.indication_key == ikey,
+                )
+            ).scalars()
+        )
+    rows = [
+        {
+            "citation_id": cid,
+            "treatment_id": target.treatment_id,
+            "indication_id": target.indication_id,
+            "treatment_key": tkey,
+            "indication_key": ikey,
+            "status": target.status,
+            "found_by": _cut(target.found_by, 200),
+            "saved_search_id": target.saved_search_id,
+            "created_at": now,
+        }
+        for cid in dict.fromkeys(citation_ids)
+        if cid not in have
+    ]
+    if rows:
+        conn.execute(insert(LINK), rows)
+    return len(rows)
+
+
+def upsert_records(
+    session: Session,
+    items: Iterable[ParsedItem],
+    *,
+    source: str,
+    source_detail: str | None = None,
+    link: LinkTarget | None = None,
+    batch_size: int = BATCH_SIZE,
+    progress: Callable[[UpsertCounts], None] | None = None,
+) -> UpsertCounts:
+    """Upsert a stream of records in batches (memory stays flat); the caller commits."""
+    total = UpsertCounts()
+    batch: list[ParsedItem] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= batch_size:
+            total.add(
+                upsert_batch(session, batch, source=source, source_detail=source_detail, link=link)
+            )
+            batch = []
+            if progress:
+                progress(total)
+    if batch:
+        total.add(
+            upsert_batch(session, batch, source=source, source_detail=source_detail, link=link)
+        )
+        if progress:
+            progress(total)
+    return total
+
+
+# --- file imports --------------------------------------------------------------------------
+
+
+@dataclass
+class ImportReport:
+    """What one file import read, added, updated and rejected, and why."""
+
+    path: str
+    format: str = "unknown"
+    read: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    linked: int = 0
+    withdrawn: list[int] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when the file was stored (nothing rejected)."""
+        return not self.rejected
+
+    def summary(self) -> str:
+        """Return a one-line account of the import."""
+        if not self.ok:
+            return f"{self.path}: REJECTED ({self.format}), nothing stored: " + "; ".join(
+                self.rejected
+            )
+        text = (
+            f"{self.path}: {self.format}, read {self.read}, added {self.added}, "
+            f"updated {self.updated}, unchanged {self.unchanged}, linked {self.linked}"
+        )
+        if self.withdrawn:
+            text += f", {len(self.withdrawn)} PMIDs withdrawn by PubMed (kept, not deleted)"
+        return text
+
+
+def _head(path: Path, size: int = 4096) -> bytes:
+    """Return the first bytes of a file, decompressed when it is gzip."""
+    with path.open("rb") as raw:
+        magic = raw.read(2)
+        raw.seek(0)
+        if magic == b"\x1f\x8b":
+            with gzip.GzipFile(fileobj=raw) as unzipped:
+                return unzipped.read(size)
+        return raw.read(size)
+
+
+def detect_format(path: Path) -> str:
+    """Tell PubMed XML, MEDLINE text and PMID lists apart by their first bytes."""
+    head = _head(path).lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head.startswith(b"<"):
+        return "xml"
+    if head.startswith(b"PMID-"):
+        return "medline"
+    text = head.decode("utf-8", "replace")
+    if len(head) == 4096:
+        text = text.rsplit("\n", 1)[0]  # the last line may be cut mid-token
+    if looks_like_pmid_list(text):
+        return "pmids"
+    return "unknown"
+
+
+def _medline_items(path: Path) -> Iterator[PubmedRecord]:
+    """Read a MEDLINE file, gzip or plain."""
+    with path.open("rb") as raw:
+        compressed = raw.read(2) == b"\x1f\x8b"
+    if compressed:
+        with gzip.open(path, "rb") as handle:
+            yield from iter_medline(handle.read())
+    else:
+        yield from iter_medline(path)
+
+
+def _pmid_list_items(
+    path: Path, client: EntrezClient | None, report: ImportReport
+) -> list[ParsedItem]:
+    """Read a PMID list and fetch its records (all before storing: the file is one unit)."""
+    text = _head(path, 64 * 1024 * 1024).decode("utf-8", "replace")
+    parsed = parse_pmid_text(text)
+    for bad in parsed.invalid:
+        report.rejected.append(f"line {bad.line}: {bad.token!r} is {bad.reason}")
+    if report.rejected:
+        return []
+    if client is None:
+        report.rejected.append("a PMID list needs PubMed access: set NCBI_EMAIL")
+        return []
+    items: list[ParsedItem] = []
+    for batch in iter_pmid_batches(client, parsed.pmids):
+        items.extend(batch.items)
+    found = {i.pmid for i in items if isinstance(i, PubmedRecord)}
+    missing = [p for p in parsed.pmids if p not in found]
+    if missing:
+        shown = ", ".join(map(str, missing[:20])) + (" ..." if len(missing) > 20 else "")
+        report.rejected.append(f"{len(missing)} PMIDs not found in PubMed: {shown}")
+    return items
+
+
+def import_path(
+    engine: Engine,
+    path: Path,
+    *,
+    link: LinkTarget | None = None,
+    client: EntrezClient | None = None,
+    progress: Callable[[UpsertCounts], None] | None = None,
+) -> ImportReport:
+    """Import one file in one transaction: every record is stored, or none is."""
+    report = ImportReport(path=str(path))
+    try:
+        report.format = detect_format(path)
+    except OSError as exc:
+        report.rejected.append(f"cannot read: {exc}")
+        return report
+    if report.format == "unknown":
+        report.rejected.append("not PubMed XML, a MEDLINE/.nbib export or a PMID list")
+        return report
+    if link is not None and link.found_by == "import":
+        link.found_by = f"import:{path.name}"
+    with Session(engine) as session:
+        try:
+            items: Iterable[ParsedItem]
+            if report.format == "xml":
+                items = iter_pubmed_xml(path)
+            elif report.format == "medline":
+                items = _medline_items(path)
+            else:
+                items = _pmid_list_items(path, client, report)
+                if report.rejected:
+                    return report
+            counts = upsert_records(
+                session,
+                items,
+                source="import",
+                source_detail=path.name,
+                link=link,
+                progress=progress,
+            )
+            if counts.read == 0 and not counts.withdrawn:
+                report.rejected.append("no records in the file")
+                session.rollback()
+                return report
+            session.commit()
+        except (PubMedError, ValueError, SQLAlchemyError, OSError, EOFError) as exc:
+            session.rollback()
+            report.rejected.append(f"{type(exc).__name__}: {exc}")
+            return report
+    report.read, report.added, report.updated = counts.read, counts.added, counts.updated
+    report.unchanged, report.linked, report.withdrawn = (
+        counts.unchanged,
+        counts.linked,
+        counts.withdrawn,
+    )
+    return report
+
+
+def citation_pmids(session: Session, *, only_incomplete: bool = False) -> list[int]:
+    """Return stored PMIDs (for refresh --all), optionally only snapshot-grade records."""
+    stmt = select(CITATION.c.pmid)
+    if only_incomplete:
+        stmt = stmt.where(CITATION.c.complete.is_(False))
+    return sorted(int(p) for p in session.connection().execute(stmt).scalars() if p.isdigit())
