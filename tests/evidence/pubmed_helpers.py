@@ -27,7 +27,7 @@ def use_fake(app: Flask, server: FakeEutils) -> None:
         NCBI_EUTILS_URL=server.base_url,
         PUBMED_CLIENT_OPTIONS={
             "timeout": 0.5,
-            "max_attempts": 3,
+            "max_attempts": 4,
             "backoff_base": 0.01,
             "backoff_max": 0.05,
             "requests_per_second": 1000.0,

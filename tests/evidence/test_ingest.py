@@ -74,8 +74,9 @@ def test_xml_import_stores_every_field_and_is_idempotent(app: Flask) -> None:
     assert len(authors_of(app, 27797938)) == 22
 
 
-def test_changed_record_is_updated_in_place(app: Flask, tmp_path: Path) -> None:
-    """A corrected title and a new retraction notice update the row; children are replaced."""
+def test_changed_record_is_updated_in_place(any_app: Flask, tmp_path: Path) -> None:
+    """A corrected title and a new retraction notice update the row (SQLite and PostgreSQL)."""
+    app = any_app
     original = write_articles(tmp_path / "v1.xml", [article_with(91000001)])
     assert _import(app, original).added == 1
     changed = write_articles(
