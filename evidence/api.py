@@ -517,3 +517,107 @@ def writer_from_header(session: Session, header: str | None) -> User:
     if user.role not in WRITE_ROLES:
         raise ApiError(403, "forbidden", "Only practitioners may submit outcome reports.")
     return user
+
+
+# --- comparison ------------------------------------------------------------------------------
+
+
+def _proportion(p: Any) -> dict[str, Any]:
+    """Return k of n with its Wilson interval; too_few_reports marks n below 10."""
+    return {"k": p.k, "n": p.n, "rate": p.rate, "low": p.low, "high": p.high, "too_few": p.small}
+
+
+def group_json(g: Any) -> dict[str, Any]:
+    """Return an outcomes.GroupStats: n, mean improvement, responders, adverse events, medians."""
+    m = g.improvement
+    return {
+        "label": g.label,
+        "n": g.n,
+        "too_few_reports": g.small,
+        "report_ids": list(g.report_ids),
+        "improvement": {"n": m.n, "mean": m.mean, "low": m.low, "high": m.high, "too_few": m.small},
+        "responders": _proportion(g.responders),
+        "adverse_events": {event: _proportion(p) for event, p in g.adverse.items()},
+        "median_downtime_days": g.median_downtime,
+        "median_cost_per_session": g.median_cost_per_session,
+        "median_cost_per_course": g.median_cost_per_course,
+        "currency": g.currency,
+    }
+
+
+def comparison(
+    session: Session, *, slugs: list[str], indication_slug: str | None
+) -> dict[str, Any]:
+    """Return the comparison of up to four treatments (literature and practice), as the page."""
+    from evidence import compare
+
+    if not slugs:
+        raise ApiError(400, "bad request", "Name treatments: ?treatments=slug,slug (up to 4).")
+    if len(set(slugs)) > compare.MAX_COMPARED:
+        raise ApiError(
+            400, "bad request", f"At most {compare.MAX_COMPARED} treatments are compared."
+        )
+    for slug in slugs:
+        if queries.treatment_by_slug(session, slug) is None:
+            raise ApiError(404, "not found", f"No treatment is called {slug!r}.")
+    if indication_slug and queries.indication_by_slug(session, indication_slug) is None:
+        raise ApiError(404, "not found", f"No indication is called {indication_slug!r}.")
+    selection = compare.select_treatments(session, slugs=slugs, indication=indication_slug)
+    result = compare.cached_compare(session, selection=selection)
+    out: dict[str, Any] = {
+        "treatments": [{"slug": c.slug, "name": c.name} for c in result.columns],
+        "indication": (
+            {"slug": result.indication, "name": result.indication_name or ""}
+            if result.indication
+            else None
+        ),
+        "literature": [
+            {
+                "treatment": lit.treatment,
+                "citations_by_level": lit.levels,
+                "counted": lit.counted,
+                "level_1_2": lit.high,
+                "flagged": lit.flagged,
+                "per_year": [{"year": y, "citations": n} for y, n in lit.per_year],
+                "year_unknown": lit.year_unknown,
+                "newest_review": (
+                    {
+                        "pmid": lit.newest_review.pmid,
+                        "title": lit.newest_review.title,
+                        "year": lit.newest_review.year,
+                    }
+                    if lit.newest_review
+                    else None
+                ),
+            }
+            for lit in result.literature
+        ],
+        "practice": [
+            {
+                "treatment": prac.treatment,
+                "overall": group_json(prac.overall),
+                "by_skin_type": {label: group_json(g) for label, g in prac.by_skin.items()},
+                "improvement_counts": list(prac.improvement_counts),
+                "quoted_prices": [
+                    {
+                        "low": q.low,
+                        "high": q.high,
+                        "currency": q.currency,
+                        "unit": q.unit,
+                        "region": q.region,
+                        "source_title": q.source_title,
+                        "source_commenter": q.source_commenter,
+                    }
+                    for q in prac.prices
+                ],
+            }
+            for prac in result.practice
+        ],
+        "findings": [
+            {"treatment": column.slug, "kind": f.kind, "text": f.text}
+            for column, fs in zip(result.columns, result.findings, strict=True)
+            for f in fs
+        ],
+        "across_treatments": [{"kind": f.kind, "text": f.text} for f in result.across],
+    }
+    return out

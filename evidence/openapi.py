@@ -198,6 +198,106 @@ SCHEMAS: dict[str, Any] = {
             "next_cursor": _nullable("string"),
         }
     ),
+    "Proportion": _obj(
+        {
+            "k": INT,
+            "n": INT,
+            "rate": _nullable("number"),
+            "low": _nullable("number", description="Wilson 95% interval."),
+            "high": _nullable("number"),
+            "too_few": {"type": "boolean", "description": "n below 10: too few reports."},
+        }
+    ),
+    "GroupStats": _obj(
+        {
+            "label": STR,
+            "n": INT,
+            "too_few_reports": {"type": "boolean", "description": "n below 10."},
+            "report_ids": {"type": "array", "items": INT},
+            "improvement": _obj(
+                {
+                    "n": INT,
+                    "mean": _nullable("number", description="Mean on the 0-4 scale."),
+                    "low": _nullable("number", description="t 95% interval."),
+                    "high": _nullable("number"),
+                    "too_few": {"type": "boolean"},
+                }
+            ),
+            "responders": _ref("Proportion"),
+            "adverse_events": {"type": "object", "additionalProperties": _ref("Proportion")},
+            "median_downtime_days": _nullable("number"),
+            "median_cost_per_session": _nullable("number"),
+            "median_cost_per_course": _nullable("number"),
+            "currency": _nullable("string"),
+        }
+    ),
+    "Comparison": _obj(
+        {
+            "treatments": {"type": "array", "items": _ref("Named")},
+            "indication": {"oneOf": [_ref("Named"), {"type": "null"}]},
+            "literature": {
+                "type": "array",
+                "items": _obj(
+                    {
+                        "treatment": STR,
+                        "citations_by_level": LEVEL_COUNTS,
+                        "counted": INT,
+                        "level_1_2": INT,
+                        "flagged": {**INT, "description": "Retracted or flagged, counted apart."},
+                        "per_year": {
+                            "type": "array",
+                            "items": _obj({"year": INT, "citations": INT}),
+                        },
+                        "year_unknown": INT,
+                        "newest_review": {
+                            "oneOf": [
+                                _obj({"pmid": STR, "title": STR, "year": _nullable("integer")}),
+                                {"type": "null"},
+                            ]
+                        },
+                    }
+                ),
+            },
+            "practice": {
+                "type": "array",
+                "items": _obj(
+                    {
+                        "treatment": STR,
+                        "overall": _ref("GroupStats"),
+                        "by_skin_type": {
+                            "type": "object",
+                            "additionalProperties": _ref("GroupStats"),
+                        },
+                        "improvement_counts": {
+                            "type": "array",
+                            "items": INT,
+                            "minItems": 5,
+                            "maxItems": 5,
+                        },
+                        "quoted_prices": {
+                            "type": "array",
+                            "items": _obj(
+                                {
+                                    "low": {"type": "number"},
+                                    "high": {"type": "number"},
+                                    "currency": STR,
+                                    "unit": STR,
+                                    "region": _nullable("string"),
+                                    "source_title": _nullable("string"),
+                                    "source_commenter": _nullable("string"),
+                                }
+                            ),
+                        },
+                    }
+                ),
+            },
+            "findings": {
+                "type": "array",
+                "items": _obj({"treatment": STR, "kind": STR, "text": STR}),
+            },
+            "across_treatments": {"type": "array", "items": _obj({"kind": STR, "text": STR})},
+        }
+    ),
     "ReportInput": {
         "type": "object",
         "required": ["treatment", "improvement"],
@@ -309,7 +409,7 @@ def _get(
 
 
 HTTP_REASONS = {
-    400: "Malformed request (bad limit or cursor).",
+    400: "Malformed request (bad limit, cursor or treatment list).",
     401: "Missing, unknown or revoked token.",
     403: "The token's account may not do this.",
     404: "No such record.",
@@ -387,6 +487,22 @@ def _document() -> dict[str, Any]:
                 },
             },
         },
+        "/api/v1/compare": _get(
+            "Literature and practice side by side for up to four treatments.",
+            "Comparison",
+            parameters=[
+                {
+                    "name": "treatments",
+                    "in": "query",
+                    "required": True,
+                    "description": "Comma-separated treatment slugs (up to 4).",
+                    "schema": STR,
+                },
+                _query("indication", "Indication slug."),
+            ],
+            errors=(400, 404),
+            op_id="compareTreatments",
+        ),
         "/api/v1/reports/{report_id}": _get(
             "One visible outcome report.",
             "Report",

@@ -129,6 +129,16 @@ def create_report() -> tuple[dict[str, Any], int, dict[str, str]]:
     return saved, 201, {"Location": f"/api/v1/reports/{saved['id']}"}
 
 
+@bp.get("/api/v1/compare")
+def compare() -> dict[str, Any]:
+    """The comparison of a set of treatments: literature by level and practice statistics."""
+    raw = ",".join(request.args.getlist("treatments"))
+    slugs = [s.strip() for s in raw.split(",") if s.strip()]
+    return api.comparison(
+        get_session(), slugs=slugs, indication_slug=request.args.get("indication") or None
+    )
+
+
 def _json_http_error(error: HTTPException) -> Any:
     """Answer HTTP errors under /api/ as JSON; elsewhere keep Flask's own page."""
     if not request.path.startswith("/api/"):

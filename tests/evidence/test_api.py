@@ -229,6 +229,25 @@ def test_reports_list_one_and_hidden_ones_stay_hidden(app: Flask, checked: Check
     assert checked.get("/api/v1/reports?indication=nope").status_code == 404
 
 
+def test_comparison_of_treatments(checked: CheckedClient) -> None:
+    body = checked.get("/api/v1/compare?treatments=microneedling,fractional-co2-laser").get_json()
+    assert [t["slug"] for t in body["treatments"]] == ["microneedling", "fractional-co2-laser"]
+    micro, co2 = body["literature"]
+    assert micro["counted"] + micro["flagged"] == 24
+    assert co2["counted"] + co2["flagged"] == 13
+    practice = body["practice"][0]["overall"]
+    # Three quoted reports: shown, and marked as too few, never as a bare rate.
+    assert practice["n"] == 3 and practice["too_few_reports"] is True
+    assert practice["responders"]["too_few"] is True
+    scoped = checked.get("/api/v1/compare?treatments=microneedling&indication=acne-scars")
+    assert scoped.get_json()["indication"]["slug"] == "acne-scars"
+    assert checked.get("/api/v1/compare").status_code == 400
+    five = "microneedling,fractional-co2-laser,fractional-erbium-laser,microneedling-prp,x"
+    assert checked.get("/api/v1/compare?treatments=" + five).status_code == 400
+    missing = checked.get("/api/v1/compare?treatments=microneedling,lipo-laser")
+    assert missing.status_code == 404 and "lipo-laser" in missing.get_json()["message"]
+
+
 REPORT = {
     "treatment": "microneedling",
     "indication": "acne-scars",
@@ -321,6 +340,7 @@ def test_every_documented_response_is_exercised(app: Flask, checked: CheckedClie
     for query, status, message in [("limit=0", 400, "limit"), ("treatment=x", 404, "x")]:
         test_bad_list_requests_answer_json_errors(checked, query, status, message)
     test_one_citation(checked)
+    test_comparison_of_treatments(checked)
     test_reports_list_one_and_hidden_ones_stay_hidden(app, checked)
     test_practitioner_token_writes_a_report(app, checked)
     test_writes_need_a_live_practitioner_token(app, checked)
