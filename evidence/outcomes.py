@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from scipy import stats
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from evidence.models import (
@@ -193,8 +194,21 @@ def report_data(
     session: Session, *, treatment: str | None = None, indication: str | None = None
 ) -> list[ReportData]:
     """Load the visible (not hidden) reports, optionally for one treatment and indication slug."""
+    # Plain columns, not ORM objects: building model instances was most of the cost.
     stmt = (
-        select(OutcomeReport, Treatment.slug, Indication.slug)
+        sa_select(
+            col(OutcomeReport.id),
+            col(Treatment.slug),
+            col(Indication.slug),
+            col(OutcomeReport.fitzpatrick),
+            col(OutcomeReport.improvement),
+            col(OutcomeReport.satisfaction),
+            col(OutcomeReport.sessions),
+            col(OutcomeReport.downtime_days),
+            col(OutcomeReport.cost_per_session),
+            col(OutcomeReport.cost_per_course),
+            col(OutcomeReport.currency),
+        )
         .join(Treatment, col(Treatment.id) == col(OutcomeReport.treatment_id))
         .outerjoin(Indication, col(Indication.id) == col(OutcomeReport.indication_id))
         .where(col(OutcomeReport.hidden).is_(False))
@@ -204,34 +218,36 @@ def report_data(
         stmt = stmt.where(col(Treatment.slug) == treatment)
     if indication is not None:
         stmt = stmt.where(col(Indication.slug) == indication)
-    rows = list(session.exec(stmt))
-    ids = [report.id for report, _t, _i in rows if report.id is not None]
+    # A plain SQLAlchemy select of 11 columns: SQLModel's select() types at most four.
+    rows = list(session.connection().execute(stmt))
     events: dict[int, list[str]] = defaultdict(list)
-    if ids:
+    if rows:
+        visible = stmt.with_only_columns(col(OutcomeReport.id)).order_by(None).subquery()
         event_rows = session.exec(
             select(OutcomeAdverseEvent.report_id, OutcomeAdverseEvent.event).where(
-                col(OutcomeAdverseEvent.report_id).in_(ids)
+                col(OutcomeAdverseEvent.report_id).in_(select(visible.c.id))
             )
         )
-        for report_id, event in event_rows:
-            events[report_id].append(event)
+        for event_report_id, event in event_rows:
+            events[event_report_id].append(event)
     out = []
-    for report, treatment_slug, indication_slug in rows:
-        assert report.id is not None
+    for row in rows:
+        report_id = row[0]
+        assert report_id is not None  # a primary key
         out.append(
             ReportData(
-                id=report.id,
-                treatment=treatment_slug,
-                indication=indication_slug,
-                fitzpatrick=report.fitzpatrick,
-                improvement=report.improvement,
-                satisfaction=report.satisfaction,
-                sessions=report.sessions,
-                downtime_days=report.downtime_days,
-                cost_per_session=report.cost_per_session,
-                cost_per_course=report.cost_per_course,
-                currency=report.currency,
-                adverse_events=tuple(sorted(set(events[report.id]))),
+                id=report_id,
+                treatment=row[1],
+                indication=row[2],
+                fitzpatrick=row[3],
+                improvement=row[4],
+                satisfaction=row[5],
+                sessions=row[6],
+                downtime_days=row[7],
+                cost_per_session=row[8],
+                cost_per_course=row[9],
+                currency=row[10],
+                adverse_events=tuple(sorted(set(events[report_id]))),
             )
         )
     return out
