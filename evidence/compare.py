@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import case, distinct, func
+from sqlalchemy import select as sa_select  # sqlmodel's select takes at most four columns
 from sqlmodel import Session, col, select
 
 from evidence import outcomes
@@ -150,60 +151,74 @@ def _linked(stmt: Any, treatment_ids: Sequence[int], indication_id: int | None) 
 def literature(
     session: Session, *, treatments: Sequence[Treatment], indication: Indication | None = None
 ) -> list[Literature]:
-    """Count each treatment's included citations by level, year and flag, in three queries."""
+    """Count each treatment's included citations by level, year and flag, in two queries."""
     ids = [t.id for t in treatments if t.id is not None]
     ind_id = indication.id if indication else None
     flagged_expr = case((col(Citation.retraction_status) != "none", 1), else_=0)
-    by_level = _linked(
-        select(
-            CitationLink.treatment_id,
-            Citation.evidence_level,
+    # One pass: a citation has one level, year and flag, so each falls in exactly one group per
+    # treatment and the groups' distinct counts add up exactly.
+    grouped = _linked(
+        sa_select(
+            col(CitationLink.treatment_id),
+            col(Citation.evidence_level),
             flagged_expr,
+            col(Citation.year),
             func.count(distinct(col(Citation.id))),
         ),
         ids,
         ind_id,
-    ).group_by(col(CitationLink.treatment_id), col(Citation.evidence_level), flagged_expr)
+    ).group_by(
+        col(CitationLink.treatment_id),
+        col(Citation.evidence_level),
+        flagged_expr,
+        col(Citation.year),
+    )
     levels: dict[int, dict[str, int]] = {i: dict.fromkeys(LEVEL_KEYS, 0) for i in ids}
     flagged: dict[int, int] = defaultdict(int)
-    for tid, level, is_flagged, n in session.exec(by_level):
+    years: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    unknown: dict[int, int] = defaultdict(int)
+    newest_year: dict[int, int | None] = {}
+    for tid, level, is_flagged, year, n in session.exec(grouped):
         if is_flagged:
             flagged[tid] += int(n)
-        else:
-            levels[tid][str(level) if level else "unrated"] += int(n)
-    by_year = _linked(
-        select(CitationLink.treatment_id, Citation.year, func.count(distinct(col(Citation.id)))),
-        ids,
-        ind_id,
-    ).where(col(Citation.retraction_status) == "none")
-    by_year = by_year.group_by(col(CitationLink.treatment_id), col(Citation.year))
-    years: dict[int, list[tuple[int, int]]] = defaultdict(list)
-    unknown: dict[int, int] = defaultdict(int)
-    for tid, year, n in session.exec(by_year):
+            continue
+        levels[tid][str(level) if level else "unrated"] += int(n)
         if year is None:
             unknown[tid] += int(n)
         else:
-            years[tid].append((int(year), int(n)))
-    out = []
-    for treatment in treatments:
-        assert treatment.id is not None
-        newest = session.exec(
-            _linked(select(Citation.pmid, Citation.title, Citation.year), [treatment.id], ind_id)
-            .where(col(Citation.evidence_level) == 1, col(Citation.retraction_status) == "none")
-            .order_by(col(Citation.year).desc().nulls_last(), col(Citation.pmid).desc())
-            .limit(1)
-        ).first()
-        out.append(
-            Literature(
-                treatment=treatment.slug,
-                levels=levels[treatment.id],
-                flagged=flagged[treatment.id],
-                per_year=tuple(sorted(years[treatment.id])),
-                year_unknown=unknown[treatment.id],
-                newest_review=CitationRef(*newest) if newest else None,
-            )
+            years[tid][int(year)] += int(n)
+        if level == 1:
+            known = newest_year.get(tid)
+            if tid not in newest_year or (year is not None and (known is None or year > known)):
+                newest_year[tid] = year
+    newest: dict[int, CitationRef] = {}
+    if newest_year:
+        wanted = {y for y in newest_year.values() if y is not None}
+        stmt = _linked(
+            select(CitationLink.treatment_id, Citation.pmid, Citation.title, Citation.year),
+            list(newest_year),
+            ind_id,
+        ).where(col(Citation.evidence_level) == 1, col(Citation.retraction_status) == "none")
+        if None not in newest_year.values():
+            stmt = stmt.where(col(Citation.year).in_(wanted))
+        for tid, pmid, title, year in session.exec(stmt):
+            if year != newest_year[tid]:
+                continue
+            best = newest.get(tid)
+            if best is None or pmid > best.pmid:  # same year: the higher PMID is the later record
+                newest[tid] = CitationRef(pmid, title, year)
+    return [
+        Literature(
+            treatment=t.slug,
+            levels=levels[t.id],
+            flagged=flagged[t.id],
+            per_year=tuple(sorted(years[t.id].items())),
+            year_unknown=unknown[t.id],
+            newest_review=newest.get(t.id),
         )
-    return out
+        for t in treatments
+        if t.id is not None
+    ]
 
 
 # --- practice ----------------------------------------------------------------------------------
@@ -878,31 +893,26 @@ def select_treatments(
 def data_version(session: Session) -> str:
     """Fingerprint the rows a comparison reads, so caches are dropped when any of them changes.
 
-    One cheap aggregate query: counts, highest ids, latest update times and hidden/status sums.
-    Report edits and hides also write a revision row, so they change the fingerprint too.
+    Counts, highest ids and latest change times, each an index lookup (migration 0003 indexes
+    the change times): inserts and deletes move the counts and ids, edits move
+    `updated_at`, screening moves `decided_at`, hiding moves the hidden count and writes a
+    revision row. The hidden and non-included counts read small index ranges.
     """
-    parts = [
-        select(func.count(), func.max(Citation.id), func.max(Citation.updated_at)).select_from(
-            Citation
-        ),
-        select(
-            func.count(),
-            func.max(CitationLink.id),
-            func.max(CitationLink.decided_at),
-            func.sum(case((col(CitationLink.status) == "included", 1), else_=0)),
-        ).select_from(CitationLink),
-        select(
-            func.count(),
-            func.max(OutcomeReport.id),
-            func.max(OutcomeReport.updated_at),
-            func.sum(case((col(OutcomeReport.hidden).is_(True), 1), else_=0)),
-        ).select_from(OutcomeReport),
+    parts: list[Any] = [
+        select(func.count(), func.max(Citation.id)).select_from(Citation),
+        select(func.max(Citation.updated_at)),
+        select(func.count(), func.max(CitationLink.id)).select_from(CitationLink),
+        select(func.max(CitationLink.decided_at)),
+        select(func.count()).where(col(CitationLink.status) != "included"),
+        select(func.count(), func.max(OutcomeReport.id)).select_from(OutcomeReport),
+        select(func.max(OutcomeReport.updated_at)),
+        select(func.count()).where(col(OutcomeReport.hidden).is_(True)),
         select(func.count(), func.max(OutcomeAdverseEvent.id)).select_from(OutcomeAdverseEvent),
         select(func.count(), func.max(OutcomeReportRevision.id)).select_from(OutcomeReportRevision),
         select(func.count(), func.max(PricePoint.id)).select_from(PricePoint),
         select(func.count(), func.max(Treatment.id)).select_from(Treatment),
     ]
-    values = [tuple(session.exec(stmt).one()) for stmt in parts]
+    values = [repr(session.exec(stmt).one()) for stmt in parts]
     return hashlib.sha256(repr(values).encode()).hexdigest()[:16]
 
 

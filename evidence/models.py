@@ -98,7 +98,7 @@ class Citation(SQLModel, table=True):
     record_hash: str | None = Field(default=None, max_length=64)
     fetched_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
-    updated_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow, index=True)
 
 
 class CitationAuthor(SQLModel, table=True):
@@ -213,7 +213,7 @@ class CitationLink(SQLModel, table=True):
     found_by: str = Field(default="snapshot", max_length=200)
     saved_search_id: int | None = Field(default=None, foreign_key="saved_search.id")
     decided_by_id: int | None = Field(default=None, foreign_key="user.id")
-    decided_at: datetime | None = None
+    decided_at: datetime | None = Field(default=None, index=True)
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -338,7 +338,7 @@ class OutcomeReport(SQLModel, table=True):
     hidden_by_id: int | None = Field(default=None, foreign_key="user.id")
     hidden_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
-    updated_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow, index=True)
 
 
 class OutcomeAdverseEvent(SQLModel, table=True):

@@ -1,0 +1,277 @@
+"""Compare-page server time with 50,000 generated citations and 20,000 generated reports.
+
+Fills a temporary SQLite database (never the app's own) with the catalogue, the bundled
+snapshot, 50,000 generated citations linked to the treatments and indications, and 20,000
+generated outcome reports with adverse events. Then, in one process and through the app's
+WSGI interface (Flask's test client: server time, no network), it times:
+
+- `/healthz`, the baseline: one trivial query;
+- `/compare` cold: the comparison and chart caches emptied before every request, so each
+  request counts citations, summarises reports and draws four matplotlib charts;
+- `/compare` cached: the same requests again, the data unchanged;
+
+and prints p50/p95 for each, with the split of a cold request between data and charts.
+Targets: p50 at most 150 ms cold, at most 30 ms cached.
+
+    .venv/bin/python bench/compare.py [--citations 50000] [--reports 20000] [--runs 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+TARGET_COLD_MS = 150
+TARGET_CACHED_MS = 30
+SELECTIONS = (
+    "t=microneedling&t=fractional-co2-laser",
+    "t=microneedling&t=fractional-co2-laser&t=microneedling-radiofrequency",
+    "t=microneedling&t=fractional-co2-laser&t=fractional-erbium-laser"
+    "&t=non-ablative-fractional-laser",
+    "t=microneedling&t=microneedling-prp&indication=acne-scars",
+)
+EVENTS = ("erythema-7d", "pih", "hypopigmentation", "infection", "herpes", "acneiform", "bruising")
+
+
+def build_database(path: Path, *, citations: int, reports: int, seed: int = 5) -> str:
+    """Create a migrated SQLite database with the snapshot plus generated rows; return its URL."""
+    from sqlalchemy import func, insert
+    from sqlmodel import Session, select
+
+    from evidence import migrate, snapshot
+    from evidence.db import make_engine
+    from evidence.models import (
+        Citation,
+        CitationLink,
+        Indication,
+        OutcomeAdverseEvent,
+        OutcomeReport,
+        Treatment,
+    )
+
+    url = f"sqlite:///{path}"
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    rng = random.Random(seed)
+    now = datetime.now(UTC)
+    with Session(engine) as session:
+        snapshot.load(session)
+        session.commit()
+        treatment_ids = [t.id for t in session.exec(select(Treatment))]
+        indication_ids = [i.id for i in session.exec(select(Indication))]
+        first_citation = int(session.exec(select(func.max(Citation.id))).one() or 0) + 1
+        cite_rows, link_rows = [], []
+        for n in range(citations):
+            cid = first_citation + n
+            level = rng.choices([1, 2, 3, 4, 5, None], weights=[4, 10, 14, 18, 24, 30])[0]
+            cite_rows.append(
+                {
+                    "id": cid,
+                    "pmid": f"9{n:08d}",  # outside real PMIDs' range in use: generated, bench only
+                    "title": f"Generated citation {n} on aesthetic skin treatment",
+                    "year": rng.randint(1995, 2025) if rng.random() > 0.05 else None,
+                    "evidence_level": level,
+                    "evidence_rule": "generated for the benchmark",
+                    "retraction_status": "retracted" if rng.random() < 0.003 else "none",
+                    "source": "import",
+                    "complete": False,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+            tid = rng.choice(treatment_ids)
+            iid = rng.choice(indication_ids) if rng.random() > 0.1 else None
+            link_rows.append(
+                {
+                    "citation_id": cid,
+                    "treatment_id": tid,
+                    "indication_id": iid,
+                    "treatment_key": tid,
+                    "indication_key": iid or 0,
+                    "status": "included" if rng.random() > 0.1 else "candidate",
+                    "found_by": "bench",
+                    "created_at": now,
+                }
+            )
+        session.execute(insert(Citation), cite_rows)
+        session.execute(insert(CitationLink), link_rows)
+        first_report = int(session.exec(select(func.max(OutcomeReport.id))).one() or 0) + 1
+        report_rows, event_rows = [], []
+        for n in range(reports):
+            rid = first_report + n
+            sessions = rng.randint(1, 6)
+            report_rows.append(
+                {
+                    "id": rid,
+                    "treatment_id": rng.choice(treatment_ids),
+                    "indication_id": rng.choice(indication_ids) if rng.random() > 0.2 else None,
+                    "sessions": sessions,
+                    "fitzpatrick": rng.randint(1, 6) if rng.random() > 0.15 else None,
+                    "improvement": rng.choice([0, 1, 2, 2, 3, 3, 4])
+                    if rng.random() > 0.1
+                    else None,
+                    "downtime_days": float(rng.randint(0, 10)),
+                    "cost_per_session": float(rng.randint(150, 900)),
+                    "currency": "USD" if rng.random() > 0.1 else "EUR",
+                    "hidden": rng.random() < 0.02,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+            for event in EVENTS:
+                if rng.random() < 0.04:
+                    event_rows.append({"report_id": rid, "event": event})
+        session.execute(insert(OutcomeReport), report_rows)
+        session.execute(insert(OutcomeAdverseEvent), event_rows)
+        session.commit()
+    engine.dispose()
+    return url
+
+
+def timed(
+    get: Callable[[], Any], runs: int, before: Callable[[], None] | None = None
+) -> list[float]:
+    """Time `runs` calls of get (ms), calling `before` (untimed) ahead of each."""
+    out = []
+    for _ in range(runs):
+        if before is not None:
+            before()
+        start = time.perf_counter()
+        response = get()
+        out.append((time.perf_counter() - start) * 1000)
+        assert response.status_code == 200, response.status_code
+    return out
+
+
+def pct(values: list[float], q: float) -> float:
+    """Return the q-quantile (0-1) of values."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def line(name: str, values: list[float], target: float | None = None) -> str:
+    """Format one result line."""
+    p50, p95 = statistics.median(values), pct(values, 0.95)
+    verdict = (
+        ""
+        if target is None
+        else ("  meets" if p50 <= target else "  MISSES") + (f" target p50 <= {target:.0f} ms")
+    )
+    return f"{name:<34} p50 {p50:8.1f} ms   p95 {p95:8.1f} ms   n={len(values)}{verdict}"
+
+
+def main() -> None:
+    """Build the database, time the pages, print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--citations", type=int, default=50_000)
+    parser.add_argument("--reports", type=int, default=20_000)
+    parser.add_argument("--runs", type=int, default=40, help="timed requests per measurement")
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="evidence-bench-compare-"))
+    os.environ["EVIDENCE_INSTANCE_PATH"] = str(tmp / "instance")
+    try:
+        start = time.perf_counter()
+        url = build_database(tmp / "bench.sqlite3", citations=args.citations, reports=args.reports)
+        print(
+            f"temporary database {url}: {args.citations:,} generated citations, "
+            f"{args.reports:,} generated reports (+ the snapshot), built in "
+            f"{time.perf_counter() - start:.1f} s"
+        )
+        from evidence import charts, compare, create_app, outcomes
+
+        app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "TESTING": False})
+        client = app.test_client()
+
+        def clear() -> None:
+            compare.clear_cache()
+            charts.clear_cache()
+
+        # Warm imports, fonts and the connection pool once; not timed.
+        for query in SELECTIONS:
+            client.get(f"/compare?{query}")
+        client.get("/healthz")
+
+        def rotating(prefix: str) -> Callable[[], Any]:
+            counter = iter(range(10**9))
+            return lambda: client.get(f"{prefix}{SELECTIONS[next(counter) % len(SELECTIONS)]}")
+
+        health = timed(lambda: client.get("/healthz"), args.runs)
+        cold = timed(rotating("/compare?"), args.runs, before=clear)
+        for query in SELECTIONS:  # fill the caches
+            client.get(f"/compare?{query}")
+        cached = timed(rotating("/compare?"), args.runs * 2)
+        health_after = timed(lambda: client.get("/healthz"), args.runs)
+
+        # Where a cold request's time goes: the comparison's queries and statistics vs charts.
+        data_ms, chart_ms, lit_ms, load_ms, stats_ms = [], [], [], [], []
+        with app.app_context():
+            from evidence.db import get_session
+
+            session = get_session()
+            for i in range(max(8, args.runs // 4)):
+                query = SELECTIONS[i % len(SELECTIONS)]
+                parts = dict(p.split("=") for p in query.split("&") if p.startswith("indication"))
+                slugs = [p[2:] for p in query.split("&") if p.startswith("t=")]
+                selection = compare.select_treatments(
+                    session, slugs=slugs, indication=parts.get("indication")
+                )
+                clear()
+                t0 = time.perf_counter()
+                result = compare.cached_compare(session, selection=selection)
+                t1 = time.perf_counter()
+                data = charts.chart_data(result)
+                for kind in charts.KINDS:
+                    charts.render(kind, data[kind], "svg")
+                t2 = time.perf_counter()
+                data_ms.append((t1 - t0) * 1000)
+                chart_ms.append((t2 - t1) * 1000)
+                # The comparison's parts: citation counts, loading reports, their statistics.
+                t3 = time.perf_counter()
+                compare.literature(
+                    session, treatments=selection.treatments, indication=selection.indication
+                )
+                t4 = time.perf_counter()
+                ind = selection.indication.slug if selection.indication else None
+                loaded = [
+                    outcomes.report_data(session, treatment=t.slug, indication=ind)
+                    for t in selection.treatments
+                ]
+                t5 = time.perf_counter()
+                for rows in loaded:
+                    outcomes.summarize(rows)
+                    outcomes.skin_type_groups(rows)
+                t6 = time.perf_counter()
+                lit_ms.append((t4 - t3) * 1000)
+                load_ms.append((t5 - t4) * 1000)
+                stats_ms.append((t6 - t5) * 1000)
+
+        print(f"selections rotated: {len(SELECTIONS)} (2 to 4 treatments, one with an indication)")
+        print(line("/healthz (baseline)", health))
+        print(line("/compare cold (caches emptied)", cold, TARGET_COLD_MS))
+        print(line("/compare cached", cached, TARGET_CACHED_MS))
+        print(line("/healthz (after)", health_after))
+        print(line("  cold split: comparison data", data_ms))
+        print(line("  cold split: four charts (SVG)", chart_ms))
+        print(line("  data: citation counts", lit_ms))
+        print(line("  data: outcomes.report_data", load_ms))
+        print(line("  data: outcomes statistics", stats_ms))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
