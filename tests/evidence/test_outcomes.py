@@ -194,9 +194,9 @@ def test_empty_group() -> None:
     assert s.adverse["pih"].rate is None
 
 
-def test_report_data_reads_visible_reports_with_their_events(app: Flask) -> None:
-    """Hidden reports are left out; adverse events and slugs come along."""
-    with app.app_context(), session_scope() as session:
+def test_report_data_reads_visible_reports_with_their_events(any_app: Flask) -> None:
+    """Hidden reports are left out; adverse events and slugs come along (SQLite, PostgreSQL)."""
+    with any_app.app_context(), session_scope() as session:
         needling = session.exec(select(Treatment).where(Treatment.slug == "microneedling")).one()
         acne = session.exec(select(Indication).where(Indication.slug == "acne-scars")).one()
         before = {r.id for r in report_data(session, treatment="microneedling")}
