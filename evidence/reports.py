@@ -641,6 +641,7 @@ CSV_COLUMNS = (
     "adverse_events",
     *REPORT_FIELDS[12:],
 )
+MAX_CSV_ROWS = 5000  # every row is validated before any is saved; keep one upload bounded
 _INT_FIELDS = {"sessions", "fitzpatrick", "passes", "improvement", "satisfaction"}
 _FLOAT_FIELDS = {
     "interval_weeks",
@@ -749,8 +750,17 @@ def parse_csv(content: bytes) -> tuple[list[tuple[int, ReportInput]], list[tuple
             errors.append((first + 1, "", f"Unknown column(s): {', '.join(sorted(unknown))}."))
         return [], errors
     rows: list[tuple[int, ReportInput]] = []
-    for row in reader:
+    for count, row in enumerate(reader, start=1):
         line_no = first + reader.line_num
+        if count > MAX_CSV_ROWS:
+            errors.append(
+                (
+                    line_no,
+                    "",
+                    f"At most {MAX_CSV_ROWS:,} rows per file: split the file and upload each part.",
+                )
+            )
+            break
         values: dict[str, Any] = {}
         row_ok = True
         for name, raw in row.items():

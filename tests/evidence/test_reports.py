@@ -478,3 +478,16 @@ def test_every_figure_links_to_exactly_the_reports_it_used(app: Flask) -> None:
     # and the median uses that currency's reports only.
     assert "250 EUR" in dark_column("Median cost per session")
     assert listed(dark_column("Median cost per session")) == {eur}
+
+
+def test_csv_upload_has_a_row_limit(app: Flask) -> None:
+    """A file over the row limit is refused whole, saying how to split it."""
+    from evidence import reports
+
+    doc = account(app, "doc@example.org", "practitioner")
+    before = count_reports(app)
+    row = "microneedling,acne-scars,V,2,,,,"
+    content = "\n".join([HEADER] + [row] * (reports.MAX_CSV_ROWS + 1)).encode()
+    response = upload(doc, content)
+    assert response.status_code == 400 and "At most 5,000 rows per file" in response.text
+    assert count_reports(app) == before
