@@ -16,10 +16,11 @@ import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy import Boolean, Table, bindparam, delete, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
@@ -355,7 +356,7 @@ def upsert_batch(
     return counts
 
 
-_INSERT_PLANS: dict[tuple[str, str, tuple[str, ...]], tuple[str, list[Any]]] = {}
+_INSERT_PLANS: dict[tuple[str, str, tuple[str, ...]], tuple[str, list[tuple[int, Any]]]] = {}
 
 
 def _insert_many(conn: Any, table: Table, rows: list[dict[str, Any]]) -> None:
@@ -371,21 +372,29 @@ def _insert_many(conn: Any, table: Table, rows: list[dict[str, Any]]) -> None:
             f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
             f"VALUES ({', '.join(marker for _ in columns)})"
         )
-        # The column types' own bind processors (SQLite datetimes, booleans) keep the stored
-        # values exactly as SQLAlchemy would write and read them.
-        processors = [table.c[c].type._cached_bind_processor(dialect) for c in columns]
+        # The column types' own bind processors (SQLite stores datetimes as text) keep the
+        # values exactly as SQLAlchemy writes and reads them; booleans and strings need none.
+        processors = [
+            (index, processor)
+            for index, name in enumerate(columns)
+            if not isinstance(table.c[name].type, Boolean)
+            and (processor := table.c[name].type._cached_bind_processor(dialect)) is not None
+        ]
         plan = _INSERT_PLANS[key] = (sql, processors)
     sql, processors = plan
-    if any(processors):
-        params = [
-            tuple(
-                p(row[c]) if p is not None and row[c] is not None else row[c]
-                for c, p in zip(columns, processors, strict=True)
-            )
-            for row in rows
-        ]
-    else:
-        params = [tuple(row[c] for c in columns) for row in rows]
+    getter = itemgetter(*columns)
+    params: list[Any] = [getter(row) for row in rows]
+    if len(columns) == 1:
+        params = [(value,) for value in params]
+    if processors:
+        converted = []
+        for values in params:
+            values = list(values)
+            for index, processor in processors:
+                if values[index] is not None:
+                    values[index] = processor(values[index])
+            converted.append(tuple(values))
+        params = converted
     conn.exec_driver_sql(sql, params)
 
 
@@ -442,6 +451,18 @@ def _link(conn: Any, citation_ids: list[int], target: LinkTarget, now: datetime)
     return len(rows)
 
 
+def _batches(items: Iterable[ParsedItem], size: int) -> Iterator[list[ParsedItem]]:
+    """Group a stream of records into lists of ``size``."""
+    batch: list[ParsedItem] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def upsert_records(
     session: Session,
     items: Iterable[ParsedItem],
@@ -454,17 +475,7 @@ def upsert_records(
 ) -> UpsertCounts:
     """Upsert a stream of records in batches (memory stays flat); the caller commits."""
     total = UpsertCounts()
-    batch: list[ParsedItem] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) >= batch_size:
-            total.add(
-                upsert_batch(session, batch, source=source, source_detail=source_detail, link=link)
-            )
-            batch = []
-            if progress:
-                progress(total)
-    if batch:
+    for batch in _batches(items, batch_size):
         total.add(
             upsert_batch(session, batch, source=source, source_detail=source_detail, link=link)
         )

@@ -106,30 +106,29 @@ def parse_pub_date(element: etree._Element | None) -> PubDate:
     )
 
 
-_AUTHOR_FIELDS = {
-    "LastName": "last_name",
-    "ForeName": "fore_name",
-    "Initials": "initials",
-    "Suffix": "suffix",
-    "CollectiveName": "collective_name",
-}
-
-
 def _author(node: etree._Element) -> Author:
     """Read one Author element in a single pass over its children (this is the hot loop)."""
-    author = Author()
+    last = fore = initials = suffix = collective = orcid = None
+    affiliations: list[str] = []
     for child in node:
         tag = child.tag
-        name = _AUTHOR_FIELDS.get(tag) if isinstance(tag, str) else None
-        if name is not None:
-            setattr(author, name, _text(child) or None)
+        if tag == "LastName":
+            last = _text(child) or None
+        elif tag == "ForeName":
+            fore = _text(child) or None
+        elif tag == "Initials":
+            initials = _text(child) or None
         elif tag == "AffiliationInfo":
             text = _text(child.find("Affiliation"))
             if text:
-                author.affiliations.append(text)
+                affiliations.append(text)
+        elif tag == "CollectiveName":
+            collective = _text(child) or None
+        elif tag == "Suffix":
+            suffix = _text(child) or None
         elif tag == "Identifier" and child.get("Source") == "ORCID":
-            author.orcid = _text(child) or None
-    return author
+            orcid = _text(child) or None
+    return Author(last, fore, initials, suffix, collective, affiliations, orcid)
 
 
 def _authors(author_list: etree._Element | None) -> list[Author]:
