@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import lru_cache
+from itertools import groupby
 from operator import itemgetter
 from typing import Any, NamedTuple
 
@@ -26,8 +27,6 @@ from bibtexparser import Library
 from bibtexparser import write_string as bibtex_write_string
 from bibtexparser.model import Entry
 from bibtexparser.model import Field as BibField
-from sqlalchemy import bindparam
-from sqlalchemy import select as sa_select
 from sqlalchemy.sql import Select
 from sqlmodel import Session, col, select
 
@@ -35,14 +34,8 @@ from evidence import queries, reports
 from evidence.levels import LEVEL_LABELS
 from evidence.models import (
     ADVERSE_EVENT_LABELS,
+    LINK_STATUSES,
     Citation,
-    CitationAbstractSection,
-    CitationAuthor,
-    CitationIdentifier,
-    CitationKeyword,
-    CitationLink,
-    CitationMesh,
-    CitationPublicationType,
     Indication,
     OutcomeAdverseEvent,
     OutcomeReport,
@@ -189,19 +182,61 @@ _CITATION_FIELDS = (
 )
 
 
-_ID_AND_POSITION = itemgetter(0, 1)
+# The batch queries, as SQL with '{ids}' where the batch's ids go and '{p}' for a parameter.
+# Written out rather than built with SQLAlchemy because these run once per table per batch
+# over hundreds of thousands of rows: on the DB-API cursor they skip SQLAlchemy's per-row
+# Row objects and per-batch rendering of a thousand IN placeholders, which together took
+# more time than SQLite itself (bench/export.py).
+_BATCH_SQL = {
+    "citations": "SELECT " + ", ".join(_CITATION_FIELDS) + " FROM citation WHERE id {ids}",
+    "authors": (
+        "SELECT citation_id, position, last_name, fore_name, initials, collective_name "
+        "FROM citation_author WHERE citation_id {ids} ORDER BY citation_id, position"
+    ),
+    "ptypes": (
+        "SELECT citation_id, position, name FROM citation_publication_type "
+        "WHERE citation_id {ids} ORDER BY citation_id, position"
+    ),
+    "keywords": (
+        "SELECT citation_id, position, keyword FROM citation_keyword "
+        "WHERE citation_id {ids} ORDER BY citation_id, position"
+    ),
+    "mesh": (
+        "SELECT citation_id, position, descriptor, qualifiers, major FROM citation_mesh "
+        "WHERE citation_id {ids} ORDER BY citation_id, position"
+    ),
+    "identifiers": (
+        "SELECT citation_id, id_type, value FROM citation_identifier "
+        "WHERE citation_id {ids} AND id_type IN ('doi', 'pmc', 'pmcid')"
+    ),
+    "sections": (
+        "SELECT citation_id, position, label, text FROM citation_abstract_section "
+        "WHERE citation_id {ids} ORDER BY citation_id, position"
+    ),
+    "links": (
+        "SELECT citation_id, id, treatment_id, indication_id FROM citation_link "
+        "WHERE citation_id {ids} AND status IN ({statuses}) ORDER BY citation_id, id"
+    ),
+}
 
 
-def _by_ids(*columns: Any) -> Any:
-    """Return a SELECT of columns for the citations in the expanding parameter 'ids'.
+def _batch_sql(dialect: str, statuses: Sequence[str]) -> dict[str, str] | None:
+    """Return the batch queries for a dialect with one parameter for the ids, or None."""
+    if dialect == "sqlite":
+        ids, mark = "IN (SELECT value FROM json_each(?))", "?"
+    elif dialect == "postgresql":
+        ids, mark = "= ANY(%s)", "%s"
+    else:
+        return None
+    # Statuses come from a fixed vocabulary (LINK_STATUSES), checked here before use.
+    if not set(statuses) <= set(LINK_STATUSES):
+        raise ValueError(f"unknown link status in {statuses!r}")
+    quoted = ", ".join(f"'{status}'" for status in statuses)
+    out = {k: sql.replace("{statuses}", quoted) for k, sql in _BATCH_SQL.items()}
+    return {k: sql.replace("{ids}", ids).replace("{p}", mark) for k, sql in out.items()}
 
-    Built once per loader with an expanding bind, so SQLAlchemy compiles it once instead
-    of binding a thousand literals per batch. No ORDER BY: SQLite would sort through a
-    temporary B-tree, while sorting a batch's rows in Python costs almost nothing.
-    """
-    return sa_select(*[col(c) for c in columns]).where(
-        col(columns[0]).in_(bindparam("ids", expanding=True))
-    )
+
+_FIRST = itemgetter(0)
 
 
 class RecordLoader:
@@ -216,33 +251,23 @@ class RecordLoader:
         self.indications = {
             i.id: Named(i.slug, i.name) for i in session.exec(select(Indication)) if i.id
         }
-        a, m, lk, ci = CitationAuthor, CitationMesh, CitationLink, CitationIdentifier
-        pt, kw, sec = CitationPublicationType, CitationKeyword, CitationAbstractSection
-        self._citations = _by_ids(*[getattr(Citation, name) for name in _CITATION_FIELDS])
-        self._authors_stmt = _by_ids(
-            a.citation_id, a.position, a.last_name, a.fore_name, a.initials, a.collective_name
-        )
-        self._ptypes_stmt = _by_ids(pt.citation_id, pt.position, pt.name)
-        self._keywords_stmt = _by_ids(kw.citation_id, kw.position, kw.keyword)
-        self._mesh_stmt = _by_ids(m.citation_id, m.position, m.descriptor, m.qualifiers, m.major)
-        self._ids_stmt = _by_ids(ci.citation_id, ci.id_type, ci.value).where(
-            col(ci.id_type).in_(("doi", "pmc", "pmcid"))
-        )
-        self._sections_stmt = _by_ids(sec.citation_id, sec.position, sec.label, sec.text)
-        self._links_stmt = _by_ids(lk.citation_id, lk.id, lk.treatment_id, lk.indication_id).where(
-            col(lk.status).in_(self.statuses)
-        )
+        self.dialect = session.get_bind().dialect.name
+        self.sql = _batch_sql(self.dialect, self.statuses)
+        if self.sql is None:
+            raise ExportError(f"exports support SQLite and PostgreSQL, not {self.dialect}")
 
-    def _rows(self, stmt: Any, ids: list[int], *, ordered: bool = True) -> list[Any]:
-        """Run a batch SELECT on the session's connection: plain rows, no ORM loading.
-
-        Skipping the ORM's row processing (and sorting here) is what lets an export keep
-        up with a plain csv.writer pass. `ordered` sorts by (citation id, position).
-        """
-        rows = list(self.session.connection().execute(stmt, {"ids": ids}).fetchall())
-        if ordered:
-            rows.sort(key=_ID_AND_POSITION)
-        return rows
+    def _rows(self, name: str, ids: list[int]) -> list[Any]:
+        """Run one batch query on the session's own DB-API connection (its transaction too)."""
+        assert self.sql is not None
+        param: Any = json.dumps(ids) if self.dialect == "sqlite" else ids
+        dbapi = self.session.connection().connection.driver_connection
+        assert dbapi is not None
+        cursor = dbapi.cursor()
+        try:
+            cursor.execute(self.sql[name], (param,))
+            return list(cursor.fetchall())
+        finally:
+            cursor.close()
 
     def load(self, ids: Sequence[int]) -> list[CitationRecord]:
         """Return the records of these citation ids, in the order given."""
@@ -250,16 +275,17 @@ class RecordLoader:
             return []
         ids = list(ids)
         records: dict[int, CitationRecord] = {}
-        for r in self._rows(self._citations, ids, ordered=False):
+        for r in self._rows("citations", ids):
             records[r[0]] = CitationRecord(*r[1:])
-        for cid, _pos, last, fore, initials, collective in self._rows(self._authors_stmt, ids):
-            records[cid].authors.append(Author(last, fore, initials, collective))
-        for cid, _pos, name in self._rows(self._ptypes_stmt, ids):
-            records[cid].publication_types.append(name)
-        for cid, _pos, keyword in self._rows(self._keywords_stmt, ids):
-            records[cid].keywords.append(keyword)
-        for cid, _pos, descriptor, qualifiers, major in self._rows(self._mesh_stmt, ids):
-            records[cid].mesh_terms.append(mesh_label(descriptor, qualifiers or "", bool(major)))
+        # Rows come ordered by citation: one dict lookup per citation, not per row.
+        for cid, group in groupby(self._rows("authors", ids), _FIRST):
+            records[cid].authors = [Author._make(r[2:]) for r in group]
+        for cid, group in groupby(self._rows("ptypes", ids), _FIRST):
+            records[cid].publication_types = [r[2] for r in group]
+        for cid, group in groupby(self._rows("keywords", ids), _FIRST):
+            records[cid].keywords = [r[2] for r in group]
+        for cid, group in groupby(self._rows("mesh", ids), _FIRST):
+            records[cid].mesh_terms = [mesh_label(r[2], r[3] or "", bool(r[4])) for r in group]
         self._identifiers(records, ids)
         self._abstracts(records, [i for i, rec in records.items() if rec.abstract is None])
         self._links(records, ids)
@@ -267,7 +293,7 @@ class RecordLoader:
 
     def _identifiers(self, records: dict[int, CitationRecord], ids: list[int]) -> None:
         """Fill a missing DOI or PMCID from the record's other identifiers."""
-        for cid, id_type, value in self._rows(self._ids_stmt, ids, ordered=False):
+        for cid, id_type, value in self._rows("identifiers", ids):
             rec = records[cid]
             if id_type == "doi" and not rec.doi:
                 rec.doi = value
@@ -279,14 +305,14 @@ class RecordLoader:
         if not ids:
             return
         parts: dict[int, list[str]] = defaultdict(list)
-        for cid, _pos, label, text in self._rows(self._sections_stmt, ids):
+        for cid, _pos, label, text in self._rows("sections", ids):
             parts[cid].append(f"{label}: {text}" if label else text)
         for cid, texts in parts.items():
             records[cid].abstract = " ".join(texts)
 
     def _links(self, records: dict[int, CitationRecord], ids: list[int]) -> None:
         """Attach the treatments and indications the citation is linked to, each once."""
-        for cid, _id, tid, iid in self._rows(self._links_stmt, ids):
+        for cid, _id, tid, iid in self._rows("links", ids):
             rec = records[cid]
             treatment = self.treatments.get(tid) if tid else None
             if treatment and treatment not in rec.treatments:
@@ -420,6 +446,10 @@ class _PlainRisWriter(rispy.RisWriter):
         """Write no counter line before each reference."""
         return ""
 
+    def _format_line(self, tag: str, value: str = "") -> str:
+        """Format 'TAG  - value' as PATTERN does, without str.format's per-call parsing."""
+        return tag + "  - " + str(value)
+
 
 _RIS_WRITER = _PlainRisWriter()
 
@@ -428,6 +458,10 @@ def _one_line(value: str | None) -> str:
     """Return a value on one line: a newline inside a tagged format would start a new tag."""
     if not value:
         return ""
+    # isprintable() is False for any newline, tab or other control character: the common
+    # case (a plain line) costs one C-level scan instead of a split and a join.
+    if value.isprintable():
+        return value
     return " ".join(value.split())
 
 
@@ -507,7 +541,8 @@ def ris_entry(record: CitationRecord) -> dict[str, Any]:
     if record.abstract:
         entry["abstract"] = _one_line(record.abstract)
     entry["keywords"] = [_one_line(k) for k in tags(record)]
-    entry["notes"] = [_one_line(n) for n in notes(record)]
+    # One note, not one per fact: reference managers turn each N1 into a separate note.
+    entry["notes"] = [_one_line("; ".join(notes(record)))]
     entry["urls"] = [record.pubmed_url]
     if not entry["authors"]:
         del entry["authors"]
