@@ -13,21 +13,15 @@ bp = Blueprint("treatments", __name__)
 
 @bp.get("/treatments/<slug>")
 def detail(slug: str) -> str:
-    """Show a treatment with its filterable citations and its reports."""
+    """Show a treatment with its filterable citations (the reports section renders itself)."""
     session = get_session()
     treatment = queries.treatment_by_slug(session, slug)
     if treatment is None or treatment.id is None:
         abort(404, description=f"No treatment is called {slug!r}.")
-    reports = queries.visible_reports(session, treatment_id=treatment.id)
     flt = queries.CitationFilter.from_args(request.args, treatment=slug)
     return render_template(
         "treatments/detail.html",
         treatment=treatment,
         levels=queries.level_counts(session, treatment_id=treatment.id),
         table=citation_table(session, flt, request.args),
-        reports=reports,
-        names=queries.name_maps(session),
-        events=queries.adverse_events_by_report(
-            session, [r.id for r in reports if r.id is not None]
-        ),
     )
