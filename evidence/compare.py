@@ -757,13 +757,15 @@ def build_rows(
     return rows
 
 
-def compare(
-    session: Session, *, treatments: Sequence[Treatment], indication: Indication | None = None
+def assemble(
+    treatments: Sequence[Treatment],
+    lits: Sequence[Literature],
+    pracs: Sequence[Practice],
+    *,
+    indication: Indication | None = None,
 ) -> Comparison:
-    """Build the whole comparison of the given treatments (and optional indication)."""
+    """Lay out a comparison from its literature and practice summaries (no database access)."""
     columns = [Column(t.slug, t.name) for t in treatments]
-    lits = literature(session, treatments=treatments, indication=indication)
-    pracs = practice(session, treatments=treatments, indication=indication)
     rows = build_rows(columns, lits, pracs, indication=indication.slug if indication else None)
     findings = [
         literature_vs_practice(c.name, lit, p.overall)
@@ -781,11 +783,23 @@ def compare(
         columns=columns,
         indication=indication.slug if indication else None,
         indication_name=indication.name if indication else None,
-        literature=lits,
-        practice=pracs,
+        literature=list(lits),
+        practice=list(pracs),
         rows=rows,
         findings=findings,
         across=across_treatments([c.name for c in columns], lits, [p.overall for p in pracs]),
+    )
+
+
+def compare(
+    session: Session, *, treatments: Sequence[Treatment], indication: Indication | None = None
+) -> Comparison:
+    """Build the whole comparison of the given treatments (and optional indication)."""
+    return assemble(
+        treatments,
+        literature(session, treatments=treatments, indication=indication),
+        practice(session, treatments=treatments, indication=indication),
+        indication=indication,
     )
 
 
@@ -890,30 +904,55 @@ def select_treatments(
     return Selection(chosen, ind, notes)
 
 
-def data_version(session: Session) -> str:
-    """Fingerprint the rows a comparison reads, so caches are dropped when any of them changes.
+def _fingerprint(session: Session, values: Sequence[Any]) -> str:
+    """Hash a few aggregates, read in one round trip as scalar subqueries of one SELECT."""
+    stmt: Any = sa_select(*(v.scalar_subquery() for v in values))
+    row = session.exec(stmt).one()
+    return hashlib.sha256(repr(tuple(row)).encode()).hexdigest()[:16]
 
-    Counts, highest ids and latest change times, each an index lookup (migration 0003 indexes
-    the change times): inserts and deletes move the counts and ids, edits move
-    `updated_at`, screening moves `decided_at`, hiding moves the hidden count and writes a
-    revision row. The hidden and non-included counts read small index ranges.
+
+def _count_and_last(model: Any) -> list[Any]:
+    """Row count and highest id of a table (both read from indexes)."""
+    return [select(func.count()).select_from(model), select(func.max(model.id))]
+
+
+def literature_version(session: Session) -> str:
+    """Fingerprint the citation side: counts, highest ids and latest change times.
+
+    Each is an index lookup (migration 0003 indexes the change times): inserts and deletes
+    move counts and ids, edits move `updated_at`, screening moves `decided_at`; the
+    non-included count reads a small index range.
     """
-    parts: list[Any] = [
-        select(func.count(), func.max(Citation.id)).select_from(Citation),
-        select(func.max(Citation.updated_at)),
-        select(func.count(), func.max(CitationLink.id)).select_from(CitationLink),
-        select(func.max(CitationLink.decided_at)),
-        select(func.count()).where(col(CitationLink.status) != "included"),
-        select(func.count(), func.max(OutcomeReport.id)).select_from(OutcomeReport),
-        select(func.max(OutcomeReport.updated_at)),
-        select(func.count()).where(col(OutcomeReport.hidden).is_(True)),
-        select(func.count(), func.max(OutcomeAdverseEvent.id)).select_from(OutcomeAdverseEvent),
-        select(func.count(), func.max(OutcomeReportRevision.id)).select_from(OutcomeReportRevision),
-        select(func.count(), func.max(PricePoint.id)).select_from(PricePoint),
-        select(func.count(), func.max(Treatment.id)).select_from(Treatment),
-    ]
-    values = [repr(session.exec(stmt).one()) for stmt in parts]
-    return hashlib.sha256(repr(values).encode()).hexdigest()[:16]
+    return _fingerprint(
+        session,
+        [
+            *_count_and_last(Citation),
+            select(func.max(Citation.updated_at)),
+            *_count_and_last(CitationLink),
+            select(func.max(CitationLink.decided_at)),
+            select(func.count()).where(col(CitationLink.status) != "included"),
+            *_count_and_last(Treatment),
+        ],
+    )
+
+
+def practice_version(session: Session) -> str:
+    """Fingerprint the practice side: reports, their events and revisions, quoted prices.
+
+    Edits move `updated_at` (indexed); hiding moves the hidden count and writes a revision.
+    """
+    return _fingerprint(
+        session,
+        [
+            *_count_and_last(OutcomeReport),
+            select(func.max(OutcomeReport.updated_at)),
+            select(func.count()).where(col(OutcomeReport.hidden).is_(True)),
+            *_count_and_last(OutcomeAdverseEvent),
+            *_count_and_last(OutcomeReportRevision),
+            *_count_and_last(PricePoint),
+            *_count_and_last(Treatment),
+        ],
+    )
 
 
 class BoundedCache(Generic[T]):
@@ -950,30 +989,48 @@ class BoundedCache(Generic[T]):
         return len(self._items)
 
 
+_literature: BoundedCache[list[Literature]] = BoundedCache(64)
+_practice: BoundedCache[list[Practice]] = BoundedCache(64)
 _comparisons: BoundedCache[Comparison] = BoundedCache(64)
 
 
 def cached_compare(session: Session, *, selection: Selection) -> Comparison:
-    """Return the comparison for a selection, recomputed when the underlying rows change."""
-    key = "|".join(
+    """Return the comparison for a selection, recomputing only the side whose rows changed.
+
+    A new report leaves the citation counts cached, and a new citation the report statistics.
+    """
+    what = "|".join(
         [
             # The database too: one process may serve several (tests, several apps).
             session.get_bind().engine.url.render_as_string(hide_password=True),
-            data_version(session),
             ",".join(selection.slugs),
             selection.indication.slug if selection.indication else "",
         ]
     )
-    found = _comparisons.get(key)
-    if found is None:
-        found = compare(session, treatments=selection.treatments, indication=selection.indication)
-        _comparisons.put(key, found)
+    lit_key = f"{what}|{literature_version(session)}"
+    prac_key = f"{what}|{practice_version(session)}"
+    found = _comparisons.get(f"{lit_key}|{prac_key}")
+    if found is not None:
+        return found
+    treatments, indication = selection.treatments, selection.indication
+    lits = _literature.get(lit_key)
+    if lits is None:
+        lits = literature(session, treatments=treatments, indication=indication)
+        _literature.put(lit_key, lits)
+    pracs = _practice.get(prac_key)
+    if pracs is None:
+        pracs = practice(session, treatments=treatments, indication=indication)
+        _practice.put(prac_key, pracs)
+    found = assemble(treatments, lits, pracs, indication=indication)
+    _comparisons.put(f"{lit_key}|{prac_key}", found)
     return found
 
 
 def clear_cache() -> None:
-    """Drop cached comparisons."""
+    """Drop cached comparisons and their literature and practice summaries."""
     _comparisons.clear()
+    _literature.clear()
+    _practice.clear()
 
 
 # --- the evidence map ----------------------------------------------------------------------------

@@ -27,8 +27,32 @@ from evidence.models import Treatment
 bp = Blueprint("compare", __name__)
 
 
+# A comparison holds hundreds of links and building each with url_for dominated the time of a
+# cached page; the same link always maps to the same URL within one app and script root.
+_hrefs: dict[tuple[compare.Link, bool, str, str], str] = {}
+HREF_CACHE_SIZE = 50_000
+
+
 def href(link: compare.Link, *, external: bool = False) -> str:
-    """Return the URL of a number's sources."""
+    """Return the URL of a number's sources (memoised)."""
+    if link.kind == "price":  # points into the current page: depends on the request
+        return _build_href(link, external=external)
+    key = (link, external, request.script_root, request.host_url if external else "")
+    found = _hrefs.get(key)
+    if found is None:
+        if len(_hrefs) >= HREF_CACHE_SIZE:
+            _hrefs.clear()
+        found = _hrefs[key] = _build_href(link, external=external)
+    return found
+
+
+def clear_href_cache() -> None:
+    """Forget memoised link URLs (benchmarks measure cold requests this way)."""
+    _hrefs.clear()
+
+
+def _build_href(link: compare.Link, *, external: bool = False) -> str:
+    """Build the URL of a number's sources."""
     args = dict(link.args)
     if link.kind == "citations":
         return url_for("citations.index", _external=external, **args)

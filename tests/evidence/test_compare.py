@@ -418,3 +418,34 @@ def test_nav_shows_compare_and_map(client: FlaskClient) -> None:
 def _fresh_caches() -> None:
     """Each test starts with empty caches, as a fresh process would."""
     compare.clear_cache()
+
+
+def test_a_retraction_moves_a_citation_out_of_the_levels(app: Flask) -> None:
+    """Retracted items are counted apart, and the cached counts follow the change at once."""
+    client = app.test_client()
+    before = read_table(client.get(PAIR).get_data(as_text=True))
+    assert before.text[("level-2", "fractional-co2-laser")].strip() == "5"
+    with app.app_context(), session_scope() as session:
+        from datetime import UTC, datetime
+
+        from evidence.models import Citation, CitationLink
+
+        tid, _ = ids(session, "fractional-co2-laser")
+        citation = session.exec(
+            select(Citation)
+            .join(CitationLink, CitationLink.citation_id == Citation.id)  # type: ignore[arg-type]
+            .where(CitationLink.treatment_id == tid, Citation.evidence_level == 2)
+        ).first()
+        assert citation is not None
+        citation.retraction_status = "retracted"
+        citation.updated_at = datetime.now(UTC)
+        session.add(citation)
+    after = read_table(client.get(PAIR).get_data(as_text=True))
+    assert after.text[("level-2", "fractional-co2-laser")].strip() == "4"
+    assert after.text[("flagged", "fractional-co2-laser")].strip() == "1"
+    assert after.text[("citations", "fractional-co2-laser")].strip() == "12"
+    ((text, href),) = after.links[("flagged", "fractional-co2-laser")]
+    listing = client.get(href).get_data(as_text=True)
+    assert "<strong>1</strong> citation" in listing and "RETRACTED" in listing
+    # The microneedling column (no change) reads the same as before.
+    assert after.text[("level-2", "microneedling")] == before.text[("level-2", "microneedling")]
