@@ -181,76 +181,85 @@ def citation_values(
     }
 
 
-def child_rows(record: PubmedRecord, citation_id: int) -> Iterator[tuple[Table, dict[str, Any]]]:
-    """Yield (table, row) for every child row of a record."""
+# Column order of the tuples child_rows yields, per child table.
+CHILD_COLUMNS: dict[str, tuple[str, ...]] = {
+    "citation_author": (
+        "citation_id",
+        "position",
+        "last_name",
+        "fore_name",
+        "initials",
+        "collective_name",
+        "affiliation",
+    ),
+    "citation_abstract_section": ("citation_id", "position", "label", "nlm_category", "text"),
+    "citation_publication_type": ("citation_id", "position", "name"),
+    "citation_mesh": (
+        "citation_id",
+        "position",
+        "descriptor",
+        "descriptor_ui",
+        "major",
+        "qualifiers",
+    ),
+    "citation_keyword": ("citation_id", "position", "keyword", "major"),
+    "citation_identifier": ("citation_id", "id_type", "value"),
+    "citation_correction": ("citation_id", "ref_type", "ref_pmid", "ref_source"),
+}
+
+
+def child_rows(record: PubmedRecord, citation_id: int) -> Iterator[tuple[Table, tuple[Any, ...]]]:
+    """Yield (table, row) for every child row of a record, in CHILD_COLUMNS order."""
     author, section, ptype, mesh, keyword, ident, correction = CHILD_TABLES
+    cid = citation_id
     for pos, a in enumerate(record.authors):
         yield (
             author,
-            {
-                "citation_id": citation_id,
-                "position": pos,
-                "last_name": _cut(a.last_name, 200),
-                "fore_name": _cut(a.fore_name, 200),
-                "initials": _cut(a.initials, 20),
-                "collective_name": _cut(a.collective_name, 500),
-                "affiliation": "; ".join(a.affiliations) or None,
-            },
+            (
+                cid,
+                pos,
+                _cut(a.last_name, 200),
+                _cut(a.fore_name, 200),
+                _cut(a.initials, 20),
+                _cut(a.collective_name, 500),
+                "; ".join(a.affiliations) or None,
+            ),
         )
     for pos, s in enumerate(record.abstract_sections):
-        yield (
-            section,
-            {
-                "citation_id": citation_id,
-                "position": pos,
-                "label": _cut(s.label, 200),
-                "nlm_category": _cut(s.nlm_category, 40),
-                "text": s.text,
-            },
-        )
+        yield section, (cid, pos, _cut(s.label, 200), _cut(s.nlm_category, 40), s.text)
     for pos, name in enumerate(record.publication_types):
-        yield (
-            ptype,
-            {"citation_id": citation_id, "position": pos, "name": _cut(name, 200), "ui": None},
-        )
+        yield ptype, (cid, pos, _cut(name, 200))
     for pos, m in enumerate(record.mesh_headings):
         qualifiers = "; ".join(q.name + ("*" if q.major_topic else "") for q in m.qualifiers)
         yield (
             mesh,
-            {
-                "citation_id": citation_id,
-                "position": pos,
-                "descriptor": _cut(m.descriptor, 300),
-                "descriptor_ui": _cut(m.ui, 20),
-                "major": m.major_topic,
-                "qualifiers": _cut(qualifiers, 1000),
-            },
+            (
+                cid,
+                pos,
+                _cut(m.descriptor, 300),
+                _cut(m.ui, 20),
+                m.major_topic,
+                _cut(qualifiers, 1000),
+            ),
         )
     for pos, word in enumerate(record.keywords):
-        yield (
-            keyword,
-            {
-                "citation_id": citation_id,
-                "position": pos,
-                "keyword": _cut(word, 500),
-                "major": False,
-            },
-        )
-    for id_type, value in (("doi", record.doi), ("pmc", record.pmcid)):
-        if value:
-            yield ident, {"citation_id": citation_id, "id_type": id_type, "value": _cut(value, 300)}
+        yield keyword, (cid, pos, _cut(word, 500), False)
+    if record.doi:
+        yield ident, (cid, "doi", _cut(record.doi, 300))
+    if record.pmcid:
+        yield ident, (cid, "pmc", _cut(record.pmcid, 300))
     for link in record.comments_corrections:
         source = link.ref_source
         if link.note:
             source = f"{source} ({link.note})" if source else link.note
         yield (
             correction,
-            {
-                "citation_id": citation_id,
-                "ref_type": _cut(link.ref_type, 60),
-                "ref_pmid": str(link.pmid) if link.pmid else None,
-                "ref_source": source,
-            },
+            (
+                cid,
+                _cut(link.ref_type, 60),
+                str(link.pmid) if link.pmid else None,
+                source,
+            ),
         )
 
 
@@ -336,14 +345,14 @@ def upsert_batch(
         for chunk in _chunks(unchanged_ids, 500):
             conn.execute(update(CITATION).where(CITATION.c.id.in_(chunk)).values(fetched_at=now))
 
-    children: dict[Table, list[dict[str, Any]]] = {table: [] for table in CHILD_TABLES}
+    children: dict[Table, list[tuple[Any, ...]]] = {table: [] for table in CHILD_TABLES}
     for values in (*new_rows, *changed_rows):
         key = values["pmid"]
         for table, row in child_rows(records_by_pmid[key], ids[key]):
             children[table].append(row)
     for table, child_list in children.items():
         if child_list:
-            _insert_many(conn, table, child_list)
+            _insert_tuples(conn, table, CHILD_COLUMNS[table.name], child_list)
 
     counts.added, counts.updated, counts.unchanged = (
         len(new_rows),
@@ -359,9 +368,8 @@ def upsert_batch(
 _INSERT_PLANS: dict[tuple[str, str, tuple[str, ...]], tuple[str, list[tuple[int, Any]]]] = {}
 
 
-def _insert_many(conn: Any, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert rows with one DBAPI executemany (plain tuples: no per-row SQLAlchemy work)."""
-    columns = tuple(rows[0])
+def _insert_plan(conn: Any, table: Table, columns: tuple[str, ...]) -> tuple[str, list[Any]]:
+    """Return the INSERT statement and the bind processors a table's columns need."""
     dialect = conn.dialect
     key = (table.name, dialect.name, columns)
     plan = _INSERT_PLANS.get(key)
@@ -381,21 +389,34 @@ def _insert_many(conn: Any, table: Table, rows: list[dict[str, Any]]) -> None:
             and (processor := table.c[name].type._cached_bind_processor(dialect)) is not None
         ]
         plan = _INSERT_PLANS[key] = (sql, processors)
-    sql, processors = plan
-    getter = itemgetter(*columns)
-    params: list[Any] = [getter(row) for row in rows]
-    if len(columns) == 1:
-        params = [(value,) for value in params]
+    return plan
+
+
+def _insert_tuples(
+    conn: Any, table: Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
+) -> None:
+    """Insert rows with one DBAPI executemany (plain tuples: no per-row SQLAlchemy work)."""
+    sql, processors = _insert_plan(conn, table, columns)
     if processors:
         converted = []
-        for values in params:
-            values = list(values)
+        for row in rows:
+            values = list(row)
             for index, processor in processors:
                 if values[index] is not None:
                     values[index] = processor(values[index])
             converted.append(tuple(values))
-        params = converted
-    conn.exec_driver_sql(sql, params)
+        rows = converted
+    conn.exec_driver_sql(sql, rows)
+
+
+def _insert_many(conn: Any, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert rows given as dicts (all with the same keys)."""
+    columns = tuple(rows[0])
+    getter = itemgetter(*columns)
+    if len(columns) == 1:
+        _insert_tuples(conn, table, columns, [(getter(row),) for row in rows])
+    else:
+        _insert_tuples(conn, table, columns, [getter(row) for row in rows])
 
 
 def _propagate_notices(conn: Any, records: Iterable[PubmedRecord]) -> None:
