@@ -6,7 +6,7 @@ table, no authors, MeSH or links: the floor any export of these rows pays). Each
 in its own process, so peak RSS is that pass's alone; a 10,000-row pass shows whether
 memory grows with the number of rows. Target: at least 20,000 rows/s.
 
-    .venv/bin/python bench/export.py [--rows 50000]
+    .venv/bin/python bench/export.py [--rows 50000] [--check]
 
 Generated data lives only in a temporary directory, never in the app's database.
 """
@@ -250,6 +250,9 @@ def main() -> int:
     parser.add_argument("--child", choices=("plain-csv", "csv", "ris"))
     parser.add_argument("--url")
     parser.add_argument("--year-to", type=int)
+    parser.add_argument(
+        "--check", action="store_true", help="exit 1 when CSV or RIS is below the target"
+    )
     args = parser.parse_args()
     if args.child:
         print(json.dumps(run_pass(args.child, args.url, args.year_to)))
@@ -280,7 +283,8 @@ def main() -> int:
         slow = [r for r in results[1:3] if r["rows_per_s"] < TARGET_ROWS_PER_S]
         for r in slow:
             print(f"BELOW TARGET: {r['pass']} {r['rows_per_s']:,} rows/s < {TARGET_ROWS_PER_S:,}")
-        return 1 if slow else 0
+        # `make bench` runs every bench in turn: only --check turns a miss into a failure.
+        return 1 if slow and args.check else 0
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
