@@ -6,6 +6,7 @@ progress bar; `--background` puts it on the queue for `evidence worker` instead.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -185,6 +186,7 @@ def refresh(refresh_all: bool, pmids: tuple[int, ...], background: bool) -> None
 @with_appcontext
 def worker(workers: int) -> None:
     """Run the background job consumer (SQLite queue in instance/, or Redis)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     jobs.init_app(current_app._get_current_object())  # type: ignore[attr-defined]
     with session_scope() as session:
         requeued = jobs.requeue_orphans(session)

@@ -428,13 +428,15 @@ def _propagate_notices(conn: Any, records: Iterable[PubmedRecord]) -> None:
         conn.execute(
             update(CITATION)
             .where(CITATION.c.pmid.in_(chunk), status != "retracted")
-            .values(retraction_status="retracted", record_hash=None)
+            .values(retraction_status="retracted", record_hash=None, updated_at=utcnow())
         )
     for chunk in _chunks(sorted(concern), 500):
         conn.execute(
             update(CITATION)
             .where(CITATION.c.pmid.in_(chunk), status == "none")
-            .values(retraction_status="expression-of-concern", record_hash=None)
+            .values(
+                retraction_status="expression-of-concern", record_hash=None, updated_at=utcnow()
+            )
         )
 
 

@@ -201,7 +201,7 @@ def _peak_while_parsing(path: Path) -> int:
 def test_memory_stays_flat_in_file_size(tmp_path: Path) -> None:
     """Parsing 10x more records does not need anywhere near 10x the memory."""
     small, large = tmp_path / "small.xml", tmp_path / "large.xml"
-    write_pubmed_xml(small, (x for _, _, x in iter_synthetic_articles(150)))
-    write_pubmed_xml(large, (x for _, _, x in iter_synthetic_articles(1500)))
+    write_pubmed_xml(small, (x for _, _, x in iter_synthetic_articles(100)))
+    write_pubmed_xml(large, (x for _, _, x in iter_synthetic_articles(1000)))
     peak_small, peak_large = _peak_while_parsing(small), _peak_while_parsing(large)
     assert peak_large < 2 * peak_small + 1_000_000, (peak_small, peak_large)

@@ -12,7 +12,7 @@ from tests.fake_eutils import FakeEutils, synthetic_corpus
 
 from .conftest import fast_client
 
-BIG = 10_600
+BIG = 10_200
 
 
 @pytest.fixture(scope="module")
