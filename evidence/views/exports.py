@@ -9,6 +9,7 @@ from sqlmodel import Session
 
 from evidence import exports, queries
 from evidence.db import get_engine, get_session
+from evidence.models import ADVERSE_EVENTS
 from evidence.reports import ReportFilter
 
 bp = Blueprint("exports", __name__)
@@ -49,6 +50,7 @@ def index() -> str:
         default_columns=exports.DEFAULT_COLUMNS,
         treatments=queries.treatments(session),
         indications=queries.indications(session),
+        adverse_events=ADVERSE_EVENTS,
     )
 
 

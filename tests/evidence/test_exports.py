@@ -528,3 +528,6 @@ def test_export_page_offers_every_format_and_column(client: Any) -> None:
     for column in exports.CITATION_COLUMNS:
         assert f'value="{column}"' in page
     assert "<strong>24</strong> citations" in page
+    # The reports form offers the reports list's filters.
+    for name in ("skin", "event", "role"):
+        assert f'name="{name}"' in page
