@@ -16,6 +16,7 @@ and prints p50/p95 for each, with the split of a cold request between data and c
 Targets: p50 at most 150 ms cold, at most 30 ms cached.
 
     .venv/bin/python bench/compare.py [--citations 50000] [--reports 20000] [--runs 40]
+    .venv/bin/python bench/compare.py --postgres postgresql+psycopg://postgres@127.0.0.1:5432/test
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -48,8 +51,8 @@ SELECTIONS = (
 EVENTS = ("erythema-7d", "pih", "hypopigmentation", "infection", "herpes", "acneiform", "bruising")
 
 
-def build_database(path: Path, *, citations: int, reports: int, seed: int = 5) -> str:
-    """Create a migrated SQLite database with the snapshot plus generated rows; return its URL."""
+def build_database(url: str, *, citations: int, reports: int, seed: int = 5) -> None:
+    """Migrate an empty database and fill it with the snapshot plus generated rows."""
     from sqlalchemy import func, insert
     from sqlmodel import Session, select
 
@@ -64,7 +67,6 @@ def build_database(path: Path, *, citations: int, reports: int, seed: int = 5) -
         Treatment,
     )
 
-    url = f"sqlite:///{path}"
     migrate.upgrade(url)
     engine = make_engine(url)
     rng = random.Random(seed)
@@ -139,8 +141,41 @@ def build_database(path: Path, *, citations: int, reports: int, seed: int = 5) -
         session.execute(insert(OutcomeReport), report_rows)
         session.execute(insert(OutcomeAdverseEvent), event_rows)
         session.commit()
+        if engine.dialect.name == "postgresql":
+            # Explicit ids were inserted: move the sequences past them, as real inserts would.
+            from sqlalchemy import text
+
+            for table in ("citation", "citation_link", "outcome_report", "outcome_adverse_event"):
+                session.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                        f"(SELECT max(id) FROM {table}))"
+                    )
+                )
+            session.commit()
     engine.dispose()
-    return url
+
+
+@contextmanager
+def temporary_database(base_url: str | None, tmp: Path) -> Iterator[str]:
+    """Yield the URL of a new, empty database: a SQLite file in tmp, or a fresh PostgreSQL
+    database created beside `base_url` and dropped afterwards. Never the app's own database."""
+    if not base_url:
+        yield f"sqlite:///{tmp / 'bench.sqlite3'}"
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"evidence_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(base_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def timed(
@@ -181,122 +216,135 @@ def main() -> None:
     parser.add_argument("--citations", type=int, default=50_000)
     parser.add_argument("--reports", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=40, help="timed requests per measurement")
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="a PostgreSQL server URL (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test): "
+        "a new database is created there for the run and dropped after; default: SQLite",
+    )
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="evidence-bench-compare-"))
     os.environ["EVIDENCE_INSTANCE_PATH"] = str(tmp / "instance")
     try:
-        start = time.perf_counter()
-        url = build_database(tmp / "bench.sqlite3", citations=args.citations, reports=args.reports)
-        print(
-            f"temporary database {url}: {args.citations:,} generated citations, "
-            f"{args.reports:,} generated reports (+ the snapshot), built in "
-            f"{time.perf_counter() - start:.1f} s"
-        )
-        from evidence import charts, compare, create_app, outcomes
-
-        app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "TESTING": False})
-        client = app.test_client()
-
-        from evidence.views import compare as compare_views
-
-        def clear() -> None:
-            compare.clear_cache()
-            charts.clear_cache()
-            compare_views.clear_href_cache()
-
-        # Warm imports, fonts and the connection pool once; not timed.
-        for query in SELECTIONS:
-            client.get(f"/compare?{query}")
-        client.get("/healthz")
-
-        def rotating(prefix: str) -> Callable[[], Any]:
-            counter = iter(range(10**9))
-            return lambda: client.get(f"{prefix}{SELECTIONS[next(counter) % len(SELECTIONS)]}")
-
-        health = timed(lambda: client.get("/healthz"), args.runs)
-        cold = timed(rotating("/compare?"), args.runs, before=clear)
-        for query in SELECTIONS:  # fill the caches
-            client.get(f"/compare?{query}")
-        cached = timed(rotating("/compare?"), args.runs * 2)
-
-        # A practitioner adds a report before each request: the citation side and its two
-        # charts stay cached, the report statistics and their two charts are recomputed.
-        from sqlmodel import Session, select
-
-        from evidence.db import get_engine
-        from evidence.models import OutcomeReport, Treatment
-
-        with app.app_context():
-            engine = get_engine()
-        with Session(engine) as session:
-            micro = session.exec(select(Treatment).where(Treatment.slug == "microneedling")).one()
-            micro_id = micro.id
-
-        def add_report() -> None:
-            with Session(engine) as session:
-                session.add(OutcomeReport(treatment_id=micro_id, improvement=3, fitzpatrick=4))
-                session.commit()
-
-        after_report = timed(rotating("/compare?"), args.runs, before=add_report)
-        health_after = timed(lambda: client.get("/healthz"), args.runs)
-
-        # Where a cold request's time goes: the comparison's queries and statistics vs charts.
-        data_ms, chart_ms, lit_ms, load_ms, stats_ms = [], [], [], [], []
-        with app.app_context():
-            from evidence.db import get_session
-
-            session = get_session()
-            for i in range(max(8, args.runs // 4)):
-                query = SELECTIONS[i % len(SELECTIONS)]
-                parts = dict(p.split("=") for p in query.split("&") if p.startswith("indication"))
-                slugs = [p[2:] for p in query.split("&") if p.startswith("t=")]
-                selection = compare.select_treatments(
-                    session, slugs=slugs, indication=parts.get("indication")
-                )
-                clear()
-                t0 = time.perf_counter()
-                result = compare.cached_compare(session, selection=selection)
-                t1 = time.perf_counter()
-                data = charts.chart_data(result)
-                for kind in charts.KINDS:
-                    charts.render(kind, data[kind], "svg")
-                t2 = time.perf_counter()
-                data_ms.append((t1 - t0) * 1000)
-                chart_ms.append((t2 - t1) * 1000)
-                # The comparison's parts: citation counts, loading reports, their statistics.
-                t3 = time.perf_counter()
-                compare.literature(
-                    session, treatments=selection.treatments, indication=selection.indication
-                )
-                t4 = time.perf_counter()
-                ind = selection.indication.slug if selection.indication else None
-                loaded = [
-                    outcomes.report_data(session, treatment=t.slug, indication=ind)
-                    for t in selection.treatments
-                ]
-                t5 = time.perf_counter()
-                for rows in loaded:
-                    outcomes.summarize(rows)
-                    outcomes.skin_type_groups(rows)
-                t6 = time.perf_counter()
-                lit_ms.append((t4 - t3) * 1000)
-                load_ms.append((t5 - t4) * 1000)
-                stats_ms.append((t6 - t5) * 1000)
-
-        print(f"selections rotated: {len(SELECTIONS)} (2 to 4 treatments, one with an indication)")
-        print(line("/healthz (baseline)", health))
-        print(line("/compare cold (caches emptied)", cold, TARGET_COLD_MS))
-        print(line("/compare cached", cached, TARGET_CACHED_MS))
-        print(line("/compare after a new report", after_report))
-        print(line("/healthz (after)", health_after))
-        print(line("  cold split: comparison data", data_ms))
-        print(line("  cold split: four charts (SVG)", chart_ms))
-        print(line("  data: citation counts", lit_ms))
-        print(line("  data: outcomes.report_data", load_ms))
-        print(line("  data: outcomes statistics", stats_ms))
+        with temporary_database(args.postgres, tmp) as url:
+            run(url, args)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run(url: str, args: argparse.Namespace) -> None:
+    """Fill the database at url, time the pages and print the figures."""
+    start = time.perf_counter()
+    build_database(url, citations=args.citations, reports=args.reports)
+    print(
+        f"temporary database {url}: {args.citations:,} generated citations, "
+        f"{args.reports:,} generated reports (+ the snapshot), built in "
+        f"{time.perf_counter() - start:.1f} s"
+    )
+    from evidence import charts, compare, create_app, outcomes
+
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "TESTING": False})
+    client = app.test_client()
+
+    from evidence.views import compare as compare_views
+
+    def clear() -> None:
+        compare.clear_cache()
+        charts.clear_cache()
+        compare_views.clear_href_cache()
+
+    # Warm imports, fonts and the connection pool once; not timed.
+    for query in SELECTIONS:
+        client.get(f"/compare?{query}")
+    client.get("/healthz")
+
+    def rotating(prefix: str) -> Callable[[], Any]:
+        counter = iter(range(10**9))
+        return lambda: client.get(f"{prefix}{SELECTIONS[next(counter) % len(SELECTIONS)]}")
+
+    health = timed(lambda: client.get("/healthz"), args.runs)
+    cold = timed(rotating("/compare?"), args.runs, before=clear)
+    for query in SELECTIONS:  # fill the caches
+        client.get(f"/compare?{query}")
+    cached = timed(rotating("/compare?"), args.runs * 2)
+
+    # A practitioner adds a report before each request: the citation side and its two
+    # charts stay cached, the report statistics and their two charts are recomputed.
+    from sqlmodel import Session, select
+
+    from evidence.db import get_engine
+    from evidence.models import OutcomeReport, Treatment
+
+    with app.app_context():
+        engine = get_engine()
+    with Session(engine) as session:
+        micro = session.exec(select(Treatment).where(Treatment.slug == "microneedling")).one()
+        micro_id = micro.id
+
+    def add_report() -> None:
+        with Session(engine) as session:
+            session.add(OutcomeReport(treatment_id=micro_id, improvement=3, fitzpatrick=4))
+            session.commit()
+
+    after_report = timed(rotating("/compare?"), args.runs, before=add_report)
+    health_after = timed(lambda: client.get("/healthz"), args.runs)
+
+    # Where a cold request's time goes: the comparison's queries and statistics vs charts.
+    data_ms, chart_ms, lit_ms, load_ms, stats_ms = [], [], [], [], []
+    with app.app_context():
+        from evidence.db import get_session
+
+        session = get_session()
+        for i in range(max(8, args.runs // 4)):
+            query = SELECTIONS[i % len(SELECTIONS)]
+            parts = dict(p.split("=") for p in query.split("&") if p.startswith("indication"))
+            slugs = [p[2:] for p in query.split("&") if p.startswith("t=")]
+            selection = compare.select_treatments(
+                session, slugs=slugs, indication=parts.get("indication")
+            )
+            clear()
+            t0 = time.perf_counter()
+            result = compare.cached_compare(session, selection=selection)
+            t1 = time.perf_counter()
+            data = charts.chart_data(result)
+            for kind in charts.KINDS:
+                charts.render(kind, data[kind], "svg")
+            t2 = time.perf_counter()
+            data_ms.append((t1 - t0) * 1000)
+            chart_ms.append((t2 - t1) * 1000)
+            # The comparison's parts: citation counts, loading reports, their statistics.
+            t3 = time.perf_counter()
+            compare.literature(
+                session, treatments=selection.treatments, indication=selection.indication
+            )
+            t4 = time.perf_counter()
+            ind = selection.indication.slug if selection.indication else None
+            loaded = [
+                outcomes.report_data(session, treatment=t.slug, indication=ind)
+                for t in selection.treatments
+            ]
+            t5 = time.perf_counter()
+            for rows in loaded:
+                outcomes.summarize(rows)
+                outcomes.skin_type_groups(rows)
+            t6 = time.perf_counter()
+            lit_ms.append((t4 - t3) * 1000)
+            load_ms.append((t5 - t4) * 1000)
+            stats_ms.append((t6 - t5) * 1000)
+
+    print(f"selections rotated: {len(SELECTIONS)} (2 to 4 treatments, one with an indication)")
+    print(line("/healthz (baseline)", health))
+    print(line("/compare cold (caches emptied)", cold, TARGET_COLD_MS))
+    print(line("/compare cached", cached, TARGET_CACHED_MS))
+    print(line("/compare after a new report", after_report))
+    print(line("/healthz (after)", health_after))
+    print(line("  cold split: comparison data", data_ms))
+    print(line("  cold split: four charts (SVG)", chart_ms))
+    print(line("  data: citation counts", lit_ms))
+    print(line("  data: outcomes.report_data", load_ms))
+    print(line("  data: outcomes statistics", stats_ms))
+    engine.dispose()
 
 
 if __name__ == "__main__":
