@@ -29,7 +29,8 @@ def _streamed(
         with Session(engine) as session:
             yield from produce(session)
 
-    response = Response(generate(), mimetype=mimetype)
+    # content_type, not mimetype: Flask would append a second charset to ours.
+    response = Response(generate(), content_type=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     # Proxies such as nginx would otherwise buffer the whole file before sending any of it.
     response.headers["X-Accel-Buffering"] = "no"

@@ -397,6 +397,7 @@ def test_csv_default_header_and_chosen_columns(app: Flask) -> None:
         "pmid,title,authors,journal,year,doi,pmcid,publication_types,mesh_terms,"
         "evidence_level,retraction_status,treatments,indications"
     )
+    assert default.headers["Content-Type"] == "text/csv; charset=utf-8"
     assert default.headers["Content-Disposition"].startswith(
         'attachment; filename="citations-microneedling-'
     )
