@@ -343,12 +343,7 @@ def alt_text(kind: str, data: dict[str, Any]) -> str:
     parts = []
     if kind == "levels":
         for row in data["treatments"]:
-            counts = ", ".join(
-                f"{row['counts'][k]} at level {k}"
-                if k != "unrated"
-                else f"{row['counts'][k]} not rated"
-                for k in ("1", "2", "3", "4", "5", "unrated")
-            )
+            counts = ", ".join(f"{row['counts'][k]} at level {k}" for k in "12345")
             parts.append(
                 f"{row['name']}: {counts}, {row['counts']['unrated']} not rated; "
                 f"{row['flagged']} retracted or flagged."
