@@ -330,6 +330,9 @@ def test_picker_selection_is_a_clean_permalink(client: FlaskClient) -> None:
     assert client.get(PAIR).status_code == 200
     empty = client.get("/compare").get_data(as_text=True)
     assert "No treatments chosen yet" in empty
+    single = client.get("/compare?t=microneedling").get_data(as_text=True)
+    assert "Only one treatment is chosen: tick at least one more to compare." in single
+    assert read_table(single).text[("citations", "microneedling")].strip() == "24"
 
 
 def test_treatment_page_offers_compare_with(client: FlaskClient) -> None:
