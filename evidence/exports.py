@@ -237,14 +237,32 @@ def _batch_sql(dialect: str, statuses: Sequence[str]) -> dict[str, str] | None:
 
 
 _FIRST = itemgetter(0)
+# What a record holds beyond the citation row, each read by one query per batch.
+RECORD_PARTS = (
+    "authors",
+    "publication_types",
+    "keywords",
+    "mesh_terms",
+    "identifiers",
+    "abstract",
+    "links",
+)
 
 
 class RecordLoader:
     """Loads `CitationRecord`s for batches of citation ids, one query per table per batch."""
 
-    def __init__(self, session: Session, *, statuses: Sequence[str] = ("included",)) -> None:
+    def __init__(
+        self,
+        session: Session,
+        *,
+        statuses: Sequence[str] = ("included",),
+        parts: Iterable[str] = RECORD_PARTS,
+    ) -> None:
         self.session = session
         self.statuses = tuple(statuses)
+        # Related tables to read; an export of a few CSV columns skips the others.
+        self.parts = frozenset(parts)
         self.treatments = {
             t.id: Named(t.slug, t.name) for t in session.exec(select(Treatment)) if t.id
         }
@@ -278,17 +296,24 @@ class RecordLoader:
         for r in self._rows("citations", ids):
             records[r[0]] = CitationRecord(*r[1:])
         # Rows come ordered by citation: one dict lookup per citation, not per row.
-        for cid, group in groupby(self._rows("authors", ids), _FIRST):
-            records[cid].authors = [Author._make(r[2:]) for r in group]
-        for cid, group in groupby(self._rows("ptypes", ids), _FIRST):
-            records[cid].publication_types = [r[2] for r in group]
-        for cid, group in groupby(self._rows("keywords", ids), _FIRST):
-            records[cid].keywords = [r[2] for r in group]
-        for cid, group in groupby(self._rows("mesh", ids), _FIRST):
-            records[cid].mesh_terms = [mesh_label(r[2], r[3] or "", bool(r[4])) for r in group]
-        self._identifiers(records, ids)
-        self._abstracts(records, [i for i, rec in records.items() if rec.abstract is None])
-        self._links(records, ids)
+        if "authors" in self.parts:
+            for cid, group in groupby(self._rows("authors", ids), _FIRST):
+                records[cid].authors = [Author._make(r[2:]) for r in group]
+        if "publication_types" in self.parts:
+            for cid, group in groupby(self._rows("ptypes", ids), _FIRST):
+                records[cid].publication_types = [r[2] for r in group]
+        if "keywords" in self.parts:
+            for cid, group in groupby(self._rows("keywords", ids), _FIRST):
+                records[cid].keywords = [r[2] for r in group]
+        if "mesh_terms" in self.parts:
+            for cid, group in groupby(self._rows("mesh", ids), _FIRST):
+                records[cid].mesh_terms = [mesh_label(r[2], r[3] or "", bool(r[4])) for r in group]
+        if "identifiers" in self.parts:
+            self._identifiers(records, ids)
+        if "abstract" in self.parts:
+            self._abstracts(records, [i for i, rec in records.items() if rec.abstract is None])
+        if "links" in self.parts:
+            self._links(records, ids)
         return [records[i] for i in ids if i in records]
 
     def _identifiers(self, records: dict[int, CitationRecord], ids: list[int]) -> None:
@@ -323,10 +348,14 @@ class RecordLoader:
 
 
 def iter_citations(
-    session: Session, flt: queries.CitationFilter, *, batch_size: int = BATCH_SIZE
+    session: Session,
+    flt: queries.CitationFilter,
+    *,
+    batch_size: int = BATCH_SIZE,
+    parts: Iterable[str] = RECORD_PARTS,
 ) -> Iterator[CitationRecord]:
     """Yield the filter's citations in the table's order, loading them batch by batch."""
-    loader = RecordLoader(session, statuses=link_statuses(flt))
+    loader = RecordLoader(session, statuses=link_statuses(flt), parts=parts)
     # yield_per streams the ids (a server-side cursor on PostgreSQL) instead of fetching all.
     result = session.execute(ordered_ids_query(flt).execution_options(yield_per=batch_size))
     for partition in result.partitions(batch_size):
@@ -384,6 +413,25 @@ DEFAULT_COLUMNS = (
     "treatments",
     "indications",
 )
+
+
+# The record parts each CSV/XLSX column reads (columns not named read the citation row only).
+COLUMN_PARTS = {
+    "authors": "authors",
+    "publication_types": "publication_types",
+    "keywords": "keywords",
+    "mesh_terms": "mesh_terms",
+    "doi": "identifiers",
+    "pmcid": "identifiers",
+    "abstract": "abstract",
+    "treatments": "links",
+    "indications": "links",
+}
+
+
+def columns_parts(columns: Iterable[str]) -> set[str]:
+    """Return the record parts a set of CSV/XLSX columns needs."""
+    return {COLUMN_PARTS[c] for c in columns if c in COLUMN_PARTS}
 
 
 class ExportError(ValueError):
@@ -927,7 +975,8 @@ def export_citations(
 ) -> Iterator[bytes]:
     """Yield the filter's citations in a format, as bytes, loading them batch by batch."""
     export_format = get_format(fmt)
-    records = iter_citations(session, flt, batch_size=batch_size)
+    parts = columns_parts(columns) if export_format.takes_columns else RECORD_PARTS
+    records = iter_citations(session, flt, batch_size=batch_size, parts=parts)
     return citation_chunks(records, export_format, columns=columns, about=describe_filter(flt))
 
 

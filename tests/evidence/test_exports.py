@@ -475,6 +475,28 @@ def test_rows_are_loaded_per_batch_not_per_row(app: Flask) -> None:
     assert 6 <= per_batch <= 9
 
 
+def test_a_few_csv_columns_read_only_their_tables(app: Flask) -> None:
+    def selects(fmt: str, columns: list[str]) -> tuple[int, bytes]:
+        executed: list[str] = []
+        with app.app_context(), Session(get_engine()) as session:
+            raw = session.connection().connection.driver_connection
+            raw.set_trace_callback(executed.append)
+            try:
+                flt = queries.CitationFilter(status="any")
+                data = b"".join(exports.export_citations(session, flt, fmt, columns=columns))
+            finally:
+                raw.set_trace_callback(None)
+        return len([q for q in executed if "citation_" in q and "json_each" in q]), data
+
+    few, data = selects("csv", ["pmid", "title"])
+    every, _ = selects("ris", list(exports.DEFAULT_COLUMNS))
+    assert data.decode().splitlines()[0] == "pmid,title"
+    assert few == 0  # the citation row alone: no author, MeSH, link ... table is read
+    assert every == 7  # authors, publication types, keywords, MeSH, identifiers, abstract, links
+    authors, _ = selects("csv", ["pmid", "authors", "treatments"])
+    assert authors == 2
+
+
 def test_small_batches_give_the_same_records(any_app: Flask) -> None:
     """Many batches (a server-side cursor on PostgreSQL between them) lose and repeat nothing."""
     with any_app.app_context(), Session(get_engine()) as session:
