@@ -109,9 +109,9 @@ class UpsertCounts:
 
 def _cut(value: str | None, limit: int) -> str | None:
     """Trim a value to its column's length (PostgreSQL enforces VARCHAR limits)."""
-    if value is None:
-        return None
-    return value if len(value) <= limit else value[: limit - 1] + "…"
+    if value is None or len(value) <= limit:
+        return value
+    return value[: limit - 1] + "…"
 
 
 # Bump when the mapping from records to rows changes, so every record is rewritten once.
@@ -208,59 +208,54 @@ CHILD_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
-def child_rows(record: PubmedRecord, citation_id: int) -> Iterator[tuple[Table, tuple[Any, ...]]]:
-    """Yield (table, row) for every child row of a record, in CHILD_COLUMNS order."""
-    author, section, ptype, mesh, keyword, ident, correction = CHILD_TABLES
-    cid = citation_id
+ChildRows = dict[str, list[tuple[Any, ...]]]
+
+
+def add_child_rows(record: PubmedRecord, citation_id: int, out: ChildRows) -> None:
+    """Append every child row of a record to ``out`` (table name -> CHILD_COLUMNS tuples)."""
+    cid, cut = citation_id, _cut
+    rows = out["citation_author"]
     for pos, a in enumerate(record.authors):
-        yield (
-            author,
+        rows.append(
             (
                 cid,
                 pos,
-                _cut(a.last_name, 200),
-                _cut(a.fore_name, 200),
-                _cut(a.initials, 20),
-                _cut(a.collective_name, 500),
-                "; ".join(a.affiliations) or None,
-            ),
+                cut(a.last_name, 200),
+                cut(a.fore_name, 200),
+                cut(a.initials, 20),
+                cut(a.collective_name, 500),
+                "; ".join(a.affiliations) if a.affiliations else None,
+            )
         )
+    rows = out["citation_abstract_section"]
     for pos, s in enumerate(record.abstract_sections):
-        yield section, (cid, pos, _cut(s.label, 200), _cut(s.nlm_category, 40), s.text)
-    for pos, name in enumerate(record.publication_types):
-        yield ptype, (cid, pos, _cut(name, 200))
+        rows.append((cid, pos, cut(s.label, 200), cut(s.nlm_category, 40), s.text))
+    out["citation_publication_type"].extend(
+        (cid, pos, cut(name, 200)) for pos, name in enumerate(record.publication_types)
+    )
+    rows = out["citation_mesh"]
     for pos, m in enumerate(record.mesh_headings):
-        qualifiers = "; ".join(q.name + ("*" if q.major_topic else "") for q in m.qualifiers)
-        yield (
-            mesh,
-            (
-                cid,
-                pos,
-                _cut(m.descriptor, 300),
-                _cut(m.ui, 20),
-                m.major_topic,
-                _cut(qualifiers, 1000),
-            ),
+        qualifiers = (
+            "; ".join(q.name + ("*" if q.major_topic else "") for q in m.qualifiers)
+            if m.qualifiers
+            else ""
         )
-    for pos, word in enumerate(record.keywords):
-        yield keyword, (cid, pos, _cut(word, 500), False)
+        rows.append(
+            (cid, pos, cut(m.descriptor, 300), cut(m.ui, 20), m.major_topic, cut(qualifiers, 1000))
+        )
+    out["citation_keyword"].extend(
+        (cid, pos, cut(word, 500), False) for pos, word in enumerate(record.keywords)
+    )
     if record.doi:
-        yield ident, (cid, "doi", _cut(record.doi, 300))
+        out["citation_identifier"].append((cid, "doi", cut(record.doi, 300)))
     if record.pmcid:
-        yield ident, (cid, "pmc", _cut(record.pmcid, 300))
+        out["citation_identifier"].append((cid, "pmc", cut(record.pmcid, 300)))
+    rows = out["citation_correction"]
     for link in record.comments_corrections:
         source = link.ref_source
         if link.note:
             source = f"{source} ({link.note})" if source else link.note
-        yield (
-            correction,
-            (
-                cid,
-                _cut(link.ref_type, 60),
-                str(link.pmid) if link.pmid else None,
-                source,
-            ),
-        )
+        rows.append((cid, cut(link.ref_type, 60), str(link.pmid) if link.pmid else None, source))
 
 
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
@@ -345,14 +340,13 @@ def upsert_batch(
         for chunk in _chunks(unchanged_ids, 500):
             conn.execute(update(CITATION).where(CITATION.c.id.in_(chunk)).values(fetched_at=now))
 
-    children: dict[Table, list[tuple[Any, ...]]] = {table: [] for table in CHILD_TABLES}
+    children: ChildRows = {name: [] for name in CHILD_COLUMNS}
     for values in (*new_rows, *changed_rows):
         key = values["pmid"]
-        for table, row in child_rows(records_by_pmid[key], ids[key]):
-            children[table].append(row)
-    for table, child_list in children.items():
-        if child_list:
-            _insert_tuples(conn, table, CHILD_COLUMNS[table.name], child_list)
+        add_child_rows(records_by_pmid[key], ids[key], children)
+    for table in CHILD_TABLES:
+        if children[table.name]:
+            _insert_tuples(conn, table, CHILD_COLUMNS[table.name], children[table.name])
 
     counts.added, counts.updated, counts.unchanged = (
         len(new_rows),
