@@ -91,7 +91,13 @@ def run_job_task(job_id: int) -> str:
     from evidence.db import get_engine
 
     with app.app_context():
-        job = run_job(engine=get_engine(app), config=app.config, job_id=job_id)
+        engine = get_engine(app)
+        with Session(engine) as session:
+            current = session.get(FetchJob, job_id)
+            if current is not None and job_is_live(current):
+                # Queued twice (a second click, a restarted worker): one runner is enough.
+                return "skipped: already running"
+        job = run_job(engine=engine, config=app.config, job_id=job_id)
     return job.state
 
 

@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from evidence import jobs
 from evidence.db import get_engine, session_scope
-from evidence.models import Citation, CitationLink, FetchJob, SavedSearch
+from evidence.models import Citation, CitationLink, FetchJob, SavedSearch, utcnow
 from evidence.queries import treatment_by_slug
 from tests.conftest import csrf_token
 from tests.evidence.test_auth import login, make_user
@@ -241,3 +241,23 @@ def test_searches_page_and_run_button(app: Flask, corpus_server: FakeEutils) -> 
     assert status["done"] == status["total"] == CORPUS
     listing = client.get("/searches").text
     assert ">1150<" in listing.replace(" ", "")
+
+
+def test_a_job_queued_twice_runs_once(app: Flask, corpus_server: FakeEutils) -> None:
+    """A task for a job another worker is running (fresh heartbeat) does nothing."""
+    use_fake(app, corpus_server)
+    job_id = _search_job(app, max_records=5)
+    with app.app_context(), session_scope() as session:
+        job = session.get(FetchJob, job_id)
+        assert job is not None
+        job.state, job.heartbeat_at = "running", utcnow()
+    app.config["HUEY_IMMEDIATE"] = True
+    jobs.init_app(app)
+    try:
+        jobs.enqueue(job_id)
+    finally:
+        jobs.huey.immediate = False
+    assert corpus_server.requests == []
+    with app.app_context(), session_scope() as session:
+        job = session.get(FetchJob, job_id)
+        assert job is not None and job.state == "running" and job.attempts == 0
