@@ -334,6 +334,9 @@ def run(url: str, args: argparse.Namespace) -> None:
             stats_ms.append((t6 - t5) * 1000)
 
     print(f"selections rotated: {len(SELECTIONS)} (2 to 4 treatments, one with an indication)")
+    # The machine may be shared: times scale with its load, so say what it was.
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"load average (1, 5, 15 min): {load} on {os.cpu_count()} CPUs")
     print(line("/healthz (baseline)", health))
     print(line("/compare cold (caches emptied)", cold, TARGET_COLD_MS))
     print(line("/compare cached", cached, TARGET_CACHED_MS))
