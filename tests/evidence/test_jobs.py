@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 
 import pytest
 from flask import Flask
+from huey import RedisHuey
 from sqlmodel import select
 
 from evidence import jobs
@@ -261,3 +263,29 @@ def test_a_job_queued_twice_runs_once(app: Flask, corpus_server: FakeEutils) -> 
     with app.app_context(), session_scope() as session:
         job = session.get(FetchJob, job_id)
         assert job is not None and job.state == "running" and job.attempts == 0
+
+
+def test_redis_queue_carries_jobs(app: Flask, corpus_server: FakeEutils) -> None:
+    """With a Redis URL the queue is RedisHuey; a job sent through it runs to the end."""
+    url = os.environ.get("EVIDENCE_TEST_REDIS_URL")
+    if not url:
+        pytest.skip("EVIDENCE_TEST_REDIS_URL is not set: the Redis queue test is skipped")
+    use_fake(app, corpus_server)
+    queue = jobs.make_huey(url)
+    assert isinstance(queue, RedisHuey)
+    queue.flush()
+
+    @queue.task()
+    def run_on_redis(job_id: int) -> str:
+        """The same work run_job_task does, on this queue."""
+        return _run(app, job_id).state
+
+    job_id = _search_job(app, max_records=12)
+    result = run_on_redis(job_id)
+    assert len(queue) == 1  # waiting in Redis, not run inline
+    queue.execute(queue.dequeue())  # what a consumer thread does
+    assert result.get() == "done"
+    queue.flush()
+    with app.app_context(), session_scope() as session:
+        job = session.get(FetchJob, job_id)
+        assert job is not None and job.added == 12
