@@ -527,6 +527,14 @@ def split_pages(pages: str | None) -> tuple[str | None, str | None]:
     return start, end
 
 
+def page_range(pages: str | None, dash: str) -> str | None:
+    """Return pages with the end page written out ('1123-9' -> '1123' + dash + '1129')."""
+    start, end = split_pages(pages)
+    if start and end:
+        return f"{start}{dash}{end}"
+    return pages or None
+
+
 def notes(record: CitationRecord) -> list[str]:
     """Return the facts a format without its own fields carries as notes."""
     out = [f"PMID: {record.pmid}"]
@@ -658,7 +666,7 @@ def bibtex_entry(record: CitationRecord) -> Entry:
         ("year", str(record.year) if record.year is not None else None),
         ("volume", record.volume),
         ("number", record.issue),
-        ("pages", record.pages.replace("-", "--") if record.pages else None),
+        ("pages", page_range(record.pages, "--")),
         ("doi", record.doi),
         ("pmid", record.pmid),
         ("pmcid", record.pmcid),
@@ -719,7 +727,7 @@ def csl_item(record: CitationRecord) -> dict[str, Any]:
         "container-title-short": record.journal_abbrev,
         "volume": record.volume,
         "issue": record.issue,
-        "page": record.pages,
+        "page": page_range(record.pages, "-"),
         "DOI": record.doi,
         "PMCID": record.pmcid,
         "language": record.language,

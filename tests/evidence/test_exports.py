@@ -375,6 +375,10 @@ def test_ris_pages_are_expanded_and_identifiers_in_their_tags(tricky_app: Flask)
     (entry,) = parse_ris(export_bytes(tricky_app, "ris", q="99000001"))
     row = entry["row"]
     assert (row["start_page"], row["end_page"]) == ("1123", "1129")
+    (bib,) = parse_bibtex(export_bytes(tricky_app, "bibtex", q="99000001"))
+    assert bib["row"]["pages"] == "1123–1129"  # '--' decoded to an en dash
+    (item,) = parse_csl(export_bytes(tricky_app, "csl-json", q="99000001"))
+    assert item["row"]["page"] == "1123-1129"
     assert row["doi"] == "10.1000/xyz_123(4)"
     assert row["custom2"] == "PMC1234567"
     assert len(row["notes"]) == 1 and "Retraction status: retracted" in row["notes"][0]
