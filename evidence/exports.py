@@ -68,7 +68,10 @@ class Author(NamedTuple):
         """Return PubMed's short form: 'Last FM', or the collective name."""
         if self.collective_name:
             return self.collective_name
-        return " ".join(p for p in (self.last_name, self.initials) if p)
+        last, initials = self.last_name, self.initials
+        if last and initials:
+            return f"{last} {initials}"
+        return last or initials or ""
 
     @property
     def inverted(self) -> str:
