@@ -147,13 +147,12 @@ def _abstract(abstract: etree._Element | None) -> list[AbstractSection]:
         AbstractSection(
             text=_text(node), label=node.get("Label") or None, nlm_category=node.get("NlmCategory")
         )
-        for node in abstract.iterfind("AbstractText")
+        for node in abstract.iterchildren("AbstractText")
     ]
 
 
-def _mesh(citation: etree._Element) -> list[MeshHeading]:
-    """Read MeshHeadingList: descriptors with major-topic flags and qualifiers."""
-    mesh_list = citation.find("MeshHeadingList")
+def _mesh(mesh_list: etree._Element | None) -> list[MeshHeading]:
+    """Read a MeshHeadingList: descriptors with major-topic flags and qualifiers."""
     if mesh_list is None:
         return []
     headings = []
@@ -182,19 +181,24 @@ def _mesh(citation: etree._Element) -> list[MeshHeading]:
     return headings
 
 
-def _comments(citation: etree._Element) -> list[CommentCorrection]:
-    """Read CommentsCorrectionsList (retractions, errata, expressions of concern, comments)."""
-    return [
-        CommentCorrection(
-            ref_type=node.get("RefType", ""),
-            pmid=_int_or_none(node.findtext("PMID")),
-            ref_source=_leaf(node, "RefSource"),
-            note=_leaf(node, "Note"),
-        )
-        for node in citation.iterfind("CommentsCorrectionsList/CommentsCorrections")
-        # "Cites" lists the paper's own references: hundreds per record, no use to us.
-        if node.get("RefType") != "Cites"
-    ]
+def _comments(comments_list: etree._Element) -> list[CommentCorrection]:
+    """Read a CommentsCorrectionsList (retractions, errata, expressions of concern, comments)."""
+    links = []
+    for node in comments_list:
+        ref_type = node.get("RefType", "")
+        # "Cites" lists the paper's own references: dozens per record, no use to us.
+        if ref_type == "Cites" or node.tag != "CommentsCorrections":
+            continue
+        link = CommentCorrection(ref_type=ref_type)
+        for child in node:
+            if child.tag == "PMID":
+                link.pmid = _int_or_none(child.text)
+            elif child.tag == "RefSource":
+                link.ref_source = _text(child) or None
+            elif child.tag == "Note":
+                link.note = _text(child) or None
+        links.append(link)
+    return links
 
 
 def _article_ids(id_list: etree._Element | None) -> dict[str, str]:
@@ -240,45 +244,95 @@ def _pages(article: etree._Element) -> str | None:
 
 
 def parse_article(element: etree._Element) -> PubmedRecord:
-    """Turn one PubmedArticle element into a record."""
-    citation = element.find("MedlineCitation")
+    """Turn one PubmedArticle element into a record (one pass over each level's children)."""
+    citation = pubmed_data = None
+    for child in element:
+        if child.tag == "MedlineCitation":
+            citation = child
+        elif child.tag == "PubmedData":
+            pubmed_data = child
     if citation is None:
         raise PubMedParseError("PubmedArticle without MedlineCitation")
-    pmid = _int_or_none(citation.findtext("PMID"))
-    if pmid is None:
+    record = PubmedRecord(pmid=0, status=citation.get("Status"))
+    article = None
+    keywords: dict[str, None] = {}
+    for child in citation:
+        tag = child.tag
+        if tag == "PMID":
+            record.pmid = _int_or_none(child.text) or 0
+        elif tag == "Article":
+            article = child
+        elif tag == "MeshHeadingList":
+            record.mesh_headings = _mesh(child)
+        elif tag == "KeywordList":
+            for node in child:
+                word = _text(node)
+                if word:
+                    keywords.setdefault(word, None)
+        elif tag == "CommentsCorrectionsList":
+            record.comments_corrections = _comments(child)
+        elif tag == "DateRevised":
+            record.date_revised = _iso_date(child)
+    if not record.pmid:
         raise PubMedParseError("PubmedArticle without a numeric PMID")
-    article = citation.find("Article")
     if article is None:
-        raise PubMedParseError(f"PMID {pmid}: no Article element")
-    journal = article.find("Journal")
-    issue = journal.find("JournalIssue") if journal is not None else None
-    ids = _article_ids(element.find("PubmedData/ArticleIdList"))
-    title = _child_text(article, "ArticleTitle") or _child_text(article, "VernacularTitle") or ""
-    revised = citation.find("DateRevised")
-    return PubmedRecord(
-        pmid=pmid,
-        title=title,
-        kind="article",
-        abstract_sections=_abstract(article.find("Abstract")),
-        journal_title=_leaf(journal, "Title"),
-        journal_iso=_leaf(journal, "ISOAbbreviation"),
-        volume=_leaf(issue, "Volume"),
-        issue=_leaf(issue, "Issue"),
-        pages=_pages(article),
-        pub_date=parse_pub_date(issue.find("PubDate") if issue is not None else None),
-        doi=_doi(article.findall("ELocationID"), ids),
-        pmcid=ids.get("pmc"),
-        languages=[_text(n) for n in article.iterfind("Language") if _text(n)],
-        authors=_authors(article.find("AuthorList")),
-        publication_types=[
-            _text(n) for n in article.iterfind("PublicationTypeList/PublicationType")
-        ],
-        mesh_headings=_mesh(citation),
-        keywords=_keywords(citation),
-        comments_corrections=_comments(citation),
-        status=citation.get("Status"),
-        date_revised=_iso_date(revised),
-    )
+        raise PubMedParseError(f"PMID {record.pmid}: no Article element")
+    record.keywords = list(keywords)
+    _read_article(article, record)
+    ids: dict[str, str] = {}
+    if pubmed_data is not None:
+        ids = _article_ids(next(pubmed_data.iterchildren("ArticleIdList"), None))
+    record.doi = record.doi or ids.get("doi")
+    record.pmcid = ids.get("pmc")
+    return record
+
+
+def _read_article(article: etree._Element, record: PubmedRecord) -> None:
+    """Fill a record from an Article element's children in one pass."""
+    title = vernacular = None
+    for child in article:
+        tag = child.tag
+        if tag == "Journal":
+            _read_journal(child, record)
+        elif tag == "ArticleTitle":
+            title = _text(child)
+        elif tag == "AuthorList":
+            record.authors = _authors(child)
+        elif tag == "Abstract":
+            record.abstract_sections = _abstract(child)
+        elif tag == "Pagination":
+            record.pages = _pages(article)
+        elif tag == "ELocationID":
+            if record.doi is None and child.get("EIdType") == "doi":
+                if child.get("ValidYN", "Y") == "Y":
+                    record.doi = _text(child) or None
+        elif tag == "Language":
+            language = _text(child)
+            if language:
+                record.languages.append(language)
+        elif tag == "PublicationTypeList":
+            record.publication_types = [_text(node) for node in child]
+        elif tag == "VernacularTitle":
+            vernacular = _text(child)
+    record.title = title or vernacular or ""
+
+
+def _read_journal(journal: etree._Element, record: PubmedRecord) -> None:
+    """Fill journal title, ISO abbreviation, volume, issue and date from a Journal element."""
+    for child in journal:
+        tag = child.tag
+        if tag == "Title":
+            record.journal_title = _text(child) or None
+        elif tag == "ISOAbbreviation":
+            record.journal_iso = _text(child) or None
+        elif tag == "JournalIssue":
+            for part in child:
+                if part.tag == "Volume":
+                    record.volume = _text(part) or None
+                elif part.tag == "Issue":
+                    record.issue = _text(part) or None
+                elif part.tag == "PubDate":
+                    record.pub_date = parse_pub_date(part)
 
 
 def _iso_date(element: etree._Element | None) -> str | None:
