@@ -11,7 +11,7 @@
   function update(s) {
     var bar = document.getElementById("job-progress");
     if (s.total) { bar.max = s.total; bar.value = s.done; } else if (s.finished) { bar.max = 1; bar.value = 1; }
-    set("job-percent", s.percent === null ? "…" : s.percent);
+    set("job-percent", s.percent === null ? "…" : s.percent + "%");
     set("job-state", s.state);
     set("job-done", s.done);
     set("job-total", s.total === null ? "?" : s.total);
@@ -20,6 +20,7 @@
     set("job-errors", s.errors);
     set("job-note", s.note || "");
     set("job-error", s.error || "");
+    document.getElementById("job-error").hidden = !s.error;
     return s.finished;
   }
   function poll() {
