@@ -53,14 +53,24 @@ def db_current() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--threads", default=8, show_default=True, type=int)
+@click.option(
+    "--worker/--no-worker",
+    default=True,
+    show_default=True,
+    help="Run the background job consumer in this process (use --no-worker when separate "
+    "`evidence worker` processes serve the queue).",
+)
 @with_appcontext
-def serve(host: str, port: int, threads: int) -> None:
+def serve(host: str, port: int, threads: int, worker: bool) -> None:
     """Serve the app with waitress (a production WSGI server; no debug, no reloader)."""
     import waitress
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    for hook in app.config.get("SERVE_HOOKS", ()):
-        hook(app)
+    if worker:
+        from evidence import jobs
+
+        jobs.start_embedded_consumer(app)
+        click.echo("Background jobs run in this process (embedded queue consumer).")
     click.echo(f"Serving the evidence tracker on http://{host}:{port}/")
     waitress.serve(app, host=host, port=port, threads=threads)
 

@@ -488,3 +488,24 @@ def requeue_orphans(session: Session) -> list[int]:
     for job_id in orphans:
         enqueue(job_id)
     return orphans
+
+
+def start_embedded_consumer(app: Flask, *, workers: int = 1) -> Any:
+    """Run the queue's consumer in daemon threads of this process (the `make run` default).
+
+    One machine needs no separate `evidence worker`: `evidence serve` starts this. The main
+    thread belongs to the web server, so huey's signal handlers and main loop are not used;
+    a job cut short when the server stops resumes on the next run like any interrupted job.
+    """
+    init_app(app)
+    with app.app_context():
+        from evidence.db import get_engine
+
+        with Session(get_engine(app)) as session:
+            requeue_orphans(session)
+            session.commit()
+    consumer = huey.create_consumer(workers=workers, worker_type="thread")
+    consumer.scheduler.start()
+    for _name, thread in consumer.worker_threads:
+        thread.start()
+    return consumer
