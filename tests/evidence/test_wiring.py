@@ -20,3 +20,11 @@ def test_reports_list_links_to_a_csv_of_the_same_reports(app: Flask) -> None:
     assert len(rows) == 3  # the three quoted forum reports, all microneedling
     listed = re.findall(r'id="report-(\d+)"', html)
     assert sorted(listed) == sorted(r["id"] for r in rows)
+
+
+def test_treatment_page_links_to_its_saved_searches(app: Flask) -> None:
+    client = app.test_client()
+    html = client.get("/treatments/microneedling").data.decode()
+    assert 'href="/searches?treatment=microneedling"' in html
+    searches = client.get("/searches?treatment=microneedling").data.decode()
+    assert "microneedling[tiab]" in searches.replace("&#34;", '"')
