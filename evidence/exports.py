@@ -61,25 +61,29 @@ class Author(NamedTuple):
     last_name: str | None
     fore_name: str | None
     initials: str | None
+    suffix: str | None
     collective_name: str | None
 
     @property
     def label(self) -> str:
-        """Return PubMed's short form: 'Last FM', or the collective name."""
+        """Return PubMed's short form: 'Last FM' ('Last FM Jr'), or the collective name."""
         if self.collective_name:
             return self.collective_name
         last, initials = self.last_name, self.initials
         if last and initials:
-            return f"{last} {initials}"
+            return f"{last} {initials} {self.suffix}" if self.suffix else f"{last} {initials}"
         return last or initials or ""
 
     @property
     def inverted(self) -> str:
-        """Return 'Last, Fore' (or 'Last, FM' without a fore name), as RIS and BibTeX want."""
+        """Return 'Last, Fore[, Jr]' (or 'Last, FM' without a fore name), as RIS writes it."""
         if self.collective_name:
             return self.collective_name
         given = self.fore_name or self.initials
-        return f"{self.last_name}, {given}" if given else (self.last_name or "")
+        if not given:
+            return self.last_name or ""
+        name = f"{self.last_name}, {given}"
+        return f"{name}, {self.suffix}" if self.suffix else name
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +196,7 @@ _CITATION_FIELDS = (
 _BATCH_SQL = {
     "citations": "SELECT " + ", ".join(_CITATION_FIELDS) + " FROM citation WHERE id {ids}",
     "authors": (
-        "SELECT citation_id, position, last_name, fore_name, initials, collective_name "
+        "SELECT citation_id, position, last_name, fore_name, initials, suffix, collective_name "
         "FROM citation_author WHERE citation_id {ids} ORDER BY citation_id, position"
     ),
     "ptypes": (
@@ -656,6 +660,10 @@ def bibtex_name(author: Author) -> str:
     """Return an author as BibTeX wants it; braces keep a collective name from being split."""
     if author.collective_name:
         return "{" + latex_escape(author.collective_name) + "}"
+    given = author.fore_name or author.initials
+    if author.suffix and given:
+        # BibTeX's three-part form: "von Last, Jr, First".
+        return latex_escape(f"{author.last_name}, {author.suffix}, {given}")
     return latex_escape(author.inverted)
 
 
@@ -719,6 +727,8 @@ def csl_item(record: CitationRecord) -> dict[str, Any]:
             name: dict[str, str] = {"family": a.last_name or ""}
             if a.fore_name or a.initials:
                 name["given"] = a.fore_name or a.initials or ""
+            if a.suffix:
+                name["suffix"] = a.suffix
             authors.append(name)
     if authors:
         item["author"] = authors
@@ -796,7 +806,8 @@ def medline_record(record: CitationRecord) -> str:
             lines.append(_medline_line("CN", a.collective_name))
         else:
             if a.fore_name:
-                lines.append(_medline_line("FAU", a.inverted))
+                full = f"{a.last_name}, {a.fore_name}"
+                lines.append(_medline_line("FAU", f"{full} {a.suffix}" if a.suffix else full))
             lines.append(_medline_line("AU", a.label))
     if record.language:
         lines.append(_medline_line("LA", record.language))

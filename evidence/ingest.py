@@ -138,7 +138,7 @@ def record_hash(record: PubmedRecord) -> str:
         r.pmcid,
         r.languages,
         [
-            (a.last_name, a.fore_name, a.initials, a.collective_name, a.affiliations)
+            (a.last_name, a.fore_name, a.initials, a.suffix, a.collective_name, a.affiliations)
             for a in r.authors
         ],
         r.publication_types,
@@ -189,6 +189,7 @@ CHILD_COLUMNS: dict[str, tuple[str, ...]] = {
         "last_name",
         "fore_name",
         "initials",
+        "suffix",
         "collective_name",
         "affiliation",
     ),
@@ -223,6 +224,7 @@ def add_child_rows(record: PubmedRecord, citation_id: int, out: ChildRows) -> No
                 cut(a.last_name, 200),
                 cut(a.fore_name, 200),
                 cut(a.initials, 20),
+                cut(a.suffix, 20),
                 cut(a.collective_name, 500),
                 "; ".join(a.affiliations) if a.affiliations else None,
             )

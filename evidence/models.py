@@ -111,6 +111,7 @@ class CitationAuthor(SQLModel, table=True):
     last_name: str | None = Field(default=None, max_length=200)
     fore_name: str | None = Field(default=None, max_length=200)
     initials: str | None = Field(default=None, max_length=20)
+    suffix: str | None = Field(default=None, max_length=20)
     collective_name: str | None = Field(default=None, max_length=500)
     affiliation: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 

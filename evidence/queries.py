@@ -186,7 +186,7 @@ def author_label(author: CitationAuthor) -> str:
     """Format an author the way PubMed's summaries do: 'Last FM' or the collective name."""
     if author.collective_name:
         return author.collective_name
-    return " ".join(p for p in (author.last_name, author.initials) if p)
+    return " ".join(p for p in (author.last_name, author.initials, author.suffix) if p)
 
 
 def publication_type_names(session: Session) -> list[str]:

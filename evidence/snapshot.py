@@ -56,10 +56,10 @@ class LoadReport:
 
 
 def split_author(name: str) -> dict[str, Any]:
-    """Split PubMed's 'Last FM' form into last name and initials."""
-    match = re.fullmatch(r"(.+?)\s+([A-Z]{1,4})", name.strip())
+    """Split PubMed's 'Last FM [Jr]' form into last name, initials and suffix."""
+    match = re.fullmatch(r"(.+?)\s+([A-Z]{1,4})(?:\s+(Jr|Sr|2nd|3rd|4th|II|III|IV))?", name.strip())
     if match:
-        return {"last_name": match.group(1), "initials": match.group(2)}
+        return {"last_name": match.group(1), "initials": match.group(2), "suffix": match.group(3)}
     return {"last_name": None, "initials": None, "collective_name": name.strip()}
 
 

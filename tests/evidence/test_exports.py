@@ -171,10 +171,21 @@ def expected_records() -> dict[str, dict[str, Any]]:
     return out
 
 
-def inverted(label: str) -> str:
-    """Return 'Last, Initials' for a snapshot author, which has only the 'Last FM' form."""
-    match = re.fullmatch(r"(.+?)\s+([A-Z]{1,4})", label)
-    return f"{match.group(1)}, {match.group(2)}" if match else label
+def inverted(label: str, fmt: str = "ris") -> str:
+    """Return a snapshot author ('Last FM', 'Last FM Jr') inverted as the format writes it.
+
+    RIS: 'Last, FM, Jr'; BibTeX: 'Last, Jr, FM' (its three-part form); CSL-JSON keeps the
+    suffix in its own field, read back here as 'Last, FM'.
+    """
+    match = re.fullmatch(r"(.+?)\s+([A-Z]{1,4})(?:\s+(Jr|Sr|2nd|3rd|II|III|IV))?", label)
+    if not match:
+        return label
+    last, initials, suffix = match.groups()
+    if suffix and fmt == "ris":
+        return f"{last}, {initials}, {suffix}"
+    if suffix and fmt == "bibtex":
+        return f"{last}, {suffix}, {initials}"
+    return f"{last}, {initials}"
 
 
 def one_line(text: str) -> str:
@@ -320,7 +331,7 @@ def expected_authors(fmt: str, want: dict[str, Any]) -> list[str]:
     """Return the authors as a format writes them: 'Last FM' or 'Last, Fore'."""
     if fmt in ("csv", "xlsx", "medline"):
         return list(want["labels"])
-    return want.get("inverted") or [inverted(label) for label in want["labels"]]
+    return want.get("inverted") or [inverted(label, fmt) for label in want["labels"]]
 
 
 @pytest.mark.parametrize("fmt", list(PARSERS))

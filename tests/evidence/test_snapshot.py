@@ -108,3 +108,17 @@ def test_multi_treatment_citation_links_each_treatment(app: Flask) -> None:
         links = session.exec(select(CitationLink).where(CitationLink.citation_id == cit.id)).all()
         slugs = sorted(session.get(Treatment, link.treatment_id).slug for link in links)
         assert slugs == ["fractional-co2-laser", "microneedling-radiofrequency"]
+
+
+def test_name_suffix_is_a_suffix_not_a_collective_author(app: Flask) -> None:
+    with app.app_context(), session_scope() as session:
+        cit = session.exec(select(Citation).where(Citation.pmid == "34854067")).one()
+        first = session.exec(
+            select(CitationAuthor).where(
+                CitationAuthor.citation_id == cit.id, CitationAuthor.position == 0
+            )
+        ).one()
+    assert (first.last_name, first.initials, first.suffix) == ("English", "RS", "Jr")
+    assert first.collective_name is None
+    html = app.test_client().get("/treatments/microneedling?q=hair+loss").data.decode()
+    assert "English RS Jr" in html
