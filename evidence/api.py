@@ -30,6 +30,7 @@ from evidence.models import (
     User,
     utcnow,
 )
+from evidence.reports import REPORT_FIELDS
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -294,29 +295,8 @@ def iso(moment: datetime | None) -> str | None:
 
 # --- outcome reports -----------------------------------------------------------------------
 
-REPORT_VALUE_FIELDS = (
-    "indication_detail",
-    "sessions",
-    "interval_weeks",
-    "fitzpatrick",
-    "age_band",
-    "device",
-    "needle_depth_mm",
-    "energy",
-    "passes",
-    "settings",
-    "improvement",
-    "satisfaction",
-    "adverse_other",
-    "downtime_days",
-    "cost_per_session",
-    "cost_per_course",
-    "currency",
-    "cost_note",
-    "follow_up_months",
-    "protocol_pmid",
-    "notes",
-)
+# What a practitioner fills in, plus what the app records beside it (read-only here).
+REPORT_VALUE_FIELDS = (*REPORT_FIELDS, "cost_note")
 
 
 def report_json(

@@ -31,6 +31,7 @@ from sqlalchemy.sql import Select
 from sqlmodel import Session, col, select
 
 from evidence import queries, reports
+from evidence.iterutil import batched
 from evidence.levels import LEVEL_LABELS
 from evidence.models import (
     ADVERSE_EVENT_LABELS,
@@ -611,21 +612,9 @@ def ris_entry(record: CitationRecord) -> dict[str, Any]:
     return entry
 
 
-def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    """Yield lists of up to `size` items."""
-    batch: list[Any] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def write_ris(records: Iterable[CitationRecord]) -> Iterator[str]:
     """Yield RIS text, one 'TY  - JOUR' ... 'ER  - ' reference per citation."""
-    for batch in _batched(records, CHUNK_ROWS):
+    for batch in batched(records, CHUNK_ROWS):
         text = rispy.dumps([ris_entry(r) for r in batch], implementation=_PlainRisWriter)
         # Batches are written separately, so keep the blank line between references.
         yield text.rstrip("\n") + "\n\n"
@@ -702,7 +691,7 @@ def bibtex_entry(record: CitationRecord) -> Entry:
 
 def write_bibtex(records: Iterable[CitationRecord]) -> Iterator[str]:
     """Yield BibTeX text, one @article per citation."""
-    for batch in _batched(records, CHUNK_ROWS):
+    for batch in batched(records, CHUNK_ROWS):
         library = Library()
         library.add([bibtex_entry(r) for r in batch])
         yield bibtex_write_string(library).rstrip("\n") + "\n\n"
@@ -766,7 +755,7 @@ def write_csl_json(records: Iterable[CitationRecord]) -> Iterator[str]:
     """Yield a CSL-JSON array, one item per citation, written as the items arrive."""
     yield "["
     first = True
-    for batch in _batched(records, CHUNK_ROWS):
+    for batch in batched(records, CHUNK_ROWS):
         parts = []
         for r in batch:
             parts.append(("\n" if first else ",\n") + json.dumps(csl_item(r), ensure_ascii=False))
@@ -836,7 +825,7 @@ def medline_record(record: CitationRecord) -> str:
 def write_medline(records: Iterable[CitationRecord]) -> Iterator[str]:
     """Yield MEDLINE text, records separated by a blank line."""
     first = True
-    for batch in _batched(records, CHUNK_ROWS):
+    for batch in batched(records, CHUNK_ROWS):
         parts = []
         for r in batch:
             parts.append(("" if first else "\n") + medline_record(r))

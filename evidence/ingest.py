@@ -25,6 +25,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
+from evidence.iterutil import batched
 from evidence.levels import grade
 from evidence.models import (
     Citation,
@@ -470,18 +471,6 @@ def _link(conn: Any, citation_ids: list[int], target: LinkTarget, now: datetime)
     return len(rows)
 
 
-def _batches(items: Iterable[ParsedItem], size: int) -> Iterator[list[ParsedItem]]:
-    """Group a stream of records into lists of ``size``."""
-    batch: list[ParsedItem] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def upsert_records(
     session: Session,
     items: Iterable[ParsedItem],
@@ -494,7 +483,7 @@ def upsert_records(
 ) -> UpsertCounts:
     """Upsert a stream of records in batches (memory stays flat); the caller commits."""
     total = UpsertCounts()
-    for batch in _batches(items, batch_size):
+    for batch in batched(items, batch_size):
         total.add(
             upsert_batch(session, batch, source=source, source_detail=source_detail, link=link)
         )
