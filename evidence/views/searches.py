@@ -149,3 +149,75 @@ def job_json(job_id: int) -> Response:
     response = jsonify(jobs.job_status(_job_or_404(job_id)))
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+IMPORT_SUFFIXES = (".xml", ".xml.gz", ".gz", ".nbib", ".txt", ".medline")
+
+
+@bp.get("/searches/import")
+@roles_required("curator")
+def import_form() -> str:
+    """The upload form for PubMed XML, MEDLINE (.nbib) and PMID-list files."""
+    session = get_session()
+    return render_template(
+        "searches/import.html",
+        treatments=queries.treatments(session),
+        indications=queries.indications(session),
+        suffixes=IMPORT_SUFFIXES,
+    )
+
+
+@bp.post("/searches/import")
+@roles_required("curator")
+def import_upload() -> Response | tuple[str, int]:
+    """Store an uploaded file under instance/uploads and import it as a background job."""
+    import uuid
+    from pathlib import Path
+
+    from flask import current_app
+    from werkzeug.utils import secure_filename
+
+    session = get_session()
+    upload = request.files.get("file")
+    name = secure_filename(upload.filename or "") if upload is not None else ""
+    treatment = queries.treatment_by_slug(session, request.form.get("treatment", ""))
+    indication = queries.indication_by_slug(session, request.form.get("indication", ""))
+    problem = None
+    if upload is None or not name:
+        problem = "Choose a file to import."
+    elif not name.lower().endswith(IMPORT_SUFFIXES):
+        problem = (
+            f"{name}: not a file this import reads. Use PubMed XML (.xml, .xml.gz), "
+            "a MEDLINE export (.nbib, .txt) or a list of PMIDs (.txt)."
+        )
+    if problem:
+        flash(problem, "error")
+        return (
+            render_template(
+                "searches/import.html",
+                treatments=queries.treatments(session),
+                indications=queries.indications(session),
+                suffixes=IMPORT_SUFFIXES,
+                chosen_treatment=request.form.get("treatment"),
+                chosen_indication=request.form.get("indication"),
+            ),
+            400,
+        )
+    assert upload is not None
+    folder = Path(current_app.instance_path) / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    # A unique prefix: two curators may upload files with the same name.
+    path = folder / f"{uuid.uuid4().hex[:12]}-{name}"
+    upload.save(path)
+    job = jobs.start_import_job(
+        session,
+        path,
+        treatment_id=treatment.id if treatment else None,
+        indication_id=indication.id if indication else None,
+        user_id=_user_id(),
+    )
+    session.commit()
+    assert job.id is not None
+    jobs.enqueue(job.id)
+    flash(f"{name} is being imported in the background.", "success")
+    return redirect(url_for("searches.job_page", job_id=job.id))
