@@ -36,3 +36,22 @@ def test_curator_excludes_a_link_with_a_reason(
     expect(page.get_by_text("excluded because device not a microneedling pen")).to_be_visible()
     page.goto(base + "/treatments/microneedling")
     expect(page.locator("p.count")).to_contain_text("23 citations")
+
+
+def test_curator_import_page_passes_axe(page: Page, live_server: LiveServer, app: Flask) -> None:
+    with app.app_context(), session_scope() as session:
+        auth.create_user(session, email="cur2@clinic.example", password=PASSWORD, role="curator")
+    base = live_server.url
+    page.goto(base + "/login")
+    page.get_by_label("E-mail").fill("cur2@clinic.example")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.goto(base + "/searches")
+    page.get_by_role("link", name="Import records from a file").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Import PubMed records from a file")
+    assert serious_violations(page) == []
+    page.get_by_label("File", exact=True).set_input_files(
+        files=[{"name": "notes.docx", "mimeType": "application/octet-stream", "buffer": b"x"}]
+    )
+    page.get_by_role("button", name="Import").click()
+    expect(page.get_by_text("notes.docx: not a file this import reads")).to_be_visible()
