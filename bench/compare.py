@@ -242,7 +242,7 @@ def run(url: str, args: argparse.Namespace) -> None:
         f"{args.reports:,} generated reports (+ the snapshot), built in "
         f"{time.perf_counter() - start:.1f} s"
     )
-    from evidence import charts, compare, create_app, outcomes
+    from evidence import charts, compare, create_app
 
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "TESTING": False})
     client = app.test_client()
@@ -291,7 +291,7 @@ def run(url: str, args: argparse.Namespace) -> None:
     health_after = timed(lambda: client.get("/healthz"), args.runs)
 
     # Where a cold request's time goes: the comparison's queries and statistics vs charts.
-    data_ms, chart_ms, lit_ms, load_ms, stats_ms = [], [], [], [], []
+    data_ms, chart_ms, lit_ms, prac_ms = [], [], [], []
     with app.app_context():
         from evidence.db import get_session
 
@@ -313,25 +313,18 @@ def run(url: str, args: argparse.Namespace) -> None:
             t2 = time.perf_counter()
             data_ms.append((t1 - t0) * 1000)
             chart_ms.append((t2 - t1) * 1000)
-            # The comparison's parts: citation counts, loading reports, their statistics.
+            # The comparison's parts: citation counts; report statistics and quoted prices.
             t3 = time.perf_counter()
             compare.literature(
                 session, treatments=selection.treatments, indication=selection.indication
             )
             t4 = time.perf_counter()
-            ind = selection.indication.slug if selection.indication else None
-            loaded = [
-                outcomes.report_data(session, treatment=t.slug, indication=ind)
-                for t in selection.treatments
-            ]
+            compare.practice(
+                session, treatments=selection.treatments, indication=selection.indication
+            )
             t5 = time.perf_counter()
-            for rows in loaded:
-                outcomes.summarize(rows)
-                outcomes.skin_type_groups(rows)
-            t6 = time.perf_counter()
             lit_ms.append((t4 - t3) * 1000)
-            load_ms.append((t5 - t4) * 1000)
-            stats_ms.append((t6 - t5) * 1000)
+            prac_ms.append((t5 - t4) * 1000)
 
     print(f"selections rotated: {len(SELECTIONS)} (2 to 4 treatments, one with an indication)")
     # The machine may be shared: times scale with its load, so say what it was.
@@ -345,8 +338,7 @@ def run(url: str, args: argparse.Namespace) -> None:
     print(line("  cold split: comparison data", data_ms))
     print(line("  cold split: four charts (SVG)", chart_ms))
     print(line("  data: citation counts", lit_ms))
-    print(line("  data: outcomes.report_data", load_ms))
-    print(line("  data: outcomes statistics", stats_ms))
+    print(line("  data: report statistics", prac_ms))
     engine.dispose()
 
 

@@ -271,22 +271,21 @@ def practice(
                 p.source_commenter,
             )
         )
+    summaries = outcomes.treatment_summaries(
+        session,
+        treatments=[t.slug for t in treatments],
+        indication=indication.slug if indication else None,
+    )
     out = []
     for treatment in treatments:
         assert treatment.id is not None
-        reports = outcomes.report_data(
-            session, treatment=treatment.slug, indication=indication.slug if indication else None
-        )
-        counts = [0] * 5
-        for r in reports:
-            if r.improvement is not None and 0 <= r.improvement <= 4:
-                counts[r.improvement] += 1
+        summary = summaries[treatment.slug]
         out.append(
             Practice(
                 treatment=treatment.slug,
-                overall=outcomes.summarize(reports),
-                by_skin=outcomes.skin_type_groups(reports),
-                improvement_counts=tuple(counts),
+                overall=summary.overall,
+                by_skin=summary.by_skin,
+                improvement_counts=summary.improvement_counts,
                 prices=tuple(prices[treatment.id]),
             )
         )

@@ -15,8 +15,10 @@ import statistics
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from scipy import stats
+from sqlalchemy import case, distinct, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -158,30 +160,87 @@ def main_currency(reports: Sequence[ReportData]) -> str | None:
     return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[0][0]
 
 
-def summarize(reports: Sequence[ReportData], *, label: str = "all") -> GroupStats:
-    """Compute every figure for one group of reports."""
-    n = len(reports)
-    improvements = [r.improvement for r in reports if r.improvement is not None]
+def mean_ci_from_sums(n: int, total: int, total_sq: int) -> MeanCI:
+    """Return the mean of n integer values from their sum and sum of squares, with its t interval.
+
+    Integer sums are exact, so this equals mean_ci on the values themselves (up to the last
+    bit of the standard deviation's square root) without holding the values.
+    """
+    if n == 0:
+        return MeanCI(n=0, mean=None, low=None, high=None, small=True)
+    mean = total / n
+    if n < 2:
+        return MeanCI(n=n, mean=mean, low=None, high=None, small=True)
+    # n (n - 1) s^2 = n sum(x^2) - sum(x)^2: exact in integers, so no cancellation error.
+    spread = n * total_sq - total * total
+    if spread == 0:
+        return MeanCI(n=n, mean=mean, low=mean, high=mean, small=n < SMALL_N)
+    sem = math.sqrt(spread / (n * (n - 1))) / math.sqrt(n)
+    low, high = stats.t.interval(CONFIDENCE, n - 1, loc=mean, scale=sem)
+    return MeanCI(n=n, mean=mean, low=float(low), high=float(high), small=n < SMALL_N)
+
+
+# A costed report in the columns cost medians need: (currency, per session, per course).
+Costed = tuple[str, float | None, float | None]
+
+
+def _group_stats(
+    *,
+    label: str,
+    ids: Sequence[int],
+    improvements: Sequence[int],
+    events: Counter[str],
+    downtimes: Sequence[float],
+    costed: Sequence[Costed],
+) -> GroupStats:
+    """Compute a group's figures from its columns: the one place summaries are computed.
+
+    `events` counts reports per adverse event; `costed` holds the reports with a currency and
+    a per-session or per-course cost (the course cost already derived by course_cost).
+    """
+    n = len(ids)
+    total = sum(improvements)
+    total_sq = sum(v * v for v in improvements)
     responders = sum(1 for value in improvements if value >= RESPONDER_THRESHOLD)
-    adverse = {
-        key: proportion(sum(1 for r in reports if key in r.adverse_events), n) for key in EVENT_KEYS
-    }
-    currency = main_currency(reports)
-    priced = [r for r in reports if currency is not None and r.currency == currency]
-    per_session = [r.cost_per_session for r in priced if r.cost_per_session is not None]
-    per_course = [c for c in (course_cost(r) for r in priced) if c is not None]
+    counts = Counter(currency for currency, _s, _c in costed)
+    currency = min(counts.items(), key=lambda item: (-item[1], item[0]))[0] if counts else None
+    per_session = [s for cur, s, _c in costed if cur == currency and s is not None]
+    per_course = [c for cur, _s, c in costed if cur == currency and c is not None]
     return GroupStats(
         label=label,
         n=n,
         small=n < SMALL_N,
-        report_ids=tuple(r.id for r in reports),
-        improvement=mean_ci([float(v) for v in improvements]),
+        report_ids=tuple(ids),
+        improvement=mean_ci_from_sums(len(improvements), total, total_sq),
         responders=proportion(responders, len(improvements)),
-        adverse=adverse,
-        median_downtime=_median([r.downtime_days for r in reports if r.downtime_days is not None]),
+        adverse={key: proportion(events[key], n) for key in EVENT_KEYS},
+        median_downtime=_median(downtimes),
         median_cost_per_session=_median(per_session),
         median_cost_per_course=_median(per_course),
         currency=currency,
+    )
+
+
+def _costed(report: ReportData) -> Costed | None:
+    """Return a report's cost columns when it states a currency and a cost, else None."""
+    course = course_cost(report)
+    if not report.currency or (report.cost_per_session is None and course is None):
+        return None
+    return (report.currency, report.cost_per_session, course)
+
+
+def summarize(reports: Sequence[ReportData], *, label: str = "all") -> GroupStats:
+    """Compute every figure for one group of reports."""
+    events: Counter[str] = Counter()
+    for r in reports:
+        events.update(set(r.adverse_events))
+    return _group_stats(
+        label=label,
+        ids=[r.id for r in reports],
+        improvements=[r.improvement for r in reports if r.improvement is not None],
+        events=events,
+        downtimes=[r.downtime_days for r in reports if r.downtime_days is not None],
+        costed=[c for c in map(_costed, reports) if c is not None],
     )
 
 
@@ -259,5 +318,133 @@ def report_data(
                 currency=row[10],
                 adverse_events=tuple(sorted(set(events[report_id]))),
             )
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class TreatmentSummary:
+    """One treatment's report figures: all reports, by skin-type group, improvement histogram."""
+
+    overall: GroupStats
+    by_skin: dict[str, GroupStats]
+    improvement_counts: tuple[int, ...]  # reports rating 0, 1, 2, 3, 4
+
+
+@dataclass
+class _Columns:
+    """One group's columns, gathered row by row."""
+
+    ids: list[int]
+    improvements: list[int]
+    downtimes: list[float]
+    costed: list[Costed]
+
+
+def _skin_case() -> Any:
+    """Return skin_group() as an SQL expression over the report's Fitzpatrick type."""
+    fitz = col(OutcomeReport.fitzpatrick)
+    return case((fitz.is_(None), SKIN_GROUPS[2]), (fitz <= 3, SKIN_GROUPS[0]), else_=SKIN_GROUPS[1])
+
+
+def treatment_summaries(
+    session: Session, *, treatments: Sequence[str], indication: str | None = None
+) -> dict[str, TreatmentSummary]:
+    """Summarize the visible reports of several treatment slugs in two queries.
+
+    The same figures as summarize() and skin_type_groups() on report_data() for each slug,
+    without building a ReportData per report: the adverse events are counted by SQL, and
+    the rows bring only the columns the means and medians need, for all treatments at once.
+    """
+    wanted = list(dict.fromkeys(treatments))
+    skin = _skin_case()
+    where: list[Any] = [col(OutcomeReport.hidden).is_(False), col(Treatment.slug).in_(wanted)]
+    if indication is not None:
+        where.append(col(Indication.slug) == indication)
+
+    def scoped(stmt: Any) -> Any:
+        stmt = stmt.join(Treatment, col(Treatment.id) == col(OutcomeReport.treatment_id))
+        if indication is not None:
+            stmt = stmt.join(Indication, col(Indication.id) == col(OutcomeReport.indication_id))
+        return stmt.where(*where)
+
+    rows = session.connection().execute(
+        scoped(
+            sa_select(
+                col(Treatment.slug),
+                skin,
+                col(OutcomeReport.id),
+                col(OutcomeReport.improvement),
+                col(OutcomeReport.downtime_days),
+                col(OutcomeReport.cost_per_session),
+                col(OutcomeReport.cost_per_course),
+                col(OutcomeReport.sessions),
+                col(OutcomeReport.currency),
+            ).select_from(OutcomeReport)
+        ).order_by(col(OutcomeReport.id))
+    )
+    groups = {(slug, key): _Columns([], [], [], []) for slug in wanted for key in SKIN_GROUPS}
+    for slug, group, rid, improvement, downtime, per_session, per_course, sessions, cur in rows:
+        g = groups[(slug, group)]
+        g.ids.append(rid)
+        if improvement is not None:
+            g.improvements.append(improvement)
+        if downtime is not None:
+            g.downtimes.append(downtime)
+        # course_cost(): the stated course cost, else per session times sessions.
+        if per_course is None and per_session is not None and sessions is not None:
+            per_course = per_session * sessions
+        if cur and (per_session is not None or per_course is not None):
+            g.costed.append((cur, per_session, per_course))
+    events: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    event_rows = session.connection().execute(
+        scoped(
+            sa_select(
+                col(Treatment.slug),
+                skin,
+                col(OutcomeAdverseEvent.event),
+                func.count(distinct(col(OutcomeAdverseEvent.report_id))),
+            )
+            .select_from(OutcomeAdverseEvent)
+            .join(OutcomeReport, col(OutcomeReport.id) == col(OutcomeAdverseEvent.report_id))
+        ).group_by(col(Treatment.slug), skin, col(OutcomeAdverseEvent.event))
+    )
+    for slug, group, event, count in event_rows:
+        events[(slug, group)][event] = int(count)
+    out = {}
+    for slug in wanted:
+        parts = [groups[(slug, key)] for key in SKIN_GROUPS]
+        by_skin = {
+            key: _group_stats(
+                label=key,
+                ids=g.ids,
+                improvements=g.improvements,
+                events=events[(slug, key)],
+                downtimes=g.downtimes,
+                costed=g.costed,
+            )
+            for key, g in zip(SKIN_GROUPS, parts, strict=True)
+        }
+        # Overall: the three groups together; only the ids' order matters (medians sort).
+        ids = sorted(i for g in parts for i in g.ids)
+        improvements = [v for g in parts for v in g.improvements]
+        counts = [0] * 5
+        for value in improvements:
+            if 0 <= value <= 4:
+                counts[value] += 1
+        overall_events: Counter[str] = Counter()
+        for key in SKIN_GROUPS:
+            overall_events.update(events[(slug, key)])
+        out[slug] = TreatmentSummary(
+            overall=_group_stats(
+                label="all",
+                ids=ids,
+                improvements=improvements,
+                events=overall_events,
+                downtimes=[v for g in parts for v in g.downtimes],
+                costed=[c for g in parts for c in g.costed],
+            ),
+            by_skin=by_skin,
+            improvement_counts=tuple(counts),
         )
     return out

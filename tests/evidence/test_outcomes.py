@@ -226,3 +226,58 @@ def test_report_data_reads_visible_reports_with_their_events(any_app: Flask) -> 
         assert all(r.indication == "acne-scars" for r in by_indication)
         lasers = report_data(session, treatment="fractional-co2-laser")
         assert shown.id not in {r.id for r in lasers}
+
+
+def test_treatment_summaries_equal_summaries_of_report_data(any_app: Flask) -> None:
+    """The two-query summaries give exactly what summarize() gives on the loaded reports.
+
+    Sixty varied reports (types, missing fields, two currencies, stated and derived course
+    costs, events, hidden ones) over three treatments, with and without an indication.
+    """
+    import random
+
+    from evidence.outcomes import treatment_summaries
+
+    rng = random.Random(7)
+    slugs = ["microneedling", "fractional-co2-laser", "microneedling-prp"]
+    with any_app.app_context(), session_scope() as session:
+        ids = {t.slug: t.id for t in session.exec(select(Treatment)) if t.slug in slugs}
+        acne = session.exec(select(Indication).where(Indication.slug == "acne-scars")).one()
+        for i in range(60):
+            report = OutcomeReport(
+                treatment_id=ids[slugs[i % 3]],
+                indication_id=acne.id if i % 4 else None,
+                fitzpatrick=rng.choice([None, 1, 3, 4, 6]),
+                improvement=rng.choice([None, 0, 1, 2, 3, 4]),
+                sessions=rng.choice([None, 1, 3]),
+                downtime_days=rng.choice([None, 0.5, 2.0, 7.0]),
+                cost_per_session=rng.choice([None, 200.0, 350.0]),
+                cost_per_course=rng.choice([None, None, 900.0]),
+                currency=rng.choice([None, "USD", "USD", "EUR"]),
+                hidden=i % 11 == 0,
+            )
+            session.add(report)
+            session.flush()
+            for event in rng.sample(
+                ["pih", "erythema-7d", "infection", "herpes"], rng.randint(0, 2)
+            ):
+                session.add(OutcomeAdverseEvent(report_id=report.id, event=event))
+        session.flush()
+        for indication in (None, "acne-scars"):
+            got = treatment_summaries(session, treatments=slugs, indication=indication)
+            assert list(got) == slugs
+            for slug in slugs:
+                reports = report_data(session, treatment=slug, indication=indication)
+                assert reports, slug
+                assert got[slug].overall == summarize(reports)
+                assert got[slug].by_skin == skin_type_groups(reports)
+                stated = [r.improvement for r in reports if r.improvement is not None]
+                assert got[slug].improvement_counts == tuple(stated.count(v) for v in range(5))
+                # The mean from sums is the mean of the values.
+                direct = mean_ci([float(v) for v in stated])
+                mean = got[slug].overall.improvement
+                assert (mean.n, mean.mean) == (direct.n, approx(direct.mean, rel=1e-12))
+                assert (mean.low, mean.high) == (
+                    approx(direct.low, rel=1e-9),
+                    approx(direct.high, rel=1e-9),
+                )
