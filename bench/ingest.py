@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import resource
 import shutil
@@ -165,6 +166,7 @@ def main() -> int:
         refs = not options.no_references
         kept = "kept" if refs else "dropped"
         print(f"records: replicated real PubMed records, reference lists {kept}")
+        print("load average at start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
         results = {}
         for count in (options.small, options.records):
             path = work / f"pubmed-{count}.xml"
@@ -215,6 +217,7 @@ def main() -> int:
             print(f"kept {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
+    print("load average at end: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     for failure in failures:
         print(f"MISSED: {failure}")
     return 1 if failures else 0

@@ -35,7 +35,6 @@ _MONTHS = {
     )
 }
 _YEAR = re.compile(r"(1[5-9]|20|21)\d\d")
-_WS = re.compile(r"\s+")
 
 
 def _text(element: etree._Element | None) -> str:
@@ -45,7 +44,9 @@ def _text(element: etree._Element | None) -> str:
     # Most elements are leaves: skip itertext and the regex unless they are needed.
     text = element.text or "" if len(element) == 0 else "".join(element.itertext())
     if "\n" in text or "  " in text or "\t" in text:
-        text = _WS.sub(" ", text)
+        # split() breaks on the same Unicode whitespace as \s+ and drops both ends, like
+        # sub-then-strip, several times faster on an abstract.
+        return " ".join(text.split())
     return text.strip()
 
 
@@ -339,7 +340,7 @@ def _iso_date(element: etree._Element | None) -> str | None:
     """Format a Year/Month/Day element as YYYY-MM-DD."""
     if element is None:
         return None
-    year, month, day = (element.findtext(t) for t in ("Year", "Month", "Day"))
+    year, month, day = element.findtext("Year"), element.findtext("Month"), element.findtext("Day")
     if not (year and month and day):
         return None
     return f"{year}-{int(month):02d}-{int(day):02d}"
