@@ -304,17 +304,20 @@ def upsert_batch(
     records_by_pmid: dict[str, PubmedRecord] = {}
     for pmid, record in latest.items():
         key = str(pmid)
-        records_by_pmid[key] = record
         digest = record_hash(record)
+        stored = existing.get(key)
+        if stored is not None and stored[1] == digest:
+            # Unchanged: its row values and child rows are never built.
+            unchanged_ids.append(stored[0])
+            continue
+        records_by_pmid[key] = record
         values = citation_values(record, source=source, source_detail=source_detail)
         values.update(record_hash=digest, fetched_at=now, updated_at=now)
-        if key not in existing:
+        if stored is None:
             values["created_at"] = now
             new_rows.append(values)
-        elif existing[key][1] == digest:
-            unchanged_ids.append(existing[key][0])
         else:
-            values["b_id"] = existing[key][0]
+            values["b_id"] = stored[0]
             changed_rows.append(values)
 
     ids: dict[str, int] = {key: cid for key, (cid, _digest) in existing.items()}
