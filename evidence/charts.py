@@ -23,7 +23,10 @@ matplotlib.use("Agg")  # no display in a server; must precede any other matplotl
 
 from markupsafe import Markup, escape  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.markers import TICKDOWN, TICKLEFT, MarkerStyle  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
+from matplotlib.transforms import offset_copy  # noqa: E402
 
 from evidence.compare import BoundedCache, Comparison  # noqa: E402
 from evidence.levels import LEVEL_LABELS  # noqa: E402
@@ -279,6 +282,107 @@ def _margins(fig: Figure, *, labels: list[str], legend_rows: int) -> None:
     fig.subplots_adjust(left=left, right=0.97, top=1 - 0.15 / height, bottom=bottom)
 
 
+# Tick geometry from matplotlib's defaults (xtick.major.size, .pad, .width; axes.labelpad).
+TICK_SIZE = 3.5  # points
+TICK_PAD = 3.5  # points between a tick mark and its label
+TICK_WIDTH = 0.8  # points
+LABEL_PAD = 4.0  # points between the tick labels and the axis label
+TICK_FONT = 9.0  # points: font.size, which tick labels take ("medium")
+CHAR_EM = 0.62  # DejaVu Sans: a generous average advance per character, in ems
+
+
+def _draw_ticks(fig: Figure, ax: Any) -> None:
+    """Draw both axes' ticks as one marker line and a label each, at matplotlib's own places.
+
+    matplotlib builds five artists per tick (two marks, a grid line, two labels) and
+    re-measures the labels to place the axis labels: about half of a chart's drawing time.
+    The positions and label texts still come from each axis's locator and formatter, so the
+    ticks are the same; only the drawing is lighter, and the axis labels sit at fixed offsets.
+    """
+    for axis, name in ((ax.xaxis, "x"), (ax.yaxis, "y")):
+        low, high = sorted(axis.get_view_interval())
+        slack = (high - low) * 1e-9
+        values = [v for v in axis.get_major_locator()() if low - slack <= v <= high + slack]
+        formatter = axis.get_major_formatter()
+        labels = formatter.format_ticks(values) if values else []
+        offset = formatter.get_offset() if values and hasattr(formatter, "get_offset") else ""
+        if name == "x":
+            ax.set_xlim(ax.get_xlim())  # freeze the view: the ticks below were placed on it
+            ax.set_xticks([])
+        else:
+            ax.set_ylim(ax.get_ylim())
+            ax.set_yticks([])
+        if not values:
+            continue
+        along = ax.get_xaxis_transform() if name == "x" else ax.get_yaxis_transform()
+        zeros = [0.0] * len(values)
+        ax.add_line(
+            Line2D(
+                values if name == "x" else zeros,
+                zeros if name == "x" else values,
+                transform=along,
+                linestyle="none",
+                marker=MarkerStyle(TICKDOWN if name == "x" else TICKLEFT),
+                markersize=TICK_SIZE,
+                markeredgewidth=TICK_WIDTH,
+                color="black",
+                clip_on=False,
+            )
+        )
+        gap = TICK_SIZE + TICK_PAD
+        shifted = offset_copy(
+            along,
+            fig=fig,
+            x=0 if name == "x" else -gap,
+            y=-gap if name == "x" else 0,
+            units="points",
+        )
+        for value, label in zip(values, labels, strict=True):
+            ax.text(
+                value if name == "x" else 0,
+                0 if name == "x" else value,
+                label,
+                transform=shifted,
+                fontsize=TICK_FONT,
+                ha="center" if name == "x" else "right",
+                va="top" if name == "x" else "center_baseline",
+                clip_on=False,
+            )
+        if name == "x":
+            # Below the tick labels: one line of tick-label text, then the label pad.
+            below = gap + TICK_FONT * 1.2 + LABEL_PAD
+            axis.set_label_coords(
+                0.5, 0, offset_copy(ax.transAxes, fig=fig, y=-below, units="points")
+            )
+            if offset:
+                ax.text(
+                    1,
+                    0,
+                    offset,
+                    transform=offset_copy(ax.transAxes, fig=fig, y=-below, units="points"),
+                    ha="right",
+                    va="top",
+                    fontsize=TICK_FONT,
+                )
+        else:
+            widest = max(len(label) for label in labels) * CHAR_EM * TICK_FONT
+            axis.set_label_coords(
+                0,
+                0.5,
+                offset_copy(ax.transAxes, fig=fig, x=-(gap + widest + LABEL_PAD), units="points"),
+            )
+            if offset:
+                ax.text(
+                    0,
+                    1,
+                    offset,
+                    transform=offset_copy(ax.transAxes, fig=fig, y=TICK_PAD, units="points"),
+                    ha="left",
+                    va="bottom",
+                    fontsize=TICK_FONT,
+                )
+
+
 def figure(kind: str, data: dict[str, Any]) -> Figure:
     """Build the Figure of one chart kind."""
     rows = data["treatments"]
@@ -294,6 +398,8 @@ def figure(kind: str, data: dict[str, Any]) -> Figure:
         _margins(fig, labels=[EVENT_SHORT.get(e, e) for e in data["events"]], legend_rows=len(rows))
     else:
         _margins(fig, labels=["000"], legend_rows=len(rows))
+    for ax in fig.axes:
+        _draw_ticks(fig, ax)
     return fig
 
 

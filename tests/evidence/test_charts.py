@@ -165,3 +165,33 @@ def test_page_chart_is_redrawn_when_reports_change(app: Flask) -> None:
         session.add(OutcomeReport(treatment_id=laser.id, improvement=2))
     after = client.get(f"/compare?{PAIR}").get_data(as_text=True)
     assert "Fractional CO2 laser: 1 reports (too few reports): 1 rated 2." in after
+
+
+def test_axes_keep_their_tick_labels() -> None:
+    """Every axis shows its tick values (drawn without matplotlib's per-tick artists)."""
+    years = svg_texts(
+        charts.render("years", {"treatments": [{"name": "A", "years": [[2000, 2], [2010, 5]]}]})
+    )
+    assert [t for t in years if t.isdigit()] == [
+        "2000", "2002", "2004", "2006", "2008", "2010", "0", "1", "2", "3", "4", "5"
+    ]  # fmt: skip
+    assert "Publication year" in years and "Citations" in years
+    improvement = svg_texts(
+        charts.render(
+            "improvement", {"treatments": [{"name": "A", "counts": [1, 0, 3, 0, 12], "n": 16}]}
+        )
+    )
+    ratings = ["none", "up to 25%", "26-50%", "51-75%", "over 75%"]
+    assert [t for t in improvement if t in ratings] == ratings
+    assert [t for t in improvement if t.isdigit()] == ["0", "2", "4", "6", "8", "10", "12"]
+    adverse = svg_texts(
+        charts.render(
+            "adverse",
+            {
+                "events": ["pih"],
+                "treatments": [{"name": "A", "n": 20, "events": [["pih", 4, 20, 0.08, 0.42]]}],
+            },
+        )
+    )
+    assert [t for t in adverse if t.isdigit()] == ["0", "20", "40", "60", "80", "100"]
+    assert "PIH" in adverse
