@@ -3,7 +3,15 @@
 This package knows nothing of Flask or of the evidence application.
 """
 
-from .client import NCBI_EUTILS_URL, EntrezClient, RateLimiter
+from .client import (
+    NCBI_EUTILS_URL,
+    EntrezClient,
+    RateLimiter,
+    Response,
+    Transport,
+    TransportError,
+    UrllibTransport,
+)
 from .errors import (
     ConfigurationError,
     EntrezError,
@@ -58,12 +66,16 @@ __all__ = [
     "PubMedParseError",
     "PubmedRecord",
     "RateLimiter",
+    "Response",
     "RetriesExhaustedError",
     "SearchPlan",
     "SearchResult",
     "SearchSlice",
     "TransientEntrezError",
+    "Transport",
+    "TransportError",
     "UnsafeXMLError",
+    "UrllibTransport",
     "iter_batches",
     "iter_medline",
     "iter_pmid_batches",

@@ -1,26 +1,34 @@
-"""HTTP side of PubMed: Bio.Entrez requests with our base URL, rate limit, timeouts and retries.
+"""HTTP side of PubMed: requests built by Bio.Entrez, sent through an injected transport.
 
-Bio.Entrez builds the requests (parameters, GET/POST choice) and hands them to
-``Bio.Entrez.urlopen``. We replace that one name, once, with a dispatcher: on a thread
-where an :class:`EntrezClient` call is running, the request is rewritten to the client's
-base URL, spaced by the process-wide rate limiter, opened with a timeout, and any failure
-is raised as our own exception type (not a ``URLError``), so Bio.Entrez's immediate,
-sleepless retry loop steps aside and our backoff takes over. On other threads the
-original ``urlopen`` is used unchanged.
+Bio.Entrez builds each E-utilities request (parameters, NCBI's identification fields, POST
+instead of GET for long id lists) with the function its own ``esearch``/``efetch`` use,
+``Bio.Entrez._build_request``. The client sends that request itself, through a
+:class:`Transport` handed to it (httpx-style: tests and other programs pass their own),
+spaced by one rate limiter and retried by tenacity. Nothing in the process is patched, so
+other users of Bio.Entrez are untouched, and Bio.Entrez's own spacing (0.37 s between calls)
+and its immediate, sleepless retries never stack on ours.
 """
 
 from __future__ import annotations
 
 import http.client
-import random
 import threading
 import time
-from collections.abc import Callable
-from typing import IO, Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
 from urllib.error import HTTPError, URLError
 from urllib.request import Request, build_opener
 
 import Bio.Entrez
+from tenacity import (
+    RetryCallState,
+    RetryError,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_random_exponential,
+)
 
 from .errors import (
     ConfigurationError,
@@ -36,17 +44,69 @@ from .records import SearchResult
 NCBI_EUTILS_URL = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/"
 DEFAULT_TOOL = "evidence-tracker"
 
-Opener = Callable[[Request, float], IO[bytes]]
+# The request builder Bio.Entrez's public functions use. It is private, so its absence
+# (a Biopython that renamed it) is reported here, at import, rather than mid-fetch.
+_build_request: Callable[..., Request] | None = getattr(Bio.Entrez, "_build_request", None)
+if _build_request is None:  # pragma: no cover - depends on the installed Biopython
+    raise ImportError("this Biopython has no Bio.Entrez._build_request; install biopython 1.85+")
+
+
+@dataclass(frozen=True)
+class Response:
+    """What a transport returns: the status, the headers and the whole body."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+class TransportError(TransientEntrezError):
+    """The request did not complete: no connection, a timeout, a cut or reset body."""
+
+
+class Transport(Protocol):
+    """Sends one HTTP request and returns the whole response, whatever its status."""
+
+    def send(self, request: Request, timeout: float) -> Response:
+        """Send the request; raise TransportError when no complete response arrived."""
+        ...
+
+
+class UrllibTransport:
+    """The default transport: urllib, a timeout, and the body read in full inside the call."""
+
+    def send(self, request: Request, timeout: float) -> Response:
+        """Send with urllib; HTTP error statuses come back as responses, not exceptions."""
+        try:
+            with build_opener().open(request, timeout=timeout) as handle:
+                return Response(handle.status, dict(handle.headers.items()), handle.read())
+        except HTTPError as exc:
+            try:
+                body = exc.read()
+            except (OSError, http.client.HTTPException):
+                body = b""
+            finally:
+                exc.close()  # the error carries the open response; free its socket
+            headers = dict(exc.headers.items()) if exc.headers else {}
+            return Response(exc.code, headers, body)
+        except (URLError, TimeoutError, OSError, http.client.HTTPException) as exc:
+            # Connection refused, DNS failure, timeout, IncompleteRead, reset mid-body.
+            raise TransportError(f"network error: {exc!r}") from exc
 
 
 class RateLimiter:
-    """Space requests at least ``interval`` seconds apart across every thread of the process."""
+    """Space requests at least ``interval`` seconds apart across every thread that shares it."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        """Start with no request made."""
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        """Start with no request made; the clock and sleep are injectable for tests."""
         self._lock = threading.Lock()
-        self._next_slot = 0.0
+        self._next_slot = float("-inf")
         self._clock = clock
+        self._sleep = sleep
 
     def acquire(self, interval: float) -> float:
         """Block until this caller's slot arrives; return the seconds waited."""
@@ -56,46 +116,12 @@ class RateLimiter:
             self._next_slot = slot + interval
         wait = slot - now
         if wait > 0:
-            time.sleep(wait)
+            self._sleep(wait)
         return wait
 
 
-# NCBI counts requests per process (per IP, really): every client in the process shares this.
+# NCBI counts requests per IP: every client in the process shares this one by default.
 PROCESS_LIMITER = RateLimiter()
-
-_local = threading.local()
-_install_lock = threading.Lock()
-_original_urlopen: Callable[..., Any] = Bio.Entrez.urlopen
-
-
-def _entrez_urlopen(request: Any, *args: Any, **kwargs: Any) -> Any:
-    """Stand in for Bio.Entrez.urlopen: route through the active client on this thread."""
-    client: EntrezClient | None = getattr(_local, "client", None)
-    if client is None:
-        return _original_urlopen(request, *args, **kwargs)
-    return client._open(request)
-
-
-def _install_hook() -> None:
-    """Point Bio.Entrez.urlopen at our dispatcher (idempotent, thread-safe)."""
-    with _install_lock:
-        if Bio.Entrez.urlopen is not _entrez_urlopen:
-            Bio.Entrez.urlopen = _entrez_urlopen  # type: ignore[assignment]
-
-
-def _default_opener(request: Request, timeout: float) -> IO[bytes]:
-    """Open a request with urllib, no proxies from the environment, and a timeout."""
-    response: IO[bytes] = build_opener().open(request, timeout=timeout)
-    return response
-
-
-def _retry_after(error: HTTPError) -> float | None:
-    """Read a Retry-After header given in seconds."""
-    value = error.headers.get("Retry-After") if error.headers else None
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
 
 
 class _Transient(TransientEntrezError):
@@ -105,6 +131,15 @@ class _Transient(TransientEntrezError):
         """Keep the hint next to the message."""
         super().__init__(message)
         self.retry_after = retry_after
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    """Read a Retry-After header given in seconds (header names are case-insensitive)."""
+    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
 
 
 class EntrezClient:
@@ -123,7 +158,8 @@ class EntrezClient:
         backoff_max: float = 60.0,
         requests_per_second: float | None = None,
         limiter: RateLimiter | None = None,
-        opener: Opener | None = None,
+        transport: Transport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         """Keep the settings; NCBI requires an email address with every request."""
         if not email:
@@ -139,80 +175,71 @@ class EntrezClient:
         rate = requests_per_second or (10.0 if self.api_key else 3.0)
         self.interval = 1.0 / rate
         self.limiter = limiter or PROCESS_LIMITER
-        self.opener: Opener = opener or _default_opener
+        self.transport: Transport = transport or UrllibTransport()
+        self.sleep = sleep
         self.requests_sent = 0
         self.retries = 0
-        _install_hook()
+        self._jitter = wait_random_exponential(multiplier=backoff_base, max=backoff_max)
 
-    # -- the HTTP hook -------------------------------------------------------------------
+    # -- one request ---------------------------------------------------------------------
 
-    def _open(self, request: Request) -> IO[bytes]:
-        """Send one HTTP request (called by Bio.Entrez through the hook)."""
-        url = request.full_url
-        if url.startswith(NCBI_EUTILS_URL):
-            request.full_url = self.base_url + url[len(NCBI_EUTILS_URL) :]
+    def _request(self, utility: str, params: dict[str, Any]) -> Request:
+        """Build the request as Bio.Entrez would, addressed to our base URL."""
+        fields = {"db": "pubmed", "tool": self.tool, "email": self.email, **params}
+        fields["api_key"] = self.api_key  # None is dropped by the builder
+        assert _build_request is not None
+        return _build_request(f"{self.base_url}{utility}.fcgi", fields)
+
+    def _send(self, utility: str, params: dict[str, Any]) -> bytes:
+        """Send one request through the limiter and the transport; return a 200's body."""
+        request = self._request(utility, params)
         self.limiter.acquire(self.interval)
         self.requests_sent += 1
-        try:
-            return self.opener(request, self.timeout)
-        except HTTPError as exc:
-            try:
-                body = exc.read()[:2000].decode("utf-8", "replace")
-            except (OSError, http.client.HTTPException):
-                body = ""
-            finally:
-                exc.close()  # the error carries the open response; free its socket
-            where = request.full_url.split("?")[0]
-            if exc.code == 429 or exc.code >= 500:
-                raise _Transient(f"HTTP {exc.code} from {where}", _retry_after(exc)) from exc
-            if "obtain query" in body.lower() or "webenv" in body.lower():
-                raise HistoryExpiredError(f"HTTP {exc.code}: {body.strip()[:300]}") from exc
-            raise EntrezError(f"HTTP {exc.code} from {where}: {body.strip()[:300]}") from exc
-        except (URLError, TimeoutError, OSError, http.client.HTTPException) as exc:
-            raise _Transient(f"network error: {exc!r}") from exc
+        response = self.transport.send(request, self.timeout)
+        if response.status == 200:
+            return response.body
+        where = request.full_url.split("?")[0]
+        text = response.body[:2000].decode("utf-8", "replace").strip()
+        if response.status == 429 or response.status >= 500:
+            raise _Transient(f"HTTP {response.status} from {where}", _retry_after(response.headers))
+        if "obtain query" in text.lower() or "webenv" in text.lower():
+            raise HistoryExpiredError(f"HTTP {response.status}: {text[:300]}")
+        raise EntrezError(f"HTTP {response.status} from {where}: {text[:300]}")
 
     # -- calls with retries --------------------------------------------------------------
 
-    def _backoff(self, attempt: int, error: BaseException) -> float:
+    def _wait(self, state: RetryCallState) -> float:
         """Return the sleep before the next attempt: exponential with jitter, Retry-After kept."""
-        delay = min(self.backoff_max, self.backoff_base * (2**attempt))
-        delay *= 0.5 + random.random() / 2
+        delay = float(self._jitter(state))
+        error = state.outcome.exception() if state.outcome else None
         hint = getattr(error, "retry_after", None)
         if hint is not None:
             delay = max(delay, min(float(hint), self.backoff_max))
         return delay
 
-    def _call(
-        self, function: Callable[..., Any], parse: Callable[[bytes], Any], **params: Any
-    ) -> Any:
-        """Run one Bio.Entrez function and parse its body, retrying transient failures."""
-        last: BaseException | None = None
-        for attempt in range(self.max_attempts):
-            _local.client = self
-            try:
-                handle = function(
-                    db="pubmed", tool=self.tool, email=self.email, api_key=self.api_key, **params
-                )
-                try:
-                    body = handle.read()
-                finally:
-                    handle.close()
-                if isinstance(body, str):
-                    body = body.encode("utf-8")
-                return parse(body)
-            except (TransientEntrezError, PubMedParseError) as exc:
-                last = exc
-            except (http.client.HTTPException, TimeoutError, URLError, OSError) as exc:
-                # Raised while reading the body: IncompleteRead, a reset, a read timeout.
-                last = exc
-            finally:
-                _local.client = None
-            if attempt + 1 < self.max_attempts:
-                self.retries += 1
-                time.sleep(self._backoff(attempt, last))
-        raise RetriesExhaustedError(
-            f"gave up after {self.max_attempts} attempts: {last}", self.max_attempts, last
+    def _count_retry(self, state: RetryCallState) -> None:
+        """Count a retry (the figure the fetch report and benchmarks print)."""
+        self.retries += 1
+
+    def _call(self, utility: str, parse: Callable[[bytes], Any], **params: Any) -> Any:
+        """Send one E-utilities call and parse its body, retrying transient failures.
+
+        A malformed body is retried too: NCBI sometimes cuts a response short with a 200.
+        """
+        retrying = Retrying(
+            stop=stop_after_attempt(self.max_attempts),
+            wait=self._wait,
+            retry=retry_if_exception_type((TransientEntrezError, PubMedParseError)),
+            before_sleep=self._count_retry,
+            sleep=self.sleep,
         )
+        try:
+            return retrying(lambda: parse(self._send(utility, params)))
+        except RetryError as exc:
+            last = exc.last_attempt.exception()
+            raise RetriesExhaustedError(
+                f"gave up after {self.max_attempts} attempts: {last}", self.max_attempts, last
+            ) from last
 
     def esearch(
         self,
@@ -231,7 +258,7 @@ class EntrezClient:
             params["usehistory"] = "y"
         if mindate or maxdate:
             params.update(mindate=mindate, maxdate=maxdate, datetype=datetype)
-        result: SearchResult = self._call(Bio.Entrez.esearch, parse_esearch, **params)
+        result: SearchResult = self._call("esearch", parse_esearch, **params)
         return result
 
     def efetch_history(
@@ -239,7 +266,7 @@ class EntrezClient:
     ) -> list[ParsedItem]:
         """Fetch one batch of a history-server result set as parsed records."""
         items: list[ParsedItem] = self._call(
-            Bio.Entrez.efetch,
+            "efetch",
             parse_efetch,
             WebEnv=webenv,
             query_key=query_key,
@@ -250,10 +277,10 @@ class EntrezClient:
         return items
 
     def efetch_ids(self, pmids: list[int]) -> list[ParsedItem]:
-        """Fetch the given PMIDs (Bio.Entrez posts lists of 200 or more) as parsed records."""
+        """Fetch the given PMIDs (Bio.Entrez's builder posts lists of 200 or more)."""
         if not pmids:
             return []
         items: list[ParsedItem] = self._call(
-            Bio.Entrez.efetch, parse_efetch, id=[str(p) for p in pmids], retmode="xml"
+            "efetch", parse_efetch, id=[str(p) for p in pmids], retmode="xml"
         )
         return items

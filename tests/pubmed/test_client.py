@@ -11,9 +11,11 @@ import pytest
 
 from pubmed import (
     ConfigurationError,
+    EntrezClient,
     EntrezError,
     PubmedRecord,
     RateLimiter,
+    Response,
     RetriesExhaustedError,
     iter_pmid_batches,
 )
@@ -80,7 +82,7 @@ def test_persistent_failure_gives_up_with_the_cause(fake: FakeEutils) -> None:
     with pytest.raises(RetriesExhaustedError, match="HTTP 500") as caught:
         client.efetch_ids([9997])
     assert caught.value.attempts == 3
-    assert len(fake.requests) == 3  # Bio.Entrez's own immediate retries stayed out of it
+    assert len(fake.requests) == 3  # one request per attempt: nothing else retries
 
 
 def test_client_errors_are_not_retried(fake: FakeEutils) -> None:
@@ -123,8 +125,122 @@ def test_default_limit_without_key_is_three_per_second(fake: FakeEutils) -> None
 
 
 def test_other_users_of_bio_entrez_are_untouched(fake: FakeEutils) -> None:
-    """Outside a client call, Bio.Entrez.urlopen behaves like urllib's urlopen."""
-    fast_client(fake)
-    with Bio.Entrez.urlopen(fake.base_url + "esearch.fcgi?term=x") as handle:
-        assert b"<Count>" in handle.read()
-    assert Bio.Entrez.urlopen is not urllib.request.urlopen
+    """Building and using a client patches nothing: Bio.Entrez.urlopen stays urllib's."""
+    fast_client(fake).esearch("x", usehistory=False)
+    assert Bio.Entrez.urlopen is urllib.request.urlopen
+
+
+class FakeClock:
+    """A clock whose sleep advances it: the limiter's waits cost no real time."""
+
+    def __init__(self) -> None:
+        """Start at an arbitrary time."""
+        self.now = 1000.0
+        self.lock = threading.Lock()
+
+    def time(self) -> float:
+        """Return the fake time."""
+        with self.lock:
+            return self.now
+
+    def sleep(self, seconds: float) -> None:
+        """Advance the fake time instead of sleeping."""
+        with self.lock:
+            self.now += seconds
+
+
+def test_limiter_spaces_slots_by_the_interval_on_a_fake_clock() -> None:
+    """Ten callers at 3 per second get slots 1/3 s apart: the tenth waits 3 s of fake time."""
+    clock = FakeClock()
+    limiter = RateLimiter(clock=clock.time, sleep=clock.sleep)
+    start = clock.time()
+    slots = []
+    for _ in range(10):
+        limiter.acquire(1 / 3)
+        slots.append(clock.time() - start)
+    assert slots[0] == 0
+    assert [round(b - a, 6) for a, b in zip(slots, slots[1:], strict=False)] == [0.333333] * 9
+
+
+def test_limiter_lets_a_caller_through_at_once_after_a_pause() -> None:
+    """A request after a long idle gap is not delayed (no burst debt carried over)."""
+    clock = FakeClock()
+    limiter = RateLimiter(clock=clock.time, sleep=clock.sleep)
+    limiter.acquire(1.0)
+    clock.sleep(5.0)
+    assert limiter.acquire(1.0) == 0
+
+
+class RecordingTransport:
+    """A transport that answers from memory and records what it was sent (no sockets)."""
+
+    def __init__(self, answers: list[Response]) -> None:
+        """Answer with these responses in order."""
+        self.answers = answers
+        self.sent: list[urllib.request.Request] = []
+
+    def send(self, request: urllib.request.Request, timeout: float) -> Response:
+        """Record the request and return the next answer."""
+        self.sent.append(request)
+        return self.answers.pop(0)
+
+
+ESEARCH_BODY = (
+    b'<?xml version="1.0" ?><eSearchResult><Count>1</Count><RetMax>1</RetMax>'
+    b"<RetStart>0</RetStart><IdList><Id>12091962</Id></IdList></eSearchResult>"
+)
+
+
+def test_an_injected_transport_carries_every_request_and_its_retries() -> None:
+    """The client sends through the transport it is given: a 503 then a 200, one retry."""
+    transport = RecordingTransport(
+        [Response(503, {"Retry-After": "0"}, b"busy"), Response(200, {}, ESEARCH_BODY)]
+    )
+    slept: list[float] = []
+    client = EntrezClient(
+        email="tests@example.org",
+        base_url="http://eutils.invalid/entrez/eutils",
+        transport=transport,
+        limiter=RateLimiter(),
+        requests_per_second=1000.0,
+        backoff_base=0.5,
+        backoff_max=2.0,
+        sleep=slept.append,
+    )
+    result = client.esearch("microneedling", usehistory=False)
+    assert result.ids == [12091962]
+    assert [r.full_url.split("?")[0] for r in transport.sent] == [
+        "http://eutils.invalid/entrez/eutils/esearch.fcgi"
+    ] * 2
+    assert "email=tests%40example.org" in transport.sent[0].full_url
+    assert client.retries == 1 and len(slept) == 1 and 0 <= slept[0] <= 2.0
+
+
+def test_retry_after_is_honoured_up_to_the_backoff_cap() -> None:
+    """A 429 with Retry-After: 30 waits 30 s (capped by backoff_max), not the short jitter."""
+    transport = RecordingTransport(
+        [Response(429, {"retry-after": "30"}, b""), Response(200, {}, ESEARCH_BODY)]
+    )
+    slept: list[float] = []
+    client = EntrezClient(
+        email="tests@example.org",
+        transport=transport,
+        limiter=RateLimiter(),
+        requests_per_second=1000.0,
+        backoff_base=0.01,
+        backoff_max=45.0,
+        sleep=slept.append,
+    )
+    client.esearch("x", usehistory=False)
+    assert slept == [30.0]
+
+
+def test_long_id_lists_are_posted() -> None:
+    """200 or more PMIDs go in a POST body (NCBI's advice, by Bio.Entrez's request builder)."""
+    transport = RecordingTransport([Response(200, {}, b"<PubmedArticleSet></PubmedArticleSet>")])
+    client = EntrezClient(
+        email="tests@example.org", transport=transport, limiter=RateLimiter(), sleep=time.sleep
+    )
+    client.efetch_ids(list(range(1, 251)))
+    (request,) = transport.sent
+    assert request.get_method() == "POST" and request.data and b"id=1%2C2%2C3" in request.data
