@@ -21,6 +21,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from evidence import charts, compare, queries
 from evidence.db import get_session
+from evidence.downloads import attach
 from evidence.filters import endpoint_exists
 from evidence.models import Treatment
 
@@ -160,8 +161,7 @@ def table_csv() -> Response:
     buf = io.StringIO()
     csv.writer(buf).writerows(compare.csv_rows(comparison, lambda link: href(link, external=True)))
     response = Response(buf.getvalue().encode("utf-8-sig"), mimetype="text/csv")
-    name = _download_name(selection, "comparison", "csv")
-    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    attach(response, _download_name(selection, "comparison", "csv"))
     return response
 
 
@@ -176,8 +176,7 @@ def chart(kind: str, fmt: str) -> BaseResponse:
     comparison = compare.cached_compare(get_session(), selection=selection)
     data = charts.chart_data(comparison)[kind]
     response = Response(charts.render(kind, data, fmt), mimetype=charts.FORMATS[fmt])
-    name = _download_name(selection, f"chart-{kind}", fmt)
-    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    attach(response, _download_name(selection, f"chart-{kind}", fmt))
     response.set_etag(charts.data_key(kind, data, fmt))
     return response.make_conditional(request)
 

@@ -9,6 +9,7 @@ from sqlmodel import Session
 
 from evidence import exports, queries
 from evidence.db import get_engine, get_session
+from evidence.downloads import attach
 from evidence.models import ADVERSE_EVENTS
 from evidence.reports import ReportFilter
 
@@ -31,7 +32,7 @@ def _streamed(
 
     # content_type, not mimetype: Flask would append a second charset to ours.
     response = Response(generate(), content_type=mimetype)
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    attach(response, filename)
     # Proxies such as nginx would otherwise buffer the whole file before sending any of it.
     response.headers["X-Accel-Buffering"] = "no"
     return response
