@@ -11,17 +11,31 @@ NCBI_EUTILS_DEFAULT = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/"
 
 
 def instance_secret_key(instance_path: str) -> str:
-    """Return the secret key kept under instance/, generating it on first use."""
+    """Return the secret key kept under instance/, generating it on first use.
+
+    Several workers may start at once on a fresh instance folder: each writes a candidate
+    key to its own temporary file and links it into place, which succeeds for exactly one;
+    every process then reads the winner, so all of them sign with the same key.
+    """
     path = Path(instance_path) / "secret_key"
     if path.exists():
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_hex(32)
+    candidate = path.with_name(f".secret_key.{os.getpid()}.{secrets.token_hex(4)}")
     # Created with owner-only permissions: the key signs sessions and CSRF tokens.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key)
-    return key
+    fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(candidate, path)  # atomic; the file appears whole or not at all
+        except FileExistsError:
+            pass  # another worker won the race: use its key
+    finally:
+        candidate.unlink(missing_ok=True)
+    return path.read_text().strip()
 
 
 def from_environment(instance_path: str) -> dict[str, Any]:
