@@ -23,7 +23,7 @@ from .records import (
     PubmedRecord,
     SearchResult,
 )
-from .safexml import XMLSource, open_xml, parse_small
+from .safexml import SAFE_PARSER_OPTIONS, XMLSource, open_xml, parse_small
 
 RECORD_TAGS = ("PubmedArticle", "PubmedBookArticle", "DeleteCitation")
 ParsedItem = PubmedRecord | DeletedCitation
@@ -407,12 +407,7 @@ def iter_pubmed_xml(source: XMLSource) -> Iterator[ParsedItem]:
             stream,
             events=("end",),
             tag=RECORD_TAGS,
-            resolve_entities=False,
-            no_network=True,
-            load_dtd=False,
-            huge_tree=False,
-            remove_comments=True,
-            remove_pis=True,
+            **SAFE_PARSER_OPTIONS,
         )
         try:
             for _, element in events:

@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, BinaryIO
+from typing import IO, BinaryIO, TypedDict
 
 from lxml import etree
 
@@ -25,16 +25,32 @@ _GZIP_MAGIC = b"\x1f\x8b"
 XMLSource = str | Path | bytes | IO[bytes]
 
 
+# The one set of parser options for every XML input (lxml's XMLParser and iterparse take
+# the same keywords): load no DTD, expand no entity, never use the network, refuse huge trees.
+class _ParserOptions(TypedDict):
+    """The keywords lxml's XMLParser and iterparse share (typed so both calls check)."""
+
+    resolve_entities: bool
+    no_network: bool
+    load_dtd: bool
+    huge_tree: bool
+    remove_comments: bool
+    remove_pis: bool
+
+
+SAFE_PARSER_OPTIONS = _ParserOptions(
+    resolve_entities=False,
+    no_network=True,
+    load_dtd=False,
+    huge_tree=False,
+    remove_comments=True,
+    remove_pis=True,
+)
+
+
 def safe_parser() -> etree.XMLParser:
     """Return an lxml parser that loads no DTD, expands no entity and never uses the network."""
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
+    return etree.XMLParser(**SAFE_PARSER_OPTIONS)
 
 
 def check_prolog(head: bytes) -> None:
