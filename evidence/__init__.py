@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import os
 import pkgutil
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -14,6 +15,14 @@ from evidence import db
 from evidence.config import from_environment
 
 csrf = CSRFProtect()
+
+
+def template_folder() -> str:
+    """Return the templates folder: templates/ beside the package in a checkout or editable
+    install, evidence/templates inside an installed wheel (setup.py puts them there)."""
+    here = Path(__file__).resolve().parent
+    installed = here / "templates"
+    return str(installed if installed.is_dir() else here.parent / "templates")
 
 
 def view_modules() -> list[str]:
@@ -30,7 +39,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     instance_path = os.environ.get("EVIDENCE_INSTANCE_PATH") or None
     app = Flask(
         __name__,
-        template_folder="../templates",
+        template_folder=template_folder(),
         instance_relative_config=True,
         instance_path=instance_path,
     )
