@@ -6,7 +6,6 @@ from typing import Any
 
 from flask import (
     Blueprint,
-    Flask,
     abort,
     flash,
     jsonify,
@@ -24,11 +23,6 @@ from evidence.db import get_session
 from evidence.models import FetchJob, Indication, SavedSearch, Treatment
 
 bp = Blueprint("searches", __name__)
-
-
-def init_app(app: Flask) -> None:
-    """Bind the job queue to this app."""
-    jobs.init_app(app)
 
 
 def _user_id() -> int | None:
