@@ -270,7 +270,7 @@ def test_a_job_queued_twice_runs_once(app: Flask, corpus_server: FakeEutils) -> 
 def test_redis_queue_carries_jobs(
     tmp_path: Path, sqlite_template: Path, corpus_server: FakeEutils
 ) -> None:
-    """With REDIS_URL set, the app's own queue is RedisHuey; a job sent through it runs to the end."""
+    """With REDIS_URL set the app's queue is RedisHuey; a job sent through it runs to the end."""
     url = os.environ.get("EVIDENCE_TEST_REDIS_URL")
     if not url:
         pytest.skip("EVIDENCE_TEST_REDIS_URL is not set: the Redis queue test is skipped")
