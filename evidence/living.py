@@ -382,3 +382,61 @@ def changes_since(user_id: int | None, session: Session, area: str, gap: timedel
         if since is not None:
             return since
     return utcnow() - DEFAULT_WINDOW
+
+
+# --- what the pages call --------------------------------------------------------------------
+
+
+def _visit_gap() -> timedelta:
+    """The app's visit gap (LIVING_VISIT_GAP_SECONDS; tests set 0 to see each visit)."""
+    from flask import current_app
+
+    seconds = current_app.config.get("LIVING_VISIT_GAP_SECONDS")
+    return VISIT_GAP if seconds is None else timedelta(seconds=float(seconds))
+
+
+def _user_id() -> int | None:
+    """The signed-in user's id, or None."""
+    from evidence.auth import current_account
+
+    account = current_account()
+    return account.id if account is not None else None
+
+
+def page_news(
+    area: str, *, treatment_id: int | None = None, indication_id: int | None = None
+) -> NewItems | None:
+    """For a signed-in user: note the visit and return what is new since the previous one."""
+    from evidence.db import get_session
+
+    user_id = _user_id()
+    if user_id is None:
+        return None
+    session = get_session()
+    since = record_visit(session, user_id, area, gap=_visit_gap())
+    return new_items(session, since, treatment_id=treatment_id, indication_id=indication_id)
+
+
+@dataclass
+class PageChanges:
+    """The changed cells of a page and the moment they are measured from."""
+
+    since: datetime
+    cells: dict[tuple[int, int], CellChange]
+    signed_in: bool
+
+    def cell(self, treatment_id: int | None, indication_id: int | None) -> CellChange | None:
+        """Return a cell's change, if any."""
+        return self.cells.get((treatment_id or 0, indication_id or 0))
+
+
+def page_changes(area: str) -> PageChanges:
+    """The matrix's and compare page's changed cells: since the user's last visit, or 30 days."""
+    from evidence.db import get_session
+
+    session = get_session()
+    user_id = _user_id()
+    since = changes_since(user_id, session, area, _visit_gap())
+    return PageChanges(
+        since=since, cells=cell_changes(session, since), signed_in=user_id is not None
+    )
