@@ -115,7 +115,8 @@ def test_csv_flags_by_doi_and_pmid_and_keeps_nature_reason_and_date(
                     "RetractionDOI": "10.9999/notice.1",
                     "OriginalPaperDOI": f"https://doi.org/{(retracted.doi or '').upper()}",
                     "RetractionNature": "Retraction",
-                    "Reason": "+Falsification/Fabrication of Data;+Investigation by Journal/Publisher;",
+                    "Reason": "+Falsification/Fabrication of Data;"
+                    "+Investigation by Journal/Publisher;",
                 }
             ),
             _row(
@@ -176,7 +177,7 @@ def test_csv_flags_by_doi_and_pmid_and_keeps_nature_reason_and_date(
     assert cell and "changed since" in cell.group(0)
     assert f"1 retraction (PMID {retracted.pmid})" in cell.group(0)
     page = client.get(f"/compare?t={t1}&indication={i1}").text
-    assert f"changed since" in page and f"1 retraction (PMID {retracted.pmid})" in page
+    assert "changed since" in page and f"1 retraction (PMID {retracted.pmid})" in page
     feed = client.get(f"/treatments/{t1}/feed.atom").text
     assert "Retracted: " in feed and "Falsification/Fabrication of Data" in feed
 
@@ -228,7 +229,8 @@ def test_a_real_erratum_is_never_flagged_as_a_retraction(app: Flask, tmp_path: P
             _row(
                 **{
                     "Record ID": "9001",
-                    "Title": "Successful management of a morbidly obese patient for electroconvulsive therapy with elective tracheostomy",
+                    "Title": "Successful management of a morbidly obese patient for "
+                    "electroconvulsive therapy with elective tracheostomy",
                     "RetractionDate": "8/1/2011 0:00",
                     "OriginalPaperDOI": "10.1016/j.jclinane.2010.05.009",
                     "OriginalPaperPubMedID": "21507618",
