@@ -179,3 +179,55 @@ def test_treatment_feed_lists_included_citations_and_is_valid_atom(app: Flask) -
     indication = client.get("/indications/acne-scars/feed.atom")
     assert indication.status_code == 200 and not feedparser.parse(indication.data).bozo
     assert client.get("/treatments/no-such/feed.atom").status_code == 404
+
+
+def test_matrix_marks_a_cell_with_a_new_level_one_study_since_the_users_visit(app: Flask) -> None:
+    """A signed-in user's matrix marks the cell that gained a level 1 study after their visit."""
+    from evidence.models import Citation, Indication, Treatment
+
+    app.config["LIVING_VISIT_GAP_SECONDS"] = 0
+    client = app.test_client()
+    make_user(app, "reader@example.org", "viewer")
+    login(client, "reader@example.org")
+    client.get("/matrix")  # first visit
+    second = client.get("/matrix").text
+    assert "your previous visit to this page" in second
+    with app.app_context(), session_scope() as session:
+        treatment = treatment_by_slug(session, "microneedling")
+        indication = session.exec(select(Indication).where(Indication.slug == "acne-scars")).one()
+        assert treatment is not None and isinstance(treatment, Treatment)
+        citation = Citation(
+            pmid="99000001",
+            title="A randomised trial made in this test",
+            year=2026,
+            evidence_level=1,
+            source="import",
+        )
+        session.add(citation)
+        session.flush()
+        session.add(
+            CitationLink(
+                citation_id=citation.id or 0,
+                treatment_id=treatment.id,
+                indication_id=indication.id,
+                treatment_key=treatment.id or 0,
+                indication_key=indication.id or 0,
+                status="included",
+                found_by="test",
+                decided_at=utcnow(),
+            )
+        )
+    matrix = client.get("/matrix").text
+    cell = re.search(
+        r'<td data-treatment="microneedling" data-indication="acne-scars".*?</td>',
+        matrix,
+        re.DOTALL,
+    )
+    assert cell and "changed since" in cell.group(0)
+    assert "1 new level 1-2 study (PMID 99000001)" in cell.group(0)
+    others = re.findall(
+        r'<td data-treatment="[^"]+" data-indication="[^"]+".*?</td>', matrix, re.DOTALL
+    )
+    assert sum("changed since" in c for c in others) == 1
+    # Seen: the next visit no longer marks it.
+    assert "99000001" not in client.get("/matrix").text
