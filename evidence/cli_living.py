@@ -1,4 +1,4 @@
-"""`evidence retractions import FILE.csv` and `evidence searches run-due`: living evidence."""
+"""`evidence retractions import`, `evidence searches run-due`, `evidence digests send`."""
 
 from __future__ import annotations
 
@@ -52,7 +52,26 @@ def run_due() -> None:
     click.echo(f"{len(runs)} scheduled search run(s): {runs}")
 
 
+@click.group("digests")
+def digests_group() -> None:
+    """The weekly e-mail digests."""
+
+
+@digests_group.command("send")
+@with_appcontext
+def digests_send() -> None:
+    """Send the digests now (what the weekly task does); needs EVIDENCE_SMTP_HOST."""
+    from evidence import digests
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if not app.config.get("SMTP_HOST"):
+        raise click.ClickException("EVIDENCE_SMTP_HOST is not set: no mail server to send through")
+    sent = digests.send_digests(app)
+    click.echo(f"{len(sent)} digest(s) sent")
+
+
 def register(main: click.Group) -> None:
-    """Attach `retractions` and `searches` to the `evidence` command."""
+    """Attach `retractions`, `searches` and `digests` to the `evidence` command."""
     main.add_command(retractions_group)
     main.add_command(searches_group)
+    main.add_command(digests_group)

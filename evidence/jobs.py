@@ -71,6 +71,7 @@ class JobQueue:
     run_job_task: Any
     reap_task: Any
     due_searches_task: Any
+    digest_task: Any
 
 
 def make_huey(
@@ -121,11 +122,19 @@ def init_app(app: Flask) -> JobQueue:
 
         return run_due_searches(app)
 
+    @queue.periodic_task(crontab(day_of_week="1", hour="7", minute="0"), name="send_digests")
+    def digest_task() -> list[str]:
+        """Mondays at 07:00 UTC: e-mail the weekly digests (when an SMTP host is set)."""
+        from evidence.digests import send_digests
+
+        return send_digests(app)
+
     extension = JobQueue(
         huey=queue,
         run_job_task=run_job_task,
         reap_task=reap_task,
         due_searches_task=due_searches_task,
+        digest_task=digest_task,
     )
     app.extensions[EXTENSION] = extension
     return extension

@@ -443,3 +443,14 @@ class RetractionNotice(SQLModel, table=True):
     notice_pmid: str | None = Field(default=None, max_length=20)
     matched_by: str = Field(default="doi", max_length=20)
     created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class DigestSubscription(SQLModel, table=True):
+    """A user's opt-in to the weekly e-mail digest (evidence/digests.py)."""
+
+    __tablename__ = "digest_subscription"
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", unique=True, ondelete="CASCADE")
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow)
+    last_sent_at: datetime | None = None

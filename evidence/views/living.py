@@ -1,18 +1,29 @@
-"""Living evidence pages: search schedules (curators), Atom feeds per treatment and indication."""
+"""Living evidence pages: search schedules (curators), Atom feeds, the e-mail digest preference."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, Response, abort, flash, redirect, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response as BaseResponse
-from wtforms import SelectField, SubmitField
+from wtforms import BooleanField, SelectField, SubmitField
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # not in stubs yet
 from wtforms.validators import InputRequired
 
-from evidence import feeds, living, queries
-from evidence.auth import roles_required
+from evidence import digests, feeds, living, queries
+from evidence.auth import current_account, roles_required
 from evidence.db import get_session
-from evidence.models import SEARCH_SCHEDULES, SavedSearch
+from evidence.models import ROLES, SEARCH_SCHEDULES, SavedSearch
 
 bp = Blueprint("living", __name__)
 
@@ -56,6 +67,44 @@ def schedule(search_id: int) -> BaseResponse:
         "success",
     )
     return redirect(url_for("searches.index", _anchor=f"search-{search_id}"))
+
+
+class DigestForm(FlaskForm):
+    """Opt in or out of the weekly e-mail digest."""
+
+    weekly = BooleanField("E-mail me a weekly digest of newly included and flagged citations")
+    submit = SubmitField("Save e-mail preference")
+
+
+@bp.get("/account/digest")
+@roles_required(*ROLES)
+def digest_page() -> str:
+    """The account page's e-mail digest preference."""
+    account = current_account()
+    assert account is not None
+    sub = digests.subscription(get_session(), account.id)
+    form = DigestForm(data={"weekly": bool(sub and sub.active)})
+    return render_template(
+        "living/digest.html", form=form, smtp=bool(current_app.config.get("SMTP_HOST"))
+    )
+
+
+@bp.post("/account/digest")
+@roles_required(*ROLES)
+def digest_save() -> BaseResponse | tuple[str, int]:
+    """Save the digest preference."""
+    account = current_account()
+    assert account is not None
+    form = DigestForm()
+    if not form.validate_on_submit():
+        flash("Preference not saved: the form had expired, please try again.", "error")
+        smtp = bool(current_app.config.get("SMTP_HOST"))
+        return render_template("living/digest.html", form=form, smtp=smtp), 400
+    session = get_session()
+    digests.set_opt_in(session, account.id, bool(form.weekly.data))
+    session.commit()
+    flash("You will get the weekly digest." if form.weekly.data else "No more digests.", "success")
+    return redirect(url_for("living.digest_page"))
 
 
 def _atom(title: str, page_url: str, entries: list[feeds.FeedEntry]) -> Response:

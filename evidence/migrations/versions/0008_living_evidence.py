@@ -17,7 +17,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    """Add saved_search.schedule, the fetch_job lease, search_run, page_visit, retraction_notice."""
+    """Add saved_search.schedule, the fetch_job lease, search_run, page_visit, retraction_notice,
+    digest_subscription."""
     with op.batch_alter_table("saved_search", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column(
@@ -82,10 +83,22 @@ def upgrade() -> None:
     )
     op.create_index("ix_retraction_notice_citation_id", "retraction_notice", ["citation_id"])
     op.create_index("ix_retraction_notice_created_at", "retraction_notice", ["created_at"])
+    op.create_table(
+        "digest_subscription",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("last_sent_at", sa.DateTime(), nullable=True),
+        sa.ForeignKeyConstraint(["user_id"], ["user.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("user_id"),
+    )
 
 
 def downgrade() -> None:
     """Drop what upgrade added."""
+    op.drop_table("digest_subscription")
     op.drop_index("ix_retraction_notice_created_at", table_name="retraction_notice")
     op.drop_index("ix_retraction_notice_citation_id", table_name="retraction_notice")
     op.drop_table("retraction_notice")
