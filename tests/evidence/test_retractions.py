@@ -178,6 +178,13 @@ def test_csv_flags_by_doi_and_pmid_and_keeps_nature_reason_and_date(
     assert f"1 retraction (PMID {retracted.pmid})" in cell.group(0)
     page = client.get(f"/compare?t={t1}&indication={i1}").text
     assert "changed since" in page and f"1 retraction (PMID {retracted.pmid})" in page
+    detail = client.get(f"/citations/{concern.pmid}").text
+    assert "An expression of concern has been published about this article." in detail
+    assert "This publication has been retracted." not in detail
+    assert "Retraction Watch record 50002, matched by PMID" in detail
+    corrected_page = client.get(f"/citations/{corrected.pmid}").text
+    assert "A correction is not a retraction: the citation is not flagged." in corrected_page
+    assert "This publication has been retracted." not in corrected_page
     feed = client.get(f"/treatments/{t1}/feed.atom").text
     assert "Retracted: " in feed and "Falsification/Fabrication of Data" in feed
 
