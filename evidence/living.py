@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import and_, func, or_
+from sqlalchemy import func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -340,38 +340,79 @@ def _count(items: list[str], one: str, many: str | None = None) -> str:
     return f"{len(items)} {one if len(items) == 1 else (many or one + 's')}"
 
 
-def cell_changes(session: Session, since: datetime) -> dict[tuple[int, int], CellChange]:
-    """Return the cells where a retraction or a new level 1-2 study landed since a moment."""
+def _cell_rows(session: Session, *columns: Any, where: list[Any], notices: bool = False) -> Any:
+    """Rows of included treatment x indication links joined to their citations (and notices)."""
     stmt = (
-        sa_select(
-            col(CitationLink.treatment_id),
-            col(CitationLink.indication_id),
-            col(Citation.pmid),
-            col(Citation.retraction_status),
-            col(Citation.evidence_level),
-            col(Citation.updated_at),
-            _link_time(),
-        )
+        sa_select(col(CitationLink.treatment_id), col(CitationLink.indication_id), *columns)
         .join(Citation, col(Citation.id) == col(CitationLink.citation_id))
         .where(
             col(CitationLink.status) == "included",
             col(CitationLink.treatment_id).is_not(None),
             col(CitationLink.indication_id).is_not(None),
-            or_(
-                and_(col(Citation.retraction_status) != "none", col(Citation.updated_at) > since),
-                and_(col(Citation.evidence_level).in_(HIGH_LEVELS), _link_time() > since),
-            ),
         )
     )
+    if notices:
+        stmt = stmt.join(RetractionNotice, col(RetractionNotice.citation_id) == col(Citation.id))
+    for condition in where:
+        stmt = stmt.where(condition)
+    return session.execute(stmt)
+
+
+def cell_changes(session: Session, since: datetime) -> dict[tuple[int, int], CellChange]:
+    """Return the cells where a retraction or a new level 1-2 study landed since a moment.
+
+    A retraction or expression of concern counts when its Retraction Watch notice arrived
+    since then, or when PubMed's flag reached a citation stored before then. A level 1-2
+    study counts when its link arrived since then, except links loaded with the bundled
+    snapshot (installing the app is not new evidence).
+    """
     changes: dict[tuple[int, int], CellChange] = defaultdict(lambda: CellChange(since=since))
-    for tid, iid, pmid, status, level, updated, linked in session.execute(stmt):
+    seen: set[tuple[int, int, str]] = set()
+
+    def add(tid: int, iid: int, pmid: str, status: str) -> None:
+        """Record one change once."""
+        if (tid, iid, pmid) in seen:
+            return
+        seen.add((tid, iid, pmid))
         change = changes[(tid, iid)]
-        if status == "retracted" and _aware(updated) > since:
-            change.retracted.append(pmid)
-        elif status == "expression-of-concern" and _aware(updated) > since:
-            change.concerns.append(pmid)
-        elif level in HIGH_LEVELS and _aware(linked) > since:
-            change.high_level.append(pmid)
+        {"retracted": change.retracted, "expression-of-concern": change.concerns}.get(
+            status, change.high_level
+        ).append(pmid)
+
+    nature_status = {"Retraction": "retracted", "Expression of concern": "expression-of-concern"}
+    for tid, iid, pmid, nature in _cell_rows(
+        session,
+        col(Citation.pmid),
+        col(RetractionNotice.nature),
+        notices=True,
+        where=[
+            col(RetractionNotice.created_at) > since,
+            col(RetractionNotice.nature).in_(nature_status),
+        ],
+    ):
+        add(tid, iid, pmid, nature_status[nature])
+    for tid, iid, pmid, status in _cell_rows(
+        session,
+        col(Citation.pmid),
+        col(Citation.retraction_status),
+        where=[
+            col(Citation.retraction_status).in_(("retracted", "expression-of-concern")),
+            col(Citation.updated_at) > since,
+            col(Citation.created_at) <= since,
+        ],
+    ):
+        add(tid, iid, pmid, status)
+    for tid, iid, pmid in _cell_rows(
+        session,
+        col(Citation.pmid),
+        where=[
+            col(Citation.evidence_level).in_(HIGH_LEVELS),
+            col(Citation.retraction_status) == "none",
+            _link_time() > since,
+            col(CitationLink.found_by) != "snapshot",
+        ],
+    ):
+        add(tid, iid, pmid, "high-level")
     return {key: value for key, value in changes.items() if value.describe()}
 
 

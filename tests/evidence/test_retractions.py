@@ -176,6 +176,18 @@ def test_csv_flags_by_doi_and_pmid_and_keeps_nature_reason_and_date(
     )
     assert cell and "changed since" in cell.group(0)
     assert f"1 retraction (PMID {retracted.pmid})" in cell.group(0)
+    # Exactly the cells holding the retracted or the concerning citation are marked.
+    with app.app_context(), session_scope() as session:
+        cells = set(
+            session.exec(
+                select(CitationLink.treatment_id, CitationLink.indication_id).where(
+                    col(CitationLink.citation_id).in_([retracted.id, concern.id]),
+                    CitationLink.status == "included",
+                    col(CitationLink.indication_id).is_not(None),
+                )
+            ).all()
+        )
+    assert matrix.count('class="changed"') == len(cells) >= 1
     page = client.get(f"/compare?t={t1}&indication={i1}").text
     assert "changed since" in page and f"1 retraction (PMID {retracted.pmid})" in page
     detail = client.get(f"/citations/{concern.pmid}").text
