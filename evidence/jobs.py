@@ -417,6 +417,7 @@ def job_status(job: FetchJob) -> dict[str, Any]:
         "errors": job.errors,
         "error": job.error,
         "attempts": job.attempts,
+        "deaths": job.deaths,
         "percent": percent,
         "finished": job.state in ("done", "failed"),
         "report": resume.get("report"),

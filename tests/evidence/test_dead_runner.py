@@ -164,6 +164,8 @@ def test_a_job_that_keeps_killing_its_worker_is_given_up(worker_app: Flask) -> N
         else:
             assert requeued == [] and job.state == "failed"
     assert "gave up after 3 runs whose worker died" in (job.error or "")
+    status = jobs.job_status(job)
+    assert status["deaths"] == 3 and status["finished"] and status["state"] == "failed"
     assert len(queue.huey) == jobs.MAX_DEATHS - 1
     # A later start-up does not run it again.
     with app.app_context(), session_scope() as session:
