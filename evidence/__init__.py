@@ -50,7 +50,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     csrf.init_app(app)
-    from evidence import errors, filters
+    from evidence import errors, filters, jobs
+
+    jobs.init_app(app)  # the background queue, configured from app.config
 
     filters.init_app(app)
     errors.init_app(app)

@@ -48,7 +48,6 @@ class _Bar:
 def _run(job_id: int, description: str, background: bool) -> FetchJob | None:
     """Queue the job, or run it here with a progress bar; return the finished row."""
     if background:
-        jobs.init_app(current_app._get_current_object())  # type: ignore[attr-defined]
         jobs.enqueue(job_id)
         click.echo(f"job {job_id} queued; `evidence worker` will run it")
         return None
@@ -187,12 +186,13 @@ def refresh(refresh_all: bool, pmids: tuple[int, ...], background: bool) -> None
 def worker(workers: int) -> None:
     """Run the background job consumer (SQLite queue in instance/, or Redis)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    jobs.init_app(current_app._get_current_object())  # type: ignore[attr-defined]
+    queue = jobs.get_queue()
     with session_scope() as session:
-        requeued = jobs.requeue_orphans(session)
+        requeued = jobs.requeue_orphans(session, queue=queue)
     if requeued:
-        click.echo(f"re-queued {len(requeued)} interrupted job(s): {requeued}")
-    consumer = jobs.huey.create_consumer(workers=workers, worker_type="thread")
+        click.echo(f"re-queued {len(requeued)} interrupted job(s): {requeued}", err=True)
+    # Periodic tasks (the dead-runner reaper, scheduled searches) run in this consumer too.
+    consumer = queue.huey.create_consumer(workers=workers, worker_type="thread")
     consumer.run()
 
 

@@ -55,4 +55,12 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "SESSION_COOKIE_SECURE": env.get("EVIDENCE_INSECURE_COOKIES", "1") != "1",
         "REMEMBER_COOKIE_HTTPONLY": True,
         "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
+        # E-mail digests (evidence/digests.py): none are sent without a host.
+        "SMTP_HOST": env.get("EVIDENCE_SMTP_HOST") or None,
+        "SMTP_PORT": int(env.get("EVIDENCE_SMTP_PORT") or 25),
+        "SMTP_FROM": env.get("EVIDENCE_SMTP_FROM") or "evidence-tracker@localhost",
+        "SMTP_USER": env.get("EVIDENCE_SMTP_USER") or None,
+        "SMTP_PASSWORD": env.get("EVIDENCE_SMTP_PASSWORD") or None,
+        "SMTP_STARTTLS": env.get("EVIDENCE_SMTP_STARTTLS") == "1",
+        "PUBLIC_URL": env.get("EVIDENCE_PUBLIC_URL") or "http://127.0.0.1:5000",
     }

@@ -6,22 +6,31 @@ Each fetched batch is stored and the job's progress saved in the same transactio
 worker killed at any point loses at most one batch of work and never stores a record
 twice; running the job again continues from the last committed batch.
 
-The queue is huey: SqliteHuey in instance/ by default, RedisHuey when EVIDENCE_REDIS_URL
-is set. `evidence worker` runs the consumer; the CLI can also run a job in the foreground.
+The queue is huey, built by `init_app` from the app's config (create_app calls it):
+SqliteHuey under the instance folder by default, RedisHuey when EVIDENCE_REDIS_URL is set.
+`evidence worker` runs the consumer; the CLI can also run a job in the foreground.
+
+A runner holds a lease on its job (runner = host:pid:process start, lease_expires_at renewed
+by a heartbeat thread). A job whose lease lapsed, or whose runner process on this host is
+gone, is dead: the periodic reaper and every start-up queue it again, and a job whose
+runners died MAX_DEATHS times (killed, out of memory) is failed with a message instead.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import socket
+import threading
 from collections.abc import Callable, Mapping
-from dataclasses import asdict
-from datetime import timedelta
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
-from huey import Huey, RedisHuey, SqliteHuey
+from flask import Flask, current_app
+from huey import Huey, RedisHuey, SqliteHuey, crontab
+from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -48,46 +57,98 @@ REFRESH_BATCH = 200
 Progress = Callable[[FetchJob], None]
 
 
-def default_instance_path() -> Path:
-    """Return where Flask keeps the instance folder (EVIDENCE_INSTANCE_PATH or ./instance)."""
-    configured = os.environ.get("EVIDENCE_INSTANCE_PATH")
-    return Path(configured) if configured else Path(__file__).resolve().parent.parent / "instance"
+LEASE = timedelta(seconds=60)
+# A job whose runner died this many times (SIGKILL, out of memory) is given up, not re-run.
+MAX_DEATHS = 3
+EXTENSION = "evidence.jobs"
 
 
-def make_huey(redis_url: str | None = None, instance_path: Path | None = None) -> Huey:
-    """Build the queue: Redis when a URL is given, otherwise SQLite under instance/."""
+@dataclass
+class JobQueue:
+    """The app's queue (app.extensions["evidence.jobs"]): huey and the tasks bound to it."""
+
+    huey: Huey
+    run_job_task: Any
+    reap_task: Any
+    due_searches_task: Any
+    digest_task: Any
+
+
+def make_huey(
+    redis_url: str | None = None, sqlite_path: Path | None = None, *, immediate: bool = False
+) -> Huey:
+    """Build a queue: Redis when a URL is given, otherwise SQLite at `sqlite_path`."""
     if redis_url:
-        return RedisHuey("evidence", url=redis_url)
-    folder = instance_path or default_instance_path()
-    folder.mkdir(parents=True, exist_ok=True)
-    return SqliteHuey("evidence", filename=str(folder / "huey.sqlite3"))
+        return RedisHuey("evidence", url=redis_url, immediate=immediate)
+    if sqlite_path is None:
+        raise ValueError("a SQLite queue needs a file path")
+    sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+    return SqliteHuey("evidence", filename=str(sqlite_path), immediate=immediate)
 
 
-huey: Huey = make_huey(os.environ.get("EVIDENCE_REDIS_URL") or None)
-_bound_app: Flask | None = None
+def init_app(app: Flask) -> JobQueue:
+    """Build the app's queue from its config and register the tasks, bound to this app.
+
+    REDIS_URL (EVIDENCE_REDIS_URL) selects RedisHuey; otherwise SqliteHuey at
+    QUEUE_SQLITE_PATH (default instance/huey.sqlite3). HUEY_IMMEDIATE runs tasks inline.
+    """
+    path = app.config.get("QUEUE_SQLITE_PATH") or Path(app.instance_path) / "huey.sqlite3"
+    queue = make_huey(
+        app.config.get("REDIS_URL") or None,
+        Path(path),
+        immediate=bool(app.config.get("HUEY_IMMEDIATE", False)),
+    )
+
+    @queue.task(name="run_job")
+    def run_job_task(job_id: int) -> str:
+        """Queue entry point: run (or resume) one job inside this app's context."""
+        return _run_queued_job(app, job_id)
+
+    @queue.periodic_task(crontab(minute="*"), name="reap_dead_runners")
+    def reap_task() -> list[int]:
+        """Every minute: queue again the jobs whose runner died (lease lapsed, process gone)."""
+        with app.app_context():
+            from evidence.db import get_engine
+
+            with Session(get_engine(app)) as session:
+                requeued = requeue_orphans(session, queue=extension, dead_only=True)
+                session.commit()
+        return requeued
+
+    @queue.periodic_task(crontab(minute="17"), name="run_due_searches")
+    def due_searches_task() -> list[int]:
+        """Every hour: run the saved searches whose schedule says they are due."""
+        from evidence.living import run_due_searches
+
+        return run_due_searches(app)
+
+    @queue.periodic_task(crontab(day_of_week="1", hour="7", minute="0"), name="send_digests")
+    def digest_task() -> list[str]:
+        """Mondays at 07:00 UTC: e-mail the weekly digests (when an SMTP host is set)."""
+        from evidence.digests import send_digests
+
+        return send_digests(app)
+
+    extension = JobQueue(
+        huey=queue,
+        run_job_task=run_job_task,
+        reap_task=reap_task,
+        due_searches_task=due_searches_task,
+        digest_task=digest_task,
+    )
+    app.extensions[EXTENSION] = extension
+    return extension
 
 
-def init_app(app: Flask) -> None:
-    """Bind the app whose settings and database the tasks use (tests may run tasks inline)."""
-    global _bound_app
-    _bound_app = app
-    huey.immediate = bool(app.config.get("HUEY_IMMEDIATE", False))
+def get_queue(app: Flask | None = None) -> JobQueue:
+    """Return the queue of `app` (default: the current app)."""
+    target = app or current_app
+    queue: JobQueue = target.extensions[EXTENSION]
+    return queue
 
 
-def _app() -> Flask:
-    """Return the bound app, creating one from the environment in a bare worker."""
-    if _bound_app is None:
-        from evidence import create_app
-
-        init_app(create_app())
-    assert _bound_app is not None
-    return _bound_app
-
-
-@huey.task()
-def run_job_task(job_id: int) -> str:
-    """Queue entry point: run (or resume) one job inside the app's context."""
-    app = _app()
+def _run_queued_job(app: Flask, job_id: int) -> str:
+    """Run a queued job unless a live runner already holds it."""
     from evidence.db import get_engine
 
     with app.app_context():
@@ -101,9 +162,9 @@ def run_job_task(job_id: int) -> str:
     return job.state
 
 
-def enqueue(job_id: int) -> None:
-    """Put a job on the queue."""
-    run_job_task(job_id)
+def enqueue(job_id: int, app: Flask | None = None) -> None:
+    """Put a job on the app's queue."""
+    get_queue(app).run_job_task(job_id)
 
 
 # --- saved searches ---------------------------------------------------------------------
@@ -236,14 +297,105 @@ def start_import_job(
     return job
 
 
-def job_is_live(job: FetchJob) -> bool:
-    """True when a worker is running the job right now (recent heartbeat)."""
-    if job.state != "running" or job.heartbeat_at is None:
+def _process_start(pid: int) -> str | None:
+    """Return a process's start time from /proc (tells a reused PID apart), or None."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # Fields after the command name (which may hold spaces) start at state; starttime is 22nd.
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def runner_identity() -> str:
+    """Return this process's identity as a job runner: host:pid:start."""
+    pid = os.getpid()
+    return f"{socket.gethostname()}:{pid}:{_process_start(pid) or '-'}"
+
+
+def _runner_alive(runner: str) -> bool | None:
+    """True/False when the runner is a process on this host; None when it is elsewhere."""
+    host, _, rest = runner.partition(":")
+    pid_text, _, start = rest.partition(":")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return None
+    pid = int(pid_text)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
         return False
-    beat = job.heartbeat_at
-    if beat.tzinfo is None:
-        beat = beat.replace(tzinfo=utcnow().tzinfo)
-    return utcnow() - beat < STALE_AFTER
+    except PermissionError:
+        pass  # exists, owned by someone else
+    now_start = _process_start(pid)
+    if start not in ("", "-") and now_start is not None and now_start != start:
+        return False  # the PID was reused by another process
+    if now_start is not None and _process_state(pid) == "Z":
+        return False  # killed, waiting to be reaped by its parent
+    return True
+
+
+def _process_state(pid: int) -> str | None:
+    """Return the one-letter state of a process from /proc (Z for a zombie)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return None
+
+
+def _aware(moment: datetime) -> datetime:
+    """Treat a naive timestamp from the database as UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def job_is_live(job: FetchJob) -> bool:
+    """True when a runner holds the job right now: its lease is current and its process lives."""
+    if job.state != "running":
+        return False
+    if job.runner:
+        alive = _runner_alive(job.runner)
+        if alive is False:
+            return False
+    if job.lease_expires_at is not None:
+        return utcnow() < _aware(job.lease_expires_at)
+    if job.heartbeat_at is None:
+        return False
+    return utcnow() - _aware(job.heartbeat_at) < LEASE
+
+
+class _LeaseKeeper:
+    """Renews a job's lease from a daemon thread while the runner works on a slow batch."""
+
+    def __init__(self, engine: Engine, job_id: int, runner: str) -> None:
+        """Prepare the renewal thread for one job."""
+        self.engine, self.job_id, self.runner = engine, job_id, runner
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._renew, daemon=True, name=f"lease-{job_id}")
+
+    def start(self) -> None:
+        """Start renewing."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop renewing (the runner records the final state itself)."""
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _renew(self) -> None:
+        """Push the lease forward every quarter lease, while this runner still holds it."""
+        while not self._stop.wait(LEASE.total_seconds() / 4):
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(
+                        update(FetchJob)
+                        .where(
+                            col(FetchJob.id) == self.job_id,
+                            col(FetchJob.runner) == self.runner,
+                            col(FetchJob.state) == "running",
+                        )
+                        .values(lease_expires_at=utcnow() + LEASE)
+                    )
+            except Exception:  # noqa: BLE001  (a locked database: try again next round)
+                continue
 
 
 def job_status(job: FetchJob) -> dict[str, Any]:
@@ -265,6 +417,7 @@ def job_status(job: FetchJob) -> dict[str, Any]:
         "errors": job.errors,
         "error": job.error,
         "attempts": job.attempts,
+        "deaths": job.deaths,
         "percent": percent,
         "finished": job.state in ("done", "failed"),
         "report": resume.get("report"),
@@ -306,7 +459,11 @@ def run_job(
         job.error = None
         job.started_at = job.started_at or utcnow()
         job.heartbeat_at = utcnow()
+        job.runner = runner_identity()
+        job.lease_expires_at = utcnow() + LEASE
         session.commit()
+        lease = _LeaseKeeper(engine, job_id, job.runner)
+        lease.start()
         try:
             if job.kind == "import":
                 _run_import(session, engine, job, config, client)
@@ -321,6 +478,7 @@ def run_job(
             if job.state == "running":
                 job.state = "done"
             job.finished_at = utcnow()
+            job.lease_expires_at = None
             session.commit()
         except (ConfigurationError, EntrezError, ValueError) as exc:
             # Retrying will not help (no email, a query NCBI refuses): stop for good.
@@ -331,6 +489,8 @@ def run_job(
         except BaseException as exc:
             _stop(session, job, "interrupted", exc)
             raise
+        finally:
+            lease.stop()
         if progress:
             progress(job)
         return job
@@ -343,6 +503,7 @@ def _stop(session: Session, job: FetchJob, state: str, exc: BaseException) -> No
     job.state = state
     job.error = f"{type(exc).__name__}: {exc}"[:2000]
     job.heartbeat_at = utcnow()
+    job.lease_expires_at = None
     session.add(job)
     session.commit()
 
@@ -357,6 +518,7 @@ def _save_batch_progress(session: Session, job: FetchJob, state: dict[str, Any])
     """Save progress in the open transaction (the batch's rows go in with it) and commit."""
     job.resume = json.dumps(state)
     job.heartbeat_at = utcnow()
+    job.lease_expires_at = utcnow() + LEASE
     session.add(job)
     session.commit()
 
@@ -476,18 +638,41 @@ def _run_import(
         job.error = "; ".join(report.rejected)[:2000]
 
 
-def requeue_orphans(session: Session) -> list[int]:
-    """Queue again the jobs a killed worker left behind (stale 'running', 'interrupted')."""
-    orphans = [
-        job.id
-        for job in session.exec(
-            select(FetchJob).where(col(FetchJob.state).in_(("running", "interrupted")))
-        )
-        if job.id is not None and not job_is_live(job)
-    ]
-    for job_id in orphans:
-        enqueue(job_id)
-    return orphans
+def requeue_orphans(
+    session: Session, *, queue: JobQueue | None = None, dead_only: bool = False
+) -> list[int]:
+    """Queue again the jobs whose runner died, and (at start-up) the interrupted ones.
+
+    A dead runner counts against the job: after MAX_DEATHS the job is failed with a message,
+    so a job that runs its worker out of memory is not retried at every start-up.
+    """
+    states = ("running",) if dead_only else ("running", "interrupted")
+    requeued: list[int] = []
+    for job in session.exec(select(FetchJob).where(col(FetchJob.state).in_(states))):
+        if job.id is None or job_is_live(job):
+            continue
+        if job.state == "running":
+            job.deaths += 1
+            who = job.runner or "unknown runner"
+            if job.deaths >= MAX_DEATHS:
+                job.state = "failed"
+                job.error = (
+                    f"gave up after {job.deaths} runs whose worker died ({who} last): "
+                    "it was killed or ran out of memory each time; stored batches are kept"
+                )
+                job.lease_expires_at = None
+                session.add(job)
+                continue
+            job.state = "interrupted"
+            job.error = f"the worker running it died ({who}); queued again"
+            job.lease_expires_at = None
+            session.add(job)
+        requeued.append(job.id)
+    # Commit before queueing: an immediate queue runs the job in this call.
+    session.commit()
+    for job_id in requeued:
+        (queue or get_queue()).run_job_task(job_id)
+    return requeued
 
 
 def start_embedded_consumer(app: Flask, *, workers: int = 1) -> Any:
@@ -497,14 +682,13 @@ def start_embedded_consumer(app: Flask, *, workers: int = 1) -> Any:
     thread belongs to the web server, so huey's signal handlers and main loop are not used;
     a job cut short when the server stops resumes on the next run like any interrupted job.
     """
-    init_app(app)
+    queue = get_queue(app)
     with app.app_context():
         from evidence.db import get_engine
 
         with Session(get_engine(app)) as session:
-            requeue_orphans(session)
-            session.commit()
-    consumer = huey.create_consumer(workers=workers, worker_type="thread")
+            requeue_orphans(session, queue=queue)
+    consumer = queue.huey.create_consumer(workers=workers, worker_type="thread")
     consumer.scheduler.start()
     for _name, thread in consumer.worker_threads:
         thread.start()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -235,6 +235,8 @@ class SavedSearch(SQLModel, table=True):
     last_run_at: datetime | None = None
     last_hit_count: int | None = None
     new_since_last_run: int | None = None
+    # Living evidence (evidence/living.py): off, weekly or monthly runs by the periodic task.
+    schedule: str = Field(default="off", max_length=20)
 
 
 class FetchJob(SQLModel, table=True):
@@ -262,6 +264,11 @@ class FetchJob(SQLModel, table=True):
     started_at: datetime | None = None
     heartbeat_at: datetime | None = None
     finished_at: datetime | None = None
+    # The runner's lease (evidence/jobs.py): who runs it (host:pid) and until when, and how
+    # many runners died holding it (a job that keeps killing its worker is given up).
+    runner: str | None = Field(default=None, max_length=200)
+    lease_expires_at: datetime | None = None
+    deaths: int = 0
 
 
 # --- people and reports ------------------------------------------------------------------
@@ -379,3 +386,71 @@ class PricePoint(SQLModel, table=True):
     source_key: str = Field(max_length=100, unique=True)
     source_title: str | None = Field(default=None, max_length=500)
     source_commenter: str | None = Field(default=None, max_length=200)
+
+
+# --- living evidence: scheduled runs, visits, retraction notices (evidence/living.py) -----
+
+
+SEARCH_SCHEDULES = ("off", "weekly", "monthly")
+RETRACTION_NATURES = ("Retraction", "Expression of concern", "Correction", "Reinstatement")
+
+
+class SearchRun(SQLModel, table=True):
+    """One scheduled (or manual) run of a saved search: when, how many hits, what was new."""
+
+    __tablename__ = "search_run"
+    id: int | None = Field(default=None, primary_key=True)
+    saved_search_id: int = Field(foreign_key="saved_search.id", index=True)
+    job_id: int | None = Field(default=None, foreign_key="fetch_job.id")
+    trigger: str = Field(default="schedule", max_length=20)
+    started_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+    hits: int | None = None
+    new: int = 0
+    updated: int = 0
+    notices: int = 0
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class PageVisit(SQLModel, table=True):
+    """When a signed-in user last saw a page area (a treatment page, compare, the matrix)."""
+
+    __tablename__ = "page_visit"
+    __table_args__ = (UniqueConstraint("user_id", "area", name="uq_page_visit_user_area"),)
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True, ondelete="CASCADE")
+    area: str = Field(max_length=200)
+    # What is "new" is measured from previous_at: the visit before the current one.
+    previous_at: datetime | None = None
+    last_at: datetime = Field(default_factory=utcnow)
+
+
+class RetractionNotice(SQLModel, table=True):
+    """A Retraction Watch record matched to a citation: nature, reason, date, source row."""
+
+    __tablename__ = "retraction_notice"
+    __table_args__ = (
+        UniqueConstraint("citation_id", "record_id", name="uq_retraction_notice_record"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    citation_id: int = Field(foreign_key="citation.id", index=True, ondelete="CASCADE")
+    source: str = Field(default="retraction-watch", max_length=40)
+    record_id: str = Field(max_length=40)
+    nature: str = Field(max_length=60)
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    notice_date: date | None = None
+    notice_doi: str | None = Field(default=None, max_length=200)
+    notice_pmid: str | None = Field(default=None, max_length=20)
+    matched_by: str = Field(default="doi", max_length=20)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class DigestSubscription(SQLModel, table=True):
+    """A user's opt-in to the weekly e-mail digest (evidence/digests.py)."""
+
+    __tablename__ = "digest_subscription"
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", unique=True, ondelete="CASCADE")
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow)
+    last_sent_at: datetime | None = None

@@ -6,7 +6,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from sqlmodel import select
 from werkzeug.wrappers import Response
 
-from evidence import curation, queries
+from evidence import curation, queries, retractions
 from evidence.auth import current_account, roles_required
 from evidence.db import get_session
 from evidence.models import Citation
@@ -33,6 +33,7 @@ def detail(pmid: str) -> str:
     return render_template(
         "citations/detail.html",
         r=record,
+        notices=retractions.notices_for(session, record.citation.id or 0),
         treatments=queries.treatments(session),
         indications=queries.indications(session),
     )

@@ -19,7 +19,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response as BaseResponse
 
-from evidence import charts, compare, queries
+from evidence import charts, compare, living, queries
 from evidence.db import get_session
 from evidence.downloads import attach
 from evidence.filters import endpoint_exists
@@ -140,6 +140,7 @@ def page() -> BaseResponse | str:
         indications=queries.indications(session),
         min_compared=compare.MIN_COMPARED,
         max_compared=compare.MAX_COMPARED,
+        changes=living.page_changes("compare"),
     )
 
 
@@ -184,7 +185,11 @@ def chart(kind: str, fmt: str) -> BaseResponse:
 @bp.get("/matrix")
 def matrix() -> str:
     """The evidence map: treatments by indications, gaps visible."""
-    return render_template("compare/matrix.html", m=compare.evidence_map(get_session()))
+    return render_template(
+        "compare/matrix.html",
+        m=compare.evidence_map(get_session()),
+        changes=living.page_changes("matrix"),
+    )
 
 
 def compare_choices(current: Treatment) -> list[Treatment]:

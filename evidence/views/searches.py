@@ -6,7 +6,6 @@ from typing import Any
 
 from flask import (
     Blueprint,
-    Flask,
     abort,
     flash,
     jsonify,
@@ -18,17 +17,12 @@ from flask import (
 from sqlmodel import Session, col, select
 from werkzeug.wrappers import Response
 
-from evidence import jobs, queries
+from evidence import jobs, living, queries
 from evidence.auth import current_account, has_role, roles_required
 from evidence.db import get_session
 from evidence.models import FetchJob, Indication, SavedSearch, Treatment
 
 bp = Blueprint("searches", __name__)
-
-
-def init_app(app: Flask) -> None:
-    """Bind the job queue to this app."""
-    jobs.init_app(app)
 
 
 def _user_id() -> int | None:
@@ -76,9 +70,11 @@ def index() -> str:
     treatment = queries.treatment_by_slug(session, slug) if slug else None
     if slug and treatment is None:
         abort(404, description=f"No treatment is called {slug!r}.")
+    rows = search_rows(session, treatment.id if treatment else None)
     return render_template(
         "searches/index.html",
-        rows=search_rows(session, treatment.id if treatment else None),
+        rows=rows,
+        runs=living.recent_runs(session, [r["search"].id for r in rows if r["search"].id]),
         treatment=treatment,
         treatments=queries.treatments(session),
         indications=queries.indications(session),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, render_template, request
 
-from evidence import queries
+from evidence import living, queries
 from evidence.db import get_session
 from evidence.tables import citation_table
 
@@ -24,4 +24,5 @@ def detail(slug: str) -> str:
         treatment=treatment,
         levels=queries.level_counts(session, treatment_id=treatment.id),
         table=citation_table(session, flt, request.args),
+        news=living.page_news(f"treatment:{slug}", treatment_id=treatment.id),
     )

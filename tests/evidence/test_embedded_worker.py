@@ -26,12 +26,12 @@ def server() -> Iterator[FakeEutils]:
 
 def test_embedded_consumer_runs_a_queued_job(app: Flask, server: FakeEutils) -> None:
     use_fake(app, server)
-    jobs.huey.immediate = False
-    jobs.huey.flush()
+    jobs.get_queue(app).huey.immediate = False
+    jobs.get_queue(app).huey.flush()
     consumer = jobs.start_embedded_consumer(app)
     try:
         job_id = _search_job(app, max_records=25)
-        jobs.enqueue(job_id)  # onto the SQLite queue, not run inline
+        jobs.enqueue(job_id, app)  # onto the SQLite queue, not run inline
         deadline = time.monotonic() + 30
         state = "queued"
         while time.monotonic() < deadline:
@@ -48,4 +48,4 @@ def test_embedded_consumer_runs_a_queued_job(app: Flask, server: FakeEutils) -> 
         consumer.stop(graceful=True)
         for _name, thread in consumer.worker_threads:
             thread.join(timeout=10)
-        jobs.huey.flush()
+        jobs.get_queue(app).huey.flush()

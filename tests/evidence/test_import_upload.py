@@ -35,7 +35,7 @@ def _upload(app: Flask, client, name: str, body: bytes, **fields: str):  # type:
             content_type="multipart/form-data",
         )
     finally:
-        jobs.huey.immediate = False
+        jobs.get_queue(app).huey.immediate = False
 
 
 def test_uploaded_pubmed_xml_is_imported_and_waits_for_screening(app: Flask) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -15,7 +17,7 @@ from evidence import jobs
 from evidence.db import get_engine, session_scope
 from evidence.models import Citation, CitationLink, FetchJob, SavedSearch, utcnow
 from evidence.queries import treatment_by_slug
-from tests.conftest import csrf_token
+from tests.conftest import csrf_token, make_test_app
 from tests.evidence.test_auth import login, make_user
 from tests.fake_eutils import FakeEutils, recorded_corpus, synthetic_corpus
 
@@ -191,9 +193,9 @@ def test_queue_runs_jobs_through_huey(app: Flask, corpus_server: FakeEutils) -> 
     jobs.init_app(app)
     try:
         job_id = _search_job(app, max_records=30)
-        jobs.enqueue(job_id)
+        jobs.enqueue(job_id, app)
     finally:
-        jobs.huey.immediate = False
+        jobs.get_queue(app).huey.immediate = False
     with app.app_context(), session_scope() as session:
         job = session.get(FetchJob, job_id)
         assert job is not None and job.state == "done" and job.added == 30
@@ -232,7 +234,7 @@ def test_searches_page_and_run_button(app: Flask, corpus_server: FakeEutils) -> 
     try:
         ran = client.post(f"/searches/{search.id}/run", data={"csrf_token": csrf_token(page.text)})
     finally:
-        jobs.huey.immediate = False
+        jobs.get_queue(app).huey.immediate = False
     assert ran.status_code == 302
     job_url = ran.headers["Location"]
     progress = client.get(job_url)
@@ -256,36 +258,39 @@ def test_a_job_queued_twice_runs_once(app: Flask, corpus_server: FakeEutils) -> 
     app.config["HUEY_IMMEDIATE"] = True
     jobs.init_app(app)
     try:
-        jobs.enqueue(job_id)
+        jobs.enqueue(job_id, app)
     finally:
-        jobs.huey.immediate = False
+        jobs.get_queue(app).huey.immediate = False
     assert corpus_server.requests == []
     with app.app_context(), session_scope() as session:
         job = session.get(FetchJob, job_id)
         assert job is not None and job.state == "running" and job.attempts == 0
 
 
-def test_redis_queue_carries_jobs(app: Flask, corpus_server: FakeEutils) -> None:
-    """With a Redis URL the queue is RedisHuey; a job sent through it runs to the end."""
+def test_redis_queue_carries_jobs(
+    tmp_path: Path, sqlite_template: Path, corpus_server: FakeEutils
+) -> None:
+    """With REDIS_URL set the app's queue is RedisHuey; a job sent through it runs to the end."""
     url = os.environ.get("EVIDENCE_TEST_REDIS_URL")
     if not url:
         pytest.skip("EVIDENCE_TEST_REDIS_URL is not set: the Redis queue test is skipped")
+    db_path = tmp_path / "redis-app.sqlite3"
+    shutil.copy(sqlite_template, db_path)
+    app = make_test_app(f"sqlite:///{db_path}", REDIS_URL=url)
     use_fake(app, corpus_server)
-    queue = jobs.make_huey(url)
-    assert isinstance(queue, RedisHuey)
-    queue.flush()
-
-    @queue.task()
-    def run_on_redis(job_id: int) -> str:
-        """The same work run_job_task does, on this queue."""
-        return _run(app, job_id).state
-
-    job_id = _search_job(app, max_records=12)
-    result = run_on_redis(job_id)
-    assert len(queue) == 1  # waiting in Redis, not run inline
-    queue.execute(queue.dequeue())  # what a consumer thread does
-    assert result.get() == "done"
-    queue.flush()
+    queue = jobs.get_queue(app)
+    assert isinstance(queue.huey, RedisHuey)
+    queue.huey.flush()
+    try:
+        job_id = _search_job(app, max_records=12)
+        with app.test_request_context():
+            jobs.enqueue(job_id)  # what the Run button does
+        assert len(queue.huey) == 1  # waiting in Redis, not run inline
+        task = queue.huey.dequeue()  # what a consumer thread does
+        assert task is not None
+        queue.huey.execute(task)
+    finally:
+        queue.huey.flush()
     with app.app_context(), session_scope() as session:
         job = session.get(FetchJob, job_id)
-        assert job is not None and job.added == 12
+        assert job is not None and job.state == "done" and job.added == 12
