@@ -16,7 +16,7 @@ from evidence.db import get_engine, session_scope
 from evidence.models import Citation, CitationLink, DuplicatePair
 from pubmed.records import CommentCorrection
 from tests.evidence.pubmed_helpers import article_with, citation, write_articles
-from tests.evidence.screening_helpers import cell_ids, record, store
+from tests.evidence.screening_helpers import cell_ids, hidden, record, store
 from tests.evidence.test_auth import login, make_user
 
 TITLE = "Microneedling with autologous platelet-rich plasma for atrophic acne scars: a trial"
@@ -122,7 +122,7 @@ def test_near_duplicate_is_offered_and_a_curator_merges_it(app: Flask) -> None:
     login(client, "curator@example.org")
     page = client.get("/duplicates").data.decode()
     assert "Near-duplicates to decide (1)" in page and "PMID 94000032" in page
-    token = page.split('name="p%d-csrf_token"' % pair.id)[1].split('value="')[1].split('"')[0]
+    token = hidden(page, f"p{pair.id}-csrf_token")
     resp = client.post(
         f"/duplicates/{pair.id}", data={f"p{pair.id}-csrf_token": token, f"p{pair.id}-merge": "y"}
     )
