@@ -198,9 +198,18 @@ def _box(fig: Figure, x: float, y: float, w: float, h: float, lines: list[str]) 
             linewidth=1.2,
         )
     )
-    width = max(18, int(w * 118))
+    # Characters per line for 9.5 pt DejaVu Sans across the box on an 8.6 inch wide figure.
+    width = max(18, int(w * 8.6 * 72 / (9.5 * 0.58)))
     wrapped = [part for line in lines for part in (textwrap.wrap(line, width) or [""])]
-    fig.text(x + 0.012, y + h - 0.014, "\n".join(wrapped), va="top", ha="left", fontsize=8.5)
+    fig.text(
+        x + 0.012,
+        y + h - 0.014,
+        "\n".join(wrapped),
+        va="top",
+        ha="left",
+        fontsize=9.5,
+        linespacing=1.35,
+    )
 
 
 def _arrow(fig: Figure, start: tuple[float, float], end: tuple[float, float]) -> None:
@@ -254,9 +263,10 @@ def figure(prisma: Prisma) -> Figure:
         w,
         0.165,
         [
-            f"Records removed before screening: duplicates (n = {prisma.duplicates})",
-            f"same PMID, DOI or PMCID (n = {prisma.duplicates_exact})",
-            f"near-duplicates merged by a curator (n = {prisma.duplicates_near})",
+            "Records removed before screening:",
+            f"duplicates (n = {prisma.duplicates})",
+            f"- same PMID, DOI or PMCID (n = {prisma.duplicates_exact})",
+            f"- near-duplicates merged by a curator (n = {prisma.duplicates_near})",
         ],
     )
     _box(fig, left, 0.63, w, 0.07, [f"Records screened (n = {prisma.screened})"])

@@ -505,8 +505,9 @@ def kappa_table(table: list[list[int]]) -> dict[str, Any]:
     usable = bool(np.isfinite(se) and se > 0)
     return {
         "kappa": float(res.kappa),
-        "low": float(res.kappa_low) if usable else None,
-        "high": float(res.kappa_upp) if usable else None,
+        # statsmodels' Wald interval can pass kappa's bounds with few records: clip to -1..1.
+        "low": max(-1.0, float(res.kappa_low)) if usable else None,
+        "high": min(1.0, float(res.kappa_upp)) if usable else None,
         "se": se,
     }
 
