@@ -58,7 +58,7 @@ class Prisma:
     exclusion_reasons: dict[str, int] = field(default_factory=dict)
     included: int = 0
     awaiting: int = 0
-    maybe: int = 0  # awaiting records someone marked maybe
+    maybe: int = 0  # awaiting records marked maybe (one-reviewer cells only: votes stay blind)
     in_conflict: int = 0  # awaiting a third curator
     screened_in_log: int = 0  # records with at least one live screening decision
     decided_outside_log: int = 0  # included/excluded with no screening decision (curated)
@@ -158,7 +158,10 @@ def counts(session: Session, *, cell: screening.Cell) -> Prisma:
             result.awaiting += 1
             if state.conflict and state.resolution is None:
                 result.in_conflict += 1
-            elif any(v.decision == "maybe" for v in state.votes.values()):
+            elif not project.two_reviewer and any(
+                v.decision == "maybe" for v in state.votes.values()
+            ):
+                # With two reviewers a lone vote stays blind, a maybe included.
                 result.maybe += 1
     result.exclusion_reasons = dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])))
     return result

@@ -84,6 +84,8 @@ def test_one_curator_includes_excludes_maybes_and_undoes(app: Flask) -> None:
     assert _status(app, str(third)).status == "candidate"
     page = client.get(QUEUE).data.decode()
     assert current_pmid(page) is None and "You marked 1 record maybe" in page
+    flow = _prisma(app)
+    assert flow.maybe == 1 and flow.check() == []
 
     # Undo reverses the latest decision (the maybe), then the exclusion: both are recorded.
     for _ in range(2):
