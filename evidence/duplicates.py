@@ -781,6 +781,16 @@ def decisions_csv(session: Session) -> str:
     return buf.getvalue()
 
 
+def merged_into(session: Session, pmid: str) -> str | None:
+    """Return the PMID a removed record was merged into, or None."""
+    row = session.execute(
+        select(CITATION.c.pmid)
+        .join(PAIR, PAIR.c.kept_citation_id == CITATION.c.id)
+        .where(PAIR.c.other_pmid == pmid, PAIR.c.state == "merged", CITATION.c.pmid != pmid)
+    ).first()
+    return str(row[0]) if row else None
+
+
 def removed_for_cell(session: Session, *, treatment_id: int, indication_key: int) -> list[Any]:
     """Return (kind, found_by) of each duplicate removed from one treatment x indication."""
     out = []

@@ -66,6 +66,10 @@ def test_a_new_pmid_with_a_known_doi_is_merged_on_import(any_app: Flask, tmp_pat
     )
     assert pair.decided_by_id is None and pair.decided_at is not None  # automatic, dated
     assert json.loads(pair.removed_links) == [[tid, iid, "import:second.xml"]]
+    # The removed PMID's page sends readers to the record it was merged into.
+    moved = app.test_client().get("/citations/94000002", follow_redirects=True)
+    assert moved.request.path == "/citations/94000001"
+    assert "PMID 94000002 was merged into PMID 94000001" in moved.data.decode()
     after = _prisma(app)
     assert after.check() == []
     assert after.identified["Import file first.xml"] == 1
