@@ -14,7 +14,7 @@ from evidence.db import session_scope
 from evidence.models import Citation, CitationLink, ScreeningDecision
 from tests.browser.conftest import serious_violations
 from tests.conftest import LiveServer
-from tests.evidence.screening_helpers import QUEUE, candidates
+from tests.evidence.screening_helpers import QUEUE, candidates, record, store
 
 pytestmark = pytest.mark.browser
 PASSWORD = "a long enough passphrase"
@@ -106,3 +106,25 @@ def test_prisma_page_shows_the_flow_and_offers_downloads(
     assert download.suggested_filename == "prisma-microneedling-acne-scars.csv"
     text = Path(download.path()).read_text(encoding="utf-8-sig")
     assert "Records identified: Import file test-candidates.xml,2" in text
+
+
+def test_duplicates_and_disagreements_pages_pass_axe_and_a_merge_is_recorded(
+    page: Page, live_server: LiveServer, app: Flask
+) -> None:
+    title = "Fractional needling for acne scars in skin types IV to VI: a trial"
+    store(app, [record(95000001, title, doi="10.1000/x1", author="Okafor")])
+    store(app, [record(95000002, title.upper(), doi="10.1000/x2", author="Okafor")])
+    base = live_server.url
+    _login(page, base, app, "dups@clinic.example")
+    page.goto(base + "/duplicates")
+    expect(page.get_by_role("heading", name="Near-duplicates to decide (1)")).to_be_visible()
+    assert serious_violations(page) == []
+    page.get_by_role("button", name="Merge into the kept record").click()
+    expect(page.get_by_text("PMID 95000002 merged into the kept record.")).to_be_visible()
+    decided = page.locator("table.dup-decided tbody tr")
+    expect(decided).to_have_count(1)
+    expect(decided).to_contain_text("dups@clinic.example")
+    assert serious_violations(page) == []
+    page.goto(base + QUEUE + "/conflicts")
+    expect(page.get_by_text("No disagreement awaits a resolution.")).to_be_visible()
+    assert serious_violations(page) == []
