@@ -25,6 +25,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
+from evidence import duplicates
 from evidence.iterutil import batched
 from evidence.levels import grade
 from evidence.models import (
@@ -362,6 +363,16 @@ def upsert_batch(
     _propagate_notices(conn, latest.values())
     if link is not None:
         counts.linked = _link(conn, [ids[str(p)] for p in latest], link, now)
+    # Duplicates by PMID, DOI and PMCID are merged, near ones offered (evidence/duplicates.py).
+    duplicates.after_batch(
+        conn,
+        batch_ids=[ids[str(p)] for p in latest],
+        stored_ids=[ids[values["pmid"]] for values in (*new_rows, *changed_rows)],
+        found_by=link.found_by if link else None,
+        treatment_id=link.treatment_id if link else None,
+        indication_id=link.indication_id if link else None,
+        now=now,
+    )
     return counts
 
 

@@ -454,3 +454,69 @@ class DigestSubscription(SQLModel, table=True):
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow)
     last_sent_at: datetime | None = None
+
+
+# --- screening and duplicates (issue 11) -----------------------------------------------------
+
+SCREENING_CHOICES = ("include", "exclude", "maybe")
+DUPLICATE_KINDS = ("exact", "near", "erratum", "update", "preprint")
+DUPLICATE_STATES = ("merged", "pending", "kept-separate", "linked")
+
+
+class ScreeningProject(SQLModel, table=True):
+    """Screening settings for one treatment x indication (indication_key 0: no indication)."""
+
+    __tablename__ = "screening_project"
+    __table_args__ = (
+        UniqueConstraint("treatment_id", "indication_key", name="uq_screening_project"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    treatment_id: int = Field(foreign_key="treatment.id", index=True)
+    indication_id: int | None = Field(default=None, foreign_key="indication.id")
+    indication_key: int = 0
+    two_reviewer: bool = False
+    changed_by_id: int | None = Field(default=None, foreign_key="user.id")
+    changed_at: datetime = Field(default_factory=utcnow)
+
+
+class ScreeningDecision(SQLModel, table=True):
+    """One title/abstract screening decision; never changed: an undo is a new row (reverses_id)."""
+
+    __tablename__ = "screening_decision"
+    id: int | None = Field(default=None, primary_key=True)
+    link_id: int = Field(foreign_key="citation_link.id", index=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    # include / exclude / maybe, or "undo" for a reversal of the decision named by reverses_id.
+    decision: str = Field(max_length=20)
+    # "screen" (a reviewer's vote) or "resolve" (a third curator settling a disagreement).
+    stage: str = Field(default="screen", max_length=20)
+    reason_code: str | None = Field(default=None, max_length=40)
+    reason_text: str | None = Field(default=None, max_length=500)
+    reverses_id: int | None = Field(default=None, foreign_key="screening_decision.id")
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class DuplicatePair(SQLModel, table=True):
+    """Two records found to be one study (merged or offered) or related (erratum, preprint)."""
+
+    __tablename__ = "duplicate_pair"
+    __table_args__ = (UniqueConstraint("kept_citation_id", "other_pmid", name="uq_duplicate"),)
+    id: int | None = Field(default=None, primary_key=True)
+    kept_citation_id: int = Field(foreign_key="citation.id", index=True, ondelete="CASCADE")
+    # NULL once a merge removed the other record; its PMID, DOI and title stay here.
+    other_citation_id: int | None = Field(
+        default=None, foreign_key="citation.id", index=True, ondelete="SET NULL"
+    )
+    other_pmid: str = Field(max_length=20, index=True)
+    other_doi: str | None = Field(default=None, max_length=200)
+    other_title: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    kind: str = Field(max_length=20)  # DUPLICATE_KINDS
+    matched_on: str = Field(default="", max_length=200)  # "doi", "pmcid", "title 97 + year ..."
+    score: float | None = None
+    state: str = Field(default="pending", max_length=20, index=True)  # DUPLICATE_STATES
+    # JSON list of [treatment_key, indication_key, found_by] of the removed record's links that
+    # the kept record already had: the duplicates PRISMA counts as removed.
+    removed_links: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
+    decided_by_id: int | None = Field(default=None, foreign_key="user.id")
+    decided_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)

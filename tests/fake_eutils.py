@@ -45,6 +45,10 @@ _ARTICLE = re.compile(rb"<PubmedArticle>.*?</PubmedArticle>", re.DOTALL)
 _PMID = re.compile(rb"<PMID Version=\"\d+\">(\d+)</PMID>")
 _PUBDATE_YEAR = re.compile(rb"(<PubDate>\s*<Year>)(\d{4})(</Year>)")
 _TITLE_END = b"</ArticleTitle>"
+# A replicated record is another study: it gets its own DOI and PMCID (evidence/duplicates.py
+# merges records that share one).
+_DOI = re.compile(rb'((?:IdType|EIdType)="doi"[^>]*>)([^<]+)(<)')
+_PMCID = re.compile(rb'(IdType="pmc">PMC)(\d+)(<)')
 
 
 @dataclass
@@ -84,6 +88,8 @@ def _template(xml: bytes) -> bytes:
     xml = xml.replace(b">" + pmid + b"</PMID>", b">{PMID}</PMID>", 1)
     xml = xml.replace(b'IdType="pubmed">' + pmid + b"<", b'IdType="pubmed">{PMID}<', 1)
     xml = _PUBDATE_YEAR.sub(rb"\g<1>{YEAR}\g<3>", xml, count=1)
+    xml = _DOI.sub(rb"\g<1>\g<2>.v{VARIANT}\g<3>", xml)
+    xml = _PMCID.sub(rb"\g<1>\g<2>0{VARIANT}\g<3>", xml)
     return xml.replace(_TITLE_END, b" (variant {VARIANT})" + _TITLE_END, 1)
 
 

@@ -6,7 +6,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from sqlmodel import select
 from werkzeug.wrappers import Response
 
-from evidence import curation, queries, retractions
+from evidence import curation, duplicates, queries, retractions
 from evidence.auth import current_account, roles_required
 from evidence.db import get_session
 from evidence.models import Citation
@@ -24,10 +24,13 @@ def index() -> str:
 
 
 @bp.get("/citations/<pmid>")
-def detail(pmid: str) -> str:
+def detail(pmid: str) -> str | Response:
     """The full record of one citation."""
     session = get_session()
     record = queries.citation_detail(session, pmid)
+    if record is None and (kept := duplicates.merged_into(session, pmid)):
+        flash(f"PMID {pmid} was merged into PMID {kept}, a record of the same study.", "info")
+        return redirect(url_for("citations.detail", pmid=kept))
     if record is None:
         abort(404, description=f"No citation with PMID {pmid} is in the database.")
     return render_template(

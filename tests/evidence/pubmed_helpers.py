@@ -81,6 +81,8 @@ def article_with(pmid: int, *, extra_comments: str = "", title: str | None = Non
     xml = next(a for a in recorded_articles(["pubmed1.xml"]) if b">9997</PMID>" in a)
     xml = xml.replace(b">9997</PMID>", f">{pmid}</PMID>".encode(), 1)
     xml = xml.replace(b'IdType="pubmed">9997<', f'IdType="pubmed">{pmid}<'.encode(), 1)
+    # Another PMID is another study: its own DOI (records sharing a DOI are merged).
+    xml = xml.replace(b"(76)90109-4<", f"(76)90109-4.{pmid}<".encode())
     if title is not None:
         xml = re.sub(
             rb"<ArticleTitle>.*?</ArticleTitle>",
