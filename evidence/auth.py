@@ -48,6 +48,7 @@ class Account:
     role: str
     password_hash: str
     active: bool = True
+    session_version: int = 0
 
     is_authenticated = True
     is_anonymous = False
@@ -58,11 +59,12 @@ class Account:
         return self.active
 
     def get_id(self) -> str:
-        """Return the session id: user id plus a fingerprint of the password hash.
+        """Return the session id: user id plus a fingerprint of the password hash and version.
 
-        Changing the password changes the fingerprint, which logs out every other session.
+        Changing the password changes the fingerprint, which logs out every other session;
+        so does logging out, which bumps the account's session version.
         """
-        return f"{self.id}.{password_fingerprint(self.password_hash)}"
+        return f"{self.id}.{password_fingerprint(self.password_hash, self.session_version)}"
 
     def has_role(self, *roles: str) -> bool:
         """Return True when the account holds one of the roles (admins hold them all)."""
@@ -72,7 +74,15 @@ class Account:
     def from_user(cls, user: User) -> Account:
         """Copy the fields the app needs from a User row."""
         assert user.id is not None
-        return cls(user.id, user.email, user.name, user.role, user.password_hash, user.active)
+        return cls(
+            user.id,
+            user.email,
+            user.name,
+            user.role,
+            user.password_hash,
+            user.active,
+            user.session_version,
+        )
 
 
 class Anonymous(AnonymousUserMixin):
@@ -90,9 +100,9 @@ class Anonymous(AnonymousUserMixin):
 login_manager.anonymous_user = Anonymous
 
 
-def password_fingerprint(password_hash: str) -> str:
-    """Return a short digest of a password hash, safe to keep in the session cookie."""
-    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+def password_fingerprint(password_hash: str, session_version: int = 0) -> str:
+    """Return a short digest of a password hash and session version, safe for the cookie."""
+    return hashlib.sha256(f"{password_hash}:{session_version}".encode()).hexdigest()[:16]
 
 
 @login_manager.user_loader
@@ -104,9 +114,18 @@ def load_account(session_id: str) -> Account | None:
     user = get_session().get(User, int(raw_id))
     if user is None or not user.active:
         return None
-    if fingerprint != password_fingerprint(user.password_hash):
-        return None
+    if fingerprint != password_fingerprint(user.password_hash, user.session_version):
+        return None  # the password changed, or the account logged out since this cookie
     return Account.from_user(user)
+
+
+def end_sessions(session: Session, user_id: int) -> None:
+    """Bump an account's session version: every cookie issued before is refused from now."""
+    user = session.get(User, user_id)
+    if user is not None:
+        user.session_version += 1
+        session.add(user)
+        session.flush()
 
 
 @login_manager.unauthorized_handler

@@ -121,7 +121,12 @@ def auth_app() -> Flask:
 
 @bp.post("/logout")
 def logout() -> Response:
-    """Log out (POST with a CSRF token; CSRFProtect refuses it without one)."""
+    """Log out (POST with a CSRF token); the account's earlier cookies stop working too."""
+    account = current_account()
+    if account is not None:
+        session = get_session()
+        auth.end_sessions(session, account.id)
+        session.commit()
     logout_user()
     flash("You are logged out.", "info")
     return redirect(url_for("main.home"))
