@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from evidence import db
+from evidence import db, ratelimit
 from evidence.config import from_environment
 
 csrf = CSRFProtect()
@@ -50,6 +50,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         if hasattr(module, "init_app"):
             module.init_app(app)
         app.register_blueprint(module.bp)
+    ratelimit.init_app(app)  # after the blueprints: it applies the limits their views declare
     for hook in app.config.get("EXTRA_INIT", ()):
         hook(app)
     return app
