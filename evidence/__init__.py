@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from evidence import db, ratelimit
+from evidence import db, hardening, ratelimit
 from evidence.config import from_environment
 
 csrf = CSRFProtect()
@@ -39,6 +39,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
 
+    hardening.init_app(app)  # first: the bounded int converter must exist before any route
     db.init_app(app)
     csrf.init_app(app)
     from evidence import errors, filters

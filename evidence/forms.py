@@ -78,6 +78,35 @@ def _optional_int(value: Any) -> int | None:
     return int(value)
 
 
+class FiniteDecimalField(DecimalField):
+    """A DecimalField that refuses NaN, sNaN, Infinity and numbers of absurd size.
+
+    Decimal("sNaN") parses, then raises InvalidOperation when NumberRange compares it.
+    """
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        """Parse as DecimalField does, then refuse values that are not finite or sensible."""
+        super().process_formdata(valuelist)
+        value = self.data
+        if value is not None and (not value.is_finite() or value.adjusted() > 12):
+            self.data = None
+            raise ValueError("Enter a number, such as 4 or 2.5.")
+
+
+class BoundedIntegerField(IntegerField):
+    """An IntegerField that refuses numbers of absurd size before any validator sees them.
+
+    NumberRange calls math.isnan(), which raises OverflowError on a 400-digit integer.
+    """
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        """Parse as IntegerField does, then refuse values with more than 12 digits."""
+        super().process_formdata(valuelist)
+        if self.data is not None and abs(self.data) >= 10**12:
+            self.data = None
+            raise ValueError("Enter a whole number, such as 3.")
+
+
 class MultiCheckboxField(SelectMultipleField):
     """A list of checkboxes."""
 
@@ -178,8 +207,10 @@ class ReportForm(FlaskForm):
         "Indication detail (optional, e.g. rolling and boxcar scars)",
         validators=[Optional(), Length(max=500), no_identifiers],
     )
-    sessions = IntegerField("Number of sessions", validators=[Optional(), NumberRange(1, 100)])
-    interval_weeks = DecimalField(
+    sessions = BoundedIntegerField(
+        "Number of sessions", validators=[Optional(), NumberRange(1, 100)]
+    )
+    interval_weeks = FiniteDecimalField(
         "Interval between sessions (weeks)",
         places=None,
         validators=[Optional(), NumberRange(0, 104)],
@@ -199,13 +230,13 @@ class ReportForm(FlaskForm):
         validators=[Optional()],
     )
     device = StringField("Device", validators=[Optional(), Length(max=200), no_identifiers])
-    needle_depth_mm = DecimalField(
+    needle_depth_mm = FiniteDecimalField(
         "Needle depth (mm)", places=None, validators=[Optional(), NumberRange(0, 5)]
     )
     energy = StringField(
         "Energy (e.g. 20 mJ, 40 W)", validators=[Optional(), Length(max=100), no_identifiers]
     )
-    passes = IntegerField("Passes", validators=[Optional(), NumberRange(0, 50)])
+    passes = BoundedIntegerField("Passes", validators=[Optional(), NumberRange(0, 50)])
     settings = StringField(
         "Other settings", validators=[Optional(), Length(max=500), no_identifiers]
     )
@@ -225,13 +256,13 @@ class ReportForm(FlaskForm):
     adverse_other = StringField(
         "Other adverse event (describe)", validators=[Length(max=500), no_identifiers]
     )
-    downtime_days = DecimalField(
+    downtime_days = FiniteDecimalField(
         "Downtime (days)", places=None, validators=[Optional(), NumberRange(0, 365)]
     )
-    cost_per_session = DecimalField(
+    cost_per_session = FiniteDecimalField(
         "Cost per session", places=None, validators=[Optional(), NumberRange(0, 1_000_000)]
     )
-    cost_per_course = DecimalField(
+    cost_per_course = FiniteDecimalField(
         "Cost per course (optional)",
         places=None,
         validators=[Optional(), NumberRange(0, 10_000_000)],
@@ -242,7 +273,7 @@ class ReportForm(FlaskForm):
         validators=[Length(max=3)],
         render_kw={"autocapitalize": "characters", "size": 4},
     )
-    follow_up_months = DecimalField(
+    follow_up_months = FiniteDecimalField(
         "Follow-up (months)", places=None, validators=[Optional(), NumberRange(0, 240)]
     )
     notes = TextAreaField(

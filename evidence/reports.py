@@ -10,7 +10,7 @@ import io
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, time
 from typing import Any
 
@@ -32,6 +32,7 @@ from evidence.models import (
     utcnow,
 )
 from evidence.outcomes import RESPONDER_THRESHOLD
+from evidence.params import ArgParser
 
 FITZPATRICK_NUMERALS = ("I", "II", "III", "IV", "V", "VI")
 HAS_FILTERS = {
@@ -540,36 +541,33 @@ class ReportFilter:
     currency: str | None = None
     ids: tuple[int, ...] = ()  # the reports one figure was computed from
     hidden: bool = False  # curators may list hidden reports
+    # What the query string asked for that could not be used (evidence/params.py).
+    ignored: tuple[str, ...] = field(default=(), compare=False)
 
     @classmethod
     def from_args(
         cls, args: Any, *, prefix: str = "", may_see_hidden: bool = False, **fixed: Any
     ) -> ReportFilter:
-        """Build a filter from request args (names optionally prefixed), ignoring bad values."""
-
-        def arg(name: str) -> str:
-            return str(args.get(prefix + name) or "").strip()
-
-        def _date(name: str) -> date | None:
-            try:
-                return date.fromisoformat(arg(name))
-            except ValueError:
-                return None
-
-        skin, role, event, currency = arg("skin"), arg("role"), arg("event"), arg("currency")
-        return cls(
-            treatment=fixed.get("treatment", arg("treatment") or None),
-            indication=arg("indication") or None,
-            skin=skin if skin in (*"123456", "I-III", "IV-VI", "none") else None,
-            role=role if role in (*ROLES, "source") else None,
-            date_from=_date("date_from"),
-            date_to=_date("date_to"),
-            event=event if event in ADVERSE_EVENT_LABELS else None,
-            has=arg("has") if arg("has") in HAS_FILTERS else None,
-            currency=currency.upper() if re.fullmatch(r"[A-Za-z]{3}", currency) else None,
-            ids=tuple(int(i) for i in arg("ids").split(",") if i.strip().isdigit())[:2000],
-            hidden=arg("hidden") == "1" and may_see_hidden,
+        """Build a filter from request args (names optionally prefixed); bad values are listed."""
+        p = ArgParser(args, prefix)
+        currency = p.text("currency", max_length=3)
+        if currency and not re.fullmatch(r"[A-Za-z]{3}", currency):
+            p.ignore("currency", currency, "give a three-letter code such as USD.")
+            currency = None
+        flt = cls(
+            treatment=fixed.get("treatment", p.text("treatment", max_length=80)),
+            indication=p.text("indication", max_length=80),
+            skin=p.choice("skin", (*"123456", "I-III", "IV-VI", "none")),
+            role=p.choice("role", (*ROLES, "source")),
+            date_from=p.iso_date("date_from"),
+            date_to=p.iso_date("date_to"),
+            event=p.choice("event", ADVERSE_EVENT_LABELS),
+            has=p.choice("has", HAS_FILTERS),
+            currency=currency.upper() if currency else None,
+            ids=p.ids("ids", high=2**31 - 1, most=2000),
+            hidden=p.text("hidden") == "1" and may_see_hidden,
         )
+        return replace(flt, ignored=p.publish())
 
     def as_args(self, *, prefix: str = "", **override: Any) -> dict[str, Any]:
         """Return the non-empty filters as query-string arguments."""
@@ -803,6 +801,17 @@ def parse_csv(content: bytes) -> tuple[list[tuple[int, ReportInput]], list[tuple
         if unknown:
             errors.append((first + 1, "", f"Unknown column(s): {', '.join(sorted(unknown))}."))
         return [], errors
+    try:
+        return _parse_rows(reader, first, errors)
+    except csv.Error as exc:  # e.g. a field over csv's 131,072-character limit
+        line_no = first + reader.line_num
+        return [], [*errors, (line_no, "", f"This line cannot be read as CSV: {exc}.")]
+
+
+def _parse_rows(
+    reader: csv.DictReader[str], first: int, errors: list[tuple[int, str, str]]
+) -> tuple[list[tuple[int, ReportInput]], list[tuple[int, str, str]]]:
+    """Convert the CSV rows after the header, collecting every problem with its line."""
     rows: list[tuple[int, ReportInput]] = []
     for count, row in enumerate(reader, start=1):
         line_no = first + reader.line_num
