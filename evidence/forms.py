@@ -285,6 +285,8 @@ class ReportForm(FlaskForm):
         validators=[Optional(), Length(max=9)],
         render_kw={"inputmode": "numeric"},
     )
+    # The report version the edit started from: a stale edit is refused (optimistic lock).
+    version = HiddenField()
     submit = SubmitField("Save report")
 
     def validate_currency(self, field: Field) -> None:

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 import re2
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from evidence.models import (
@@ -397,12 +397,38 @@ def create_report(session: Session, *, data: ReportInput, reporter: User) -> Out
     return report
 
 
+STALE_EDIT = (
+    "Someone saved this report after you opened it, so your changes were not saved. "
+    "They are kept below: reload the report to see its current values, then edit again."
+)
+
+
 def update_report(
-    session: Session, *, report: OutcomeReport, data: ReportInput, editor: User
+    session: Session,
+    *,
+    report: OutcomeReport,
+    data: ReportInput,
+    editor: User,
+    expected_version: int | None = None,
 ) -> dict[str, Any]:
-    """Edit a report, keeping the old values in a revision; return what changed."""
+    """Edit a report, keeping the old values in a revision; return what changed.
+
+    Optimistic lock: the row's version must still be the one the edit started from
+    (`expected_version`, else the one loaded); the UPDATE that bumps it also locks the row,
+    so concurrent edits are saved one at a time or refused, and every revision's "before"
+    values are the previous revision's "after" values.
+    """
     assert report.id is not None
     treatment, indication = _resolve(session, data)
+    version = report.version if expected_version is None else expected_version
+    claimed = session.execute(
+        update(OutcomeReport)
+        .where(col(OutcomeReport.id) == report.id, col(OutcomeReport.version) == version)
+        .values(version=version + 1)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        raise ReportError({"version": [STALE_EDIT]})
+    session.refresh(report)  # the committed values, read now that the row is ours
     before = _snapshot(report, _events(session, report.id))
     _apply(session, report, data, treatment, indication)
     after = _snapshot(report, _events(session, report.id))
