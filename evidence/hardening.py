@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import unicodedata
 from typing import Any
 
 from flask import Flask, request
@@ -135,6 +136,21 @@ def finite_float(value: int | float) -> float | None:
     except OverflowError:
         return None
     return number if math.isfinite(number) else None
+
+
+def safe_upload_name(filename: str) -> str:
+    """Return a safe file name that keeps non-ASCII letters (werkzeug's turns 微针.xml into xml).
+
+    Only the last path part is kept; anything but letters, digits, dot, dash and underscore
+    becomes "_"; leading dots go (no hidden files), and the name is at most 120 characters
+    with its suffix kept.
+    """
+    name = unicodedata.normalize("NFC", filename).replace("\\", "/").rsplit("/", 1)[-1]
+    cleaned = "".join(c if c.isalnum() or c in "._-" else "_" for c in name).lstrip("._")
+    if len(cleaned) > 120:
+        stem, dot, suffix = cleaned.partition(".")
+        cleaned = stem[: max(1, 119 - len(suffix))] + dot + suffix[-(119 - 1) :]
+    return cleaned[:120]
 
 
 def init_app(app: Flask) -> None:

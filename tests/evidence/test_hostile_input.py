@@ -211,3 +211,21 @@ def test_405_answers_carry_allow(any_app: Flask) -> None:
     assert api.json is not None and api.json["error"] == "method not allowed"
     page = client.get("/logout")
     assert page.status_code == 405 and "POST" in page.headers["Allow"]
+
+
+def test_non_ascii_upload_names_keep_a_safe_name(app: Flask) -> None:
+    """A curator's 微针.xml is imported under that name, not refused as "xml"."""
+    from tests.evidence.test_import_upload import DATA, _curator_client, _upload
+
+    client = _curator_client(app)
+    body = (DATA / "entrez" / "pubmed4.xml").read_bytes()
+    response = _upload(app, client, "微针.xml", body, treatment="microneedling")
+    assert response.status_code == 302
+    assert "微针.xml is being imported" in client.get(response.headers["Location"]).text
+    status = client.get(response.headers["Location"] + ".json").get_json()
+    assert status["state"] == "done" and status["added"] == 1
+    # A path in the name never leaves the uploads folder.
+    from evidence.hardening import safe_upload_name
+
+    assert safe_upload_name("../../etc/微针.nbib") == "微针.nbib"
+    assert safe_upload_name("..\\..\\x.xml") == "x.xml"
