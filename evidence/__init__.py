@@ -11,7 +11,7 @@ from typing import Any
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from evidence import db
+from evidence import db, hardening, ratelimit
 from evidence.config import from_environment
 
 csrf = CSRFProtect()
@@ -48,6 +48,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
 
+    hardening.init_app(app)  # first: the bounded int converter must exist before any route
     db.init_app(app)
     csrf.init_app(app)
     from evidence import errors, filters, jobs
@@ -61,6 +62,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         if hasattr(module, "init_app"):
             module.init_app(app)
         app.register_blueprint(module.bp)
+    ratelimit.init_app(app)  # after the blueprints: it applies the limits their views declare
     for hook in app.config.get("EXTRA_INIT", ()):
         hook(app)
     return app

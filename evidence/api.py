@@ -19,6 +19,7 @@ from typing import Any
 from sqlmodel import Session, col, func, select
 
 from evidence import exports, queries
+from evidence.hardening import finite_float
 from evidence.models import (
     ADVERSE_EVENT_LABELS,
     ApiToken,
@@ -74,7 +75,7 @@ def decode_cursor(cursor: str | None) -> int:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raw = ""
     prefix, _, number = raw.partition(":")
-    if prefix != "after" or not number.isdigit():
+    if prefix != "after" or not number.isdigit() or len(number) > 10 or int(number) > 2**31 - 1:
         raise ApiError(400, "bad request", "The cursor is not one this API gave out.")
     return int(number)
 
@@ -393,6 +394,9 @@ def report_input(body: Any) -> Any:
             ok = isinstance(value, int) and not isinstance(value, bool)
         elif "float" in kind:
             ok = isinstance(value, int | float) and not isinstance(value, bool)
+            if ok and finite_float(value) is None:
+                errors[name] = [f"{name} must be a finite number of sensible size."]
+                continue
             value = float(value) if ok else value
         else:
             ok = isinstance(value, str)

@@ -1,4 +1,4 @@
-"""Accounts: Flask-Login wiring, password hashing, role checks and a login throttle.
+"""Accounts: Flask-Login wiring, password hashing, role checks and session versions.
 
 Roles, from least to most: viewer (reads), practitioner (submits and edits own
 reports), curator (links citations, hides reports, runs searches), admin (manages
@@ -8,9 +8,6 @@ users). `roles_required` lists the roles a route accepts; an admin passes every 
 from __future__ import annotations
 
 import hashlib
-import threading
-import time
-from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
@@ -48,6 +45,7 @@ class Account:
     role: str
     password_hash: str
     active: bool = True
+    session_version: int = 0
 
     is_authenticated = True
     is_anonymous = False
@@ -58,11 +56,12 @@ class Account:
         return self.active
 
     def get_id(self) -> str:
-        """Return the session id: user id plus a fingerprint of the password hash.
+        """Return the session id: user id plus a fingerprint of the password hash and version.
 
-        Changing the password changes the fingerprint, which logs out every other session.
+        Changing the password changes the fingerprint, which logs out every other session;
+        so does logging out, which bumps the account's session version.
         """
-        return f"{self.id}.{password_fingerprint(self.password_hash)}"
+        return f"{self.id}.{password_fingerprint(self.password_hash, self.session_version)}"
 
     def has_role(self, *roles: str) -> bool:
         """Return True when the account holds one of the roles (admins hold them all)."""
@@ -72,7 +71,15 @@ class Account:
     def from_user(cls, user: User) -> Account:
         """Copy the fields the app needs from a User row."""
         assert user.id is not None
-        return cls(user.id, user.email, user.name, user.role, user.password_hash, user.active)
+        return cls(
+            user.id,
+            user.email,
+            user.name,
+            user.role,
+            user.password_hash,
+            user.active,
+            user.session_version,
+        )
 
 
 class Anonymous(AnonymousUserMixin):
@@ -90,9 +97,9 @@ class Anonymous(AnonymousUserMixin):
 login_manager.anonymous_user = Anonymous
 
 
-def password_fingerprint(password_hash: str) -> str:
-    """Return a short digest of a password hash, safe to keep in the session cookie."""
-    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+def password_fingerprint(password_hash: str, session_version: int = 0) -> str:
+    """Return a short digest of a password hash and session version, safe for the cookie."""
+    return hashlib.sha256(f"{password_hash}:{session_version}".encode()).hexdigest()[:16]
 
 
 @login_manager.user_loader
@@ -104,9 +111,18 @@ def load_account(session_id: str) -> Account | None:
     user = get_session().get(User, int(raw_id))
     if user is None or not user.active:
         return None
-    if fingerprint != password_fingerprint(user.password_hash):
-        return None
+    if fingerprint != password_fingerprint(user.password_hash, user.session_version):
+        return None  # the password changed, or the account logged out since this cookie
     return Account.from_user(user)
+
+
+def end_sessions(session: Session, user_id: int) -> None:
+    """Bump an account's session version: every cookie issued before is refused from now."""
+    user = session.get(User, user_id)
+    if user is not None:
+        user.session_version += 1
+        session.add(user)
+        session.flush()
 
 
 @login_manager.unauthorized_handler
@@ -234,66 +250,10 @@ def set_role(session: Session, *, user: User, role: str, by: User) -> None:
     session.flush()
 
 
-# --- login throttle --------------------------------------------------------------------------
-
-
-class LoginThrottle:
-    """Count failed logins per client address and per e-mail; refuse after too many.
-
-    In-process and in-memory: with several workers each keeps its own count, so the
-    real limit is workers x max_failures (a proxy-level limiter can sit in front).
-    """
-
-    def __init__(self, max_failures: int = 10, window_seconds: float = 900) -> None:
-        self.max_failures = max_failures
-        self.window = window_seconds
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
-        self._lock = threading.Lock()
-
-    def _recent(self, key: str, now: float) -> deque[float]:
-        """Drop failures older than the window and return the rest."""
-        times = self._failures[key]
-        while times and times[0] < now - self.window:
-            times.popleft()
-        return times
-
-    def retry_after(self, *keys: str) -> int:
-        """Return seconds to wait before another attempt (0 when allowed)."""
-        now = time.monotonic()
-        with self._lock:
-            waits = [
-                int(times[0] + self.window - now) + 1
-                for times in (self._recent(k, now) for k in keys)
-                if len(times) >= self.max_failures
-            ]
-        return max(waits, default=0)
-
-    def failed(self, *keys: str) -> None:
-        """Record one failed attempt under each key."""
-        now = time.monotonic()
-        with self._lock:
-            for key in keys:
-                self._recent(key, now).append(now)
-
-    def reset(self, *keys: str) -> None:
-        """Forget the failures under each key (after a successful login)."""
-        with self._lock:
-            for key in keys:
-                self._failures.pop(key, None)
-
-
-def throttle(app: Flask, kind: str = "email") -> LoginThrottle:
-    """Return the app's throttle for e-mail addresses ("email") or client addresses ("ip")."""
-    found: LoginThrottle = app.extensions[f"evidence_{kind}_throttle"]
-    return found
-
-
 def init_app(app: Flask) -> None:
-    """Bind Flask-Login and the login throttle to the app; expose role checks to templates."""
+    """Bind Flask-Login to the app; expose role checks to templates.
+
+    Login attempts are rate limited by Flask-Limiter (evidence/ratelimit.py).
+    """
     login_manager.init_app(app)
-    max_failures = app.config.get("LOGIN_MAX_FAILURES", 10)
-    window = app.config.get("LOGIN_FAILURE_WINDOW", 900)
-    app.extensions["evidence_email_throttle"] = LoginThrottle(max_failures, window)
-    # Many people can share one address (a clinic's NAT, a proxy): allow it five times more.
-    app.extensions["evidence_ip_throttle"] = LoginThrottle(max_failures * 5, window)
     app.jinja_env.globals["has_role"] = has_role

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import re2
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import (
@@ -35,19 +36,31 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from evidence.auth import MIN_PASSWORD_LENGTH
 from evidence.models import ADVERSE_EVENTS, AGE_BANDS, IMPROVEMENT_SCALE, ROLES
-from evidence.reports import FITZPATRICK_NUMERALS, ReportInput, find_identifiers
+from evidence.reports import (
+    FITZPATRICK_NUMERALS,
+    MAX_CHECKED_TEXT,
+    ReportInput,
+    find_identifiers,
+)
 
-_EMAIL_SHAPE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+# RE2 runs in linear time (Python's engine took seconds on "a@" + 40,000 dots + "@").
+_EMAIL_SHAPE = re2.compile(r"[^@\s\pZ]+@[^@\s\pZ]+\.[^@\s\pZ]+")
+MAX_EMAIL_LENGTH = 320
 
 
 def email_shape(_form: Any, field: Field) -> None:
-    """Refuse text that is not shaped like an e-mail address."""
-    if not _EMAIL_SHAPE.fullmatch((field.data or "").strip()):
+    """Refuse text that is not shaped like an e-mail address (length checked first)."""
+    value = (field.data or "").strip()
+    if len(value) > MAX_EMAIL_LENGTH:
+        return  # Length(max=320) says so; no pattern runs on overlong text
+    if not _EMAIL_SHAPE.fullmatch(value):
         raise ValidationError("Enter an e-mail address such as name@clinic.example.")
 
 
 def no_identifiers(_form: Any, field: Field) -> None:
     """Refuse free text holding something that looks like a patient identifier."""
+    if len(field.data or "") > MAX_CHECKED_TEXT:
+        return  # the field's Length validator says so; no pattern runs on overlong text
     problems = find_identifiers(field.data)
     if problems:
         raise ValidationError(" ".join(problems))
@@ -63,6 +76,35 @@ def _optional_int(value: Any) -> int | None:
     if value in (None, "", "None"):
         return None
     return int(value)
+
+
+class FiniteDecimalField(DecimalField):
+    """A DecimalField that refuses NaN, sNaN, Infinity and numbers of absurd size.
+
+    Decimal("sNaN") parses, then raises InvalidOperation when NumberRange compares it.
+    """
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        """Parse as DecimalField does, then refuse values that are not finite or sensible."""
+        super().process_formdata(valuelist)
+        value = self.data
+        if value is not None and (not value.is_finite() or value.adjusted() > 12):
+            self.data = None
+            raise ValueError("Enter a number, such as 4 or 2.5.")
+
+
+class BoundedIntegerField(IntegerField):
+    """An IntegerField that refuses numbers of absurd size before any validator sees them.
+
+    NumberRange calls math.isnan(), which raises OverflowError on a 400-digit integer.
+    """
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        """Parse as IntegerField does, then refuse values with more than 12 digits."""
+        super().process_formdata(valuelist)
+        if self.data is not None and abs(self.data) >= 10**12:
+            self.data = None
+            raise ValueError("Enter a whole number, such as 3.")
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -165,8 +207,10 @@ class ReportForm(FlaskForm):
         "Indication detail (optional, e.g. rolling and boxcar scars)",
         validators=[Optional(), Length(max=500), no_identifiers],
     )
-    sessions = IntegerField("Number of sessions", validators=[Optional(), NumberRange(1, 100)])
-    interval_weeks = DecimalField(
+    sessions = BoundedIntegerField(
+        "Number of sessions", validators=[Optional(), NumberRange(1, 100)]
+    )
+    interval_weeks = FiniteDecimalField(
         "Interval between sessions (weeks)",
         places=None,
         validators=[Optional(), NumberRange(0, 104)],
@@ -186,13 +230,13 @@ class ReportForm(FlaskForm):
         validators=[Optional()],
     )
     device = StringField("Device", validators=[Optional(), Length(max=200), no_identifiers])
-    needle_depth_mm = DecimalField(
+    needle_depth_mm = FiniteDecimalField(
         "Needle depth (mm)", places=None, validators=[Optional(), NumberRange(0, 5)]
     )
     energy = StringField(
         "Energy (e.g. 20 mJ, 40 W)", validators=[Optional(), Length(max=100), no_identifiers]
     )
-    passes = IntegerField("Passes", validators=[Optional(), NumberRange(0, 50)])
+    passes = BoundedIntegerField("Passes", validators=[Optional(), NumberRange(0, 50)])
     settings = StringField(
         "Other settings", validators=[Optional(), Length(max=500), no_identifiers]
     )
@@ -212,13 +256,13 @@ class ReportForm(FlaskForm):
     adverse_other = StringField(
         "Other adverse event (describe)", validators=[Length(max=500), no_identifiers]
     )
-    downtime_days = DecimalField(
+    downtime_days = FiniteDecimalField(
         "Downtime (days)", places=None, validators=[Optional(), NumberRange(0, 365)]
     )
-    cost_per_session = DecimalField(
+    cost_per_session = FiniteDecimalField(
         "Cost per session", places=None, validators=[Optional(), NumberRange(0, 1_000_000)]
     )
-    cost_per_course = DecimalField(
+    cost_per_course = FiniteDecimalField(
         "Cost per course (optional)",
         places=None,
         validators=[Optional(), NumberRange(0, 10_000_000)],
@@ -229,7 +273,7 @@ class ReportForm(FlaskForm):
         validators=[Length(max=3)],
         render_kw={"autocapitalize": "characters", "size": 4},
     )
-    follow_up_months = DecimalField(
+    follow_up_months = FiniteDecimalField(
         "Follow-up (months)", places=None, validators=[Optional(), NumberRange(0, 240)]
     )
     notes = TextAreaField(
@@ -241,6 +285,8 @@ class ReportForm(FlaskForm):
         validators=[Optional(), Length(max=9)],
         render_kw={"inputmode": "numeric"},
     )
+    # The report version the edit started from: a stale edit is refused (optimistic lock).
+    version = HiddenField()
     submit = SubmitField("Save report")
 
     def validate_currency(self, field: Field) -> None:

@@ -284,6 +284,8 @@ class User(SQLModel, table=True):
     role: str = Field(default="viewer", max_length=20)
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow)
+    # Bumped at log-out; sessions carry it, so a cookie from before log-out is refused.
+    session_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class ApiToken(SQLModel, table=True):
@@ -347,6 +349,8 @@ class OutcomeReport(SQLModel, table=True):
     hidden_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow, index=True)
+    # Optimistic lock: an edit names the version it started from; a stale one is refused.
+    version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
 
 
 class OutcomeAdverseEvent(SQLModel, table=True):

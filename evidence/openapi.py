@@ -10,7 +10,10 @@ import copy
 from functools import cache
 from typing import Any
 
-from evidence.models import ADVERSE_EVENTS, AGE_BANDS, RETRACTION_STATUSES
+from evidence.catalogue import TREATMENTS
+from evidence.models import ADVERSE_EVENTS, AGE_BANDS, RETRACTION_STATUSES, ROLES
+from evidence.queries import LEVEL_KEYS
+from evidence.reports import TEXT_LIMITS
 
 
 def _nullable(kind: str, **extra: Any) -> dict[str, Any]:
@@ -34,6 +37,15 @@ def _ref(name: str) -> dict[str, str]:
 
 
 STR = {"type": "string"}
+TREATMENT_SLUGS = [t["slug"] for t in TREATMENTS]
+TREATMENT_SLUG = {"type": "string", "enum": TREATMENT_SLUGS, "maxLength": 80}
+
+
+def _text(name: str, **extra: Any) -> dict[str, Any]:
+    """Return a nullable string schema with the length the API accepts for a report field."""
+    return _nullable("string", maxLength=TEXT_LIMITS[name], **extra)
+
+
 INT = {"type": "integer"}
 LEVEL_COUNTS = _obj({key: INT for key in ("1", "2", "3", "4", "5", "unrated")})
 NAMED = _obj({"slug": STR, "name": STR})
@@ -303,34 +315,34 @@ SCHEMAS: dict[str, Any] = {
         "required": ["treatment", "improvement"],
         "additionalProperties": False,
         "properties": {
-            "treatment": {**STR, "description": "A treatment slug, e.g. microneedling."},
-            "indication": _nullable("string", description="An indication slug."),
-            "indication_detail": _nullable("string"),
+            "treatment": {**TREATMENT_SLUG, "description": "A treatment slug, e.g. microneedling."},
+            "indication": _text("indication", description="An indication slug."),
+            "indication_detail": _text("indication_detail"),
             "sessions": _nullable("integer", minimum=1, maximum=100),
             "interval_weeks": _nullable("number"),
             "fitzpatrick": _nullable("integer", minimum=1, maximum=6),
             "age_band": {"enum": [*AGE_BANDS, None]},
-            "device": _nullable("string"),
+            "device": _text("device"),
             "needle_depth_mm": _nullable("number"),
-            "energy": _nullable("string"),
+            "energy": _text("energy"),
             "passes": _nullable("integer"),
-            "settings": _nullable("string"),
+            "settings": _text("settings"),
             "improvement": {"type": "integer", "minimum": 0, "maximum": 4},
             "satisfaction": _nullable("integer", minimum=1, maximum=5),
             "adverse_events": {
                 "type": "array",
                 "items": {"type": "string", "enum": [k for k, _ in ADVERSE_EVENTS]},
             },
-            "adverse_other": _nullable("string"),
+            "adverse_other": _text("adverse_other"),
             "downtime_days": _nullable("number"),
             "cost_per_session": _nullable("number"),
             "cost_per_course": _nullable("number"),
-            "currency": _nullable("string", pattern="^[A-Z]{3}$"),
+            "currency": _text("currency", pattern="^[A-Z]{3}$"),
             "follow_up_months": _nullable("number"),
-            "notes": _nullable(
-                "string", description="No patient identifiers: names, dates, contacts are refused."
+            "notes": _text(
+                "notes", description="No patient identifiers: names, dates, contacts are refused."
             ),
-            "protocol_pmid": _nullable("string"),
+            "protocol_pmid": _text("protocol_pmid"),
         },
     },
 }
@@ -353,28 +365,60 @@ def _path(name: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
 
 
 PAGING = [
-    _query("limit", "Items per page, 1-500 (default 50).", {"type": "string", "pattern": r"^\d+$"}),
+    _query(
+        "limit",
+        "Items per page, 1-500 (default 50).",
+        {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
+    ),
     _query("cursor", "The next_cursor of the previous page."),
 ]
 CITATION_FILTERS = [
-    _query("treatment", "Treatment slug."),
+    _query("treatment", "Treatment slug.", TREATMENT_SLUG),
     _query("indication", "Indication slug."),
-    _query("level", "Evidence level.", {"type": "string"}),
-    _query("year_from", "Earliest publication year."),
-    _query("year_to", "Latest publication year."),
+    _query("level", "Evidence level.", {"type": "string", "enum": list(LEVEL_KEYS)}),
+    _query(
+        "year_from",
+        "Earliest publication year.",
+        {"type": "integer", "minimum": 1000, "maximum": 9999},
+    ),
+    _query(
+        "year_to", "Latest publication year.", {"type": "integer", "minimum": 1000, "maximum": 9999}
+    ),
     _query("pub_type", "PubMed publication type, e.g. 'Randomized Controlled Trial'."),
     _query("q", "Text in title, abstract, journal or author; or a PMID or DOI."),
-    _query("status", "Link screening status: included (default), candidate, excluded, any."),
-    _query("retracted", "'only' or 'exclude' retracted and flagged citations."),
+    _query(
+        "status",
+        "Link screening status: included (default), candidate, excluded, any.",
+        {"type": "string", "enum": ["included", "candidate", "excluded", "any"]},
+    ),
+    _query(
+        "retracted",
+        "'only' or 'exclude' retracted and flagged citations.",
+        {"type": "string", "enum": ["only", "exclude"]},
+    ),
 ]
 REPORT_FILTERS = [
-    _query("treatment", "Treatment slug."),
+    _query("treatment", "Treatment slug.", TREATMENT_SLUG),
     _query("indication", "Indication slug."),
-    _query("skin", "Fitzpatrick type 1-6, 'I-III', 'IV-VI' or 'none' (not stated)."),
-    _query("role", "Reporter role, or 'source' for quoted sources."),
-    _query("event", "Only reports with this adverse event."),
-    _query("date_from", "Submitted on or after (YYYY-MM-DD)."),
-    _query("date_to", "Submitted on or before (YYYY-MM-DD)."),
+    _query(
+        "skin",
+        "Fitzpatrick type 1-6, 'I-III', 'IV-VI' or 'none' (not stated).",
+        {"type": "string", "enum": [*"123456", "I-III", "IV-VI", "none"]},
+    ),
+    _query(
+        "role",
+        "Reporter role, or 'source' for quoted sources.",
+        {"type": "string", "enum": [*ROLES, "source"]},
+    ),
+    _query(
+        "event",
+        "Only reports with this adverse event.",
+        {"type": "string", "enum": [k for k, _ in ADVERSE_EVENTS]},
+    ),
+    _query(
+        "date_from", "Submitted on or after (YYYY-MM-DD).", {"type": "string", "format": "date"}
+    ),
+    _query("date_to", "Submitted on or before (YYYY-MM-DD).", {"type": "string", "format": "date"}),
 ]
 
 
@@ -437,7 +481,7 @@ def _document() -> dict[str, Any]:
         "/api/v1/treatments/{slug}": _get(
             "One treatment.",
             "Treatment",
-            parameters=[_path("slug")],
+            parameters=[_path("slug", TREATMENT_SLUG)],
             errors=(404,),
             op_id="getTreatment",
         ),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from sqlalchemy import distinct, func, or_
@@ -25,6 +25,7 @@ from evidence.models import (
     OutcomeReport,
     Treatment,
 )
+from evidence.params import ArgParser
 
 LEVEL_KEYS = ("1", "2", "3", "4", "5", "unrated")
 
@@ -43,32 +44,31 @@ class CitationFilter:
     status: str | None = "included"  # link status; None = any
     retracted: str | None = None  # "only" / "exclude" / None
 
+    # What the query string asked for that could not be used (evidence/params.py).
+    ignored: tuple[str, ...] = field(default=(), compare=False)
+
     @classmethod
     def from_args(cls, args: Any, **fixed: str | None) -> CitationFilter:
-        """Build a filter from request args (a MultiDict), ignoring malformed values."""
-
-        def _int(name: str) -> int | None:
-            raw = (args.get(name) or "").strip()
-            return int(raw) if raw.isdigit() else None
-
-        level = args.get("level") or None
-        status = args.get("status", "included") or None
-        retracted = args.get("retracted") or None
-        return cls(
-            treatment=fixed.get("treatment", args.get("treatment") or None),
-            indication=fixed.get("indication", args.get("indication") or None),
-            level=level if level in LEVEL_KEYS else None,
-            year_from=_int("year_from"),
-            year_to=_int("year_to"),
-            pub_type=(args.get("pub_type") or "").strip() or None,
-            q=(args.get("q") or "").strip() or None,
-            status=status if status in ("candidate", "included", "excluded", "any") else "included",
-            retracted=retracted if retracted in ("only", "exclude") else None,
+        """Build a filter from request args; unusable values are listed in `ignored`."""
+        p = ArgParser(args)
+        flt = cls(
+            treatment=fixed.get("treatment", p.text("treatment", max_length=80)),
+            indication=fixed.get("indication", p.text("indication", max_length=80)),
+            level=p.choice("level", LEVEL_KEYS),
+            year_from=p.integer("year_from", 1000, 9999),
+            year_to=p.integer("year_to", 1000, 9999),
+            pub_type=p.text("pub_type", max_length=200),
+            q=p.text("q"),
+            status=p.choice(
+                "status", ("candidate", "included", "excluded", "any"), default="included"
+            ),
+            retracted=p.choice("retracted", ("only", "exclude")),
         )
+        return replace(flt, ignored=p.publish())
 
     def as_args(self, **override: Any) -> dict[str, Any]:
         """Return the non-empty filters as query-string arguments."""
-        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "ignored"}
         out.update(override)
         return {
             k: v

@@ -10,11 +10,12 @@ import io
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import func
+import re2
+from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from evidence.models import (
@@ -31,6 +32,7 @@ from evidence.models import (
     utcnow,
 )
 from evidence.outcomes import RESPONDER_THRESHOLD
+from evidence.params import ArgParser
 
 FITZPATRICK_NUMERALS = ("I", "II", "III", "IV", "V", "VI")
 HAS_FILTERS = {
@@ -94,36 +96,53 @@ FIELD_LABELS = {
 
 # --- identifiers in free text ------------------------------------------------------------
 
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-# Phone numbers: 9-15 digits in groups, optionally with a + and brackets.
+# The patterns run on RE2 (google-re2), which matches in time linear in the text: Python's
+# backtracking engine took seconds to minutes on hostile input ("record" + 1,000 spaces).
+# RE2's \d, \s and \w are ASCII, so the Unicode classes Python used are spelt out.
+_D = r"\p{Nd}"
+_S = r"[\s\pZ]"
+_EMAIL = re2.compile(r"[\pL\pN_.+-]+@[\pL\pN_-]+(?:\.[\pL\pN_-]+)+")
+# Phone numbers: 9-15 digits in groups, optionally with a + and brackets. RE2 has no
+# look-around, so this stays on `re`; it is linear: a start needs a digit not preceded by
+# [\w.,], and the greedy run ends at the last digit not followed by a letter or digit.
 _PHONE = re.compile(r"(?<![\w.,])\+?\(?\d[\d\s().-]{7,}\d(?![\w])")
 _MONTHS = (
     "jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
     "sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
 )
-_FULL_DATE = re.compile(
-    r"\b(?:"
-    r"\d{1,2}[/.-]\d{1,2}[/.-](?:19|20)\d{2}"  # 12/03/1985, 12.3.1985
-    r"|(?:19|20)\d{2}[/.-]\d{1,2}[/.-]\d{1,2}"  # 1985-03-12
-    rf"|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:{_MONTHS})\.?,?\s+(?:19|20)\d{{2}}"  # 12 March 1985
-    rf"|(?:{_MONTHS})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+(?:19|20)\d{{2}}"  # March 12, 1985
-    r")\b",
-    re.IGNORECASE,
+_FULL_DATE = re2.compile(
+    r"(?i)\b(?:"
+    rf"{_D}{{1,2}}[/.-]{_D}{{1,2}}[/.-](?:19|20){_D}{{2}}"  # 12/03/1985, 12.3.1985
+    rf"|(?:19|20){_D}{{2}}[/.-]{_D}{{1,2}}[/.-]{_D}{{1,2}}"  # 1985-03-12
+    rf"|{_D}{{1,2}}(?:st|nd|rd|th)?{_S}+(?:{_MONTHS})\.?,?{_S}+(?:19|20){_D}{{2}}"  # 12 March 1985
+    rf"|(?:{_MONTHS})\.?{_S}+{_D}{{1,2}}(?:st|nd|rd|th)?,?{_S}+(?:19|20){_D}{{2}}"  # March 12, 1985
+    r")\b"
 )
-_DOB_WORD = re.compile(r"\b(?:d\.?o\.?b\.?|date of birth|born on)\b", re.IGNORECASE)
-_RECORD = re.compile(
-    r"\b(?:mrn|medical record|record|chart|patient|hospital|nhs|case|file|account)"
-    r"\s*(?:no\.?|number|num|nr|#|id)?\s*[:#]?\s*[A-Z]{0,4}-?\d{3,}",
-    re.IGNORECASE,
+_DOB_WORD = re2.compile(r"(?i)\b(?:d\.?o\.?b\.?|date of birth|born on)\b")
+_RECORD = re2.compile(
+    r"(?i)\b(?:mrn|medical record|record|chart|patient|hospital|nhs|case|file|account)"
+    rf"{_S}*(?:no\.?|number|num|nr|#|id)?{_S}*[:#]?{_S}*[A-Z]{{0,4}}-?{_D}{{3,}}"
 )
-_LONG_NUMBER = re.compile(r"(?<![\w.,])\d{7,}(?![\w.,])")
-_PMID_BEFORE = re.compile(r"pmid\s*:?\s*$", re.IGNORECASE)
+# Maximal runs of word characters, dots and commas: a long number is a run of digits only.
+_TOKEN = re.compile(r"[\w.,]+")
+# Longer text is refused before any pattern runs (the longest form field takes 5,000).
+MAX_CHECKED_TEXT = 10_000
+
+
+def _after_pmid(before: str) -> bool:
+    """Return True when text ends with "PMID", "PMID:" and spaces (the number is a PMID)."""
+    tail = before.rstrip()
+    if tail.endswith(":"):
+        tail = tail[:-1].rstrip()
+    return tail.lower().endswith("pmid")
 
 
 def find_identifiers(text: str | None) -> list[str]:
     """Return a message for each thing in `text` that looks like a patient identifier."""
     if not text:
         return []
+    if len(text) > MAX_CHECKED_TEXT:
+        return [f"Shorten this text to at most {MAX_CHECKED_TEXT:,} characters."]
     problems: list[str] = []
     for match in _EMAIL.finditer(text):
         problems.append(f"Remove the e-mail address “{match.group()}”.")
@@ -145,8 +164,10 @@ def find_identifiers(text: str | None) -> list[str]:
             if not _FULL_DATE.search(match.group()):
                 problems.append(f"Remove the phone number “{match.group().strip()}”.")
     flagged = "".join(problems)
-    for match in _LONG_NUMBER.finditer(text):
-        if match.group() in flagged or _PMID_BEFORE.search(text[: match.start()]):
+    for match in _TOKEN.finditer(text):
+        if not (len(match.group()) >= 7 and match.group().isdecimal()):
+            continue
+        if match.group() in flagged or _after_pmid(text[: match.start()]):
             continue
         problems.append(
             f"Remove the long number “{match.group()}” (it could be a record or phone number)."
@@ -206,7 +227,9 @@ class ReportError(ValueError):
 
 def _resolve(session: Session, data: ReportInput) -> tuple[Treatment, Indication | None]:
     """Look up the treatment and indication slugs, raising ReportError for unknown ones."""
-    errors: dict[str, list[str]] = {}
+    errors = text_problems(data)
+    if errors:
+        raise ReportError(errors)
     treatment = session.exec(select(Treatment).where(Treatment.slug == data.treatment)).first()
     if treatment is None:
         errors["treatment"] = [f"Unknown treatment “{data.treatment}”."]
@@ -231,9 +254,41 @@ def _between(
         errors.setdefault(name, []).append(f"Enter a value from {low:g} to {high:g}.")
 
 
+def _column_limit(name: str) -> int | None:
+    """Return the length of a report text column (None when unbounded)."""
+    column = OutcomeReport.__table__.columns.get(name)  # type: ignore[attr-defined]
+    return getattr(column.type, "length", None) if column is not None else None
+
+
+# Text lengths every path (form, API, CSV) checks before anything else: the column sizes
+# (PostgreSQL refuses longer text, SQLite would store it), notes as on the form.
+TEXT_LIMITS: dict[str, int] = {
+    "treatment": 80,
+    "indication": 80,
+    **{n: _column_limit(n) or 5000 for n in (*FREE_TEXT_FIELDS, "age_band", "currency")},
+    "protocol_pmid": 20,
+}
+
+
+def text_problems(data: ReportInput) -> dict[str, list[str]]:
+    """Return messages for text that is too long or holds a NUL byte (checked first)."""
+    errors: dict[str, list[str]] = {}
+    for name, limit in TEXT_LIMITS.items():
+        value = getattr(data, name)
+        if not isinstance(value, str):
+            continue
+        if len(value) > limit:
+            errors[name] = [f"Use at most {limit:,} characters (this has {len(value):,})."]
+        elif "\x00" in value:
+            errors[name] = ["Remove the NUL character (\\0) from this text."]
+    return errors
+
+
 def validate_input(data: ReportInput) -> dict[str, list[str]]:
     """Check ranges, vocabularies and identifiers that both the form and CSV rows must meet."""
-    errors: dict[str, list[str]] = {}
+    errors = text_problems(data)
+    if errors:
+        return errors  # no pattern or lookup runs on overlong or NUL-bearing text
     if data.improvement is None:
         errors["improvement"] = ["Choose the improvement on the 0-4 scale."]
     _between(errors, "improvement", data.improvement, 0, 4)
@@ -342,12 +397,38 @@ def create_report(session: Session, *, data: ReportInput, reporter: User) -> Out
     return report
 
 
+STALE_EDIT = (
+    "Someone saved this report after you opened it, so your changes were not saved. "
+    "They are kept below: reload the report to see its current values, then edit again."
+)
+
+
 def update_report(
-    session: Session, *, report: OutcomeReport, data: ReportInput, editor: User
+    session: Session,
+    *,
+    report: OutcomeReport,
+    data: ReportInput,
+    editor: User,
+    expected_version: int | None = None,
 ) -> dict[str, Any]:
-    """Edit a report, keeping the old values in a revision; return what changed."""
+    """Edit a report, keeping the old values in a revision; return what changed.
+
+    Optimistic lock: the row's version must still be the one the edit started from
+    (`expected_version`, else the one loaded); the UPDATE that bumps it also locks the row,
+    so concurrent edits are saved one at a time or refused, and every revision's "before"
+    values are the previous revision's "after" values.
+    """
     assert report.id is not None
     treatment, indication = _resolve(session, data)
+    version = report.version if expected_version is None else expected_version
+    claimed = session.execute(
+        update(OutcomeReport)
+        .where(col(OutcomeReport.id) == report.id, col(OutcomeReport.version) == version)
+        .values(version=version + 1)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        raise ReportError({"version": [STALE_EDIT]})
+    session.refresh(report)  # the committed values, read now that the row is ours
     before = _snapshot(report, _events(session, report.id))
     _apply(session, report, data, treatment, indication)
     after = _snapshot(report, _events(session, report.id))
@@ -486,36 +567,33 @@ class ReportFilter:
     currency: str | None = None
     ids: tuple[int, ...] = ()  # the reports one figure was computed from
     hidden: bool = False  # curators may list hidden reports
+    # What the query string asked for that could not be used (evidence/params.py).
+    ignored: tuple[str, ...] = field(default=(), compare=False)
 
     @classmethod
     def from_args(
         cls, args: Any, *, prefix: str = "", may_see_hidden: bool = False, **fixed: Any
     ) -> ReportFilter:
-        """Build a filter from request args (names optionally prefixed), ignoring bad values."""
-
-        def arg(name: str) -> str:
-            return str(args.get(prefix + name) or "").strip()
-
-        def _date(name: str) -> date | None:
-            try:
-                return date.fromisoformat(arg(name))
-            except ValueError:
-                return None
-
-        skin, role, event, currency = arg("skin"), arg("role"), arg("event"), arg("currency")
-        return cls(
-            treatment=fixed.get("treatment", arg("treatment") or None),
-            indication=arg("indication") or None,
-            skin=skin if skin in (*"123456", "I-III", "IV-VI", "none") else None,
-            role=role if role in (*ROLES, "source") else None,
-            date_from=_date("date_from"),
-            date_to=_date("date_to"),
-            event=event if event in ADVERSE_EVENT_LABELS else None,
-            has=arg("has") if arg("has") in HAS_FILTERS else None,
-            currency=currency.upper() if re.fullmatch(r"[A-Za-z]{3}", currency) else None,
-            ids=tuple(int(i) for i in arg("ids").split(",") if i.strip().isdigit())[:2000],
-            hidden=arg("hidden") == "1" and may_see_hidden,
+        """Build a filter from request args (names optionally prefixed); bad values are listed."""
+        p = ArgParser(args, prefix)
+        currency = p.text("currency", max_length=3)
+        if currency and not re.fullmatch(r"[A-Za-z]{3}", currency):
+            p.ignore("currency", currency, "give a three-letter code such as USD.")
+            currency = None
+        flt = cls(
+            treatment=fixed.get("treatment", p.text("treatment", max_length=80)),
+            indication=p.text("indication", max_length=80),
+            skin=p.choice("skin", (*"123456", "I-III", "IV-VI", "none")),
+            role=p.choice("role", (*ROLES, "source")),
+            date_from=p.iso_date("date_from"),
+            date_to=p.iso_date("date_to"),
+            event=p.choice("event", ADVERSE_EVENT_LABELS),
+            has=p.choice("has", HAS_FILTERS),
+            currency=currency.upper() if currency else None,
+            ids=p.ids("ids", high=2**31 - 1, most=2000),
+            hidden=p.text("hidden") == "1" and may_see_hidden,
         )
+        return replace(flt, ignored=p.publish())
 
     def as_args(self, *, prefix: str = "", **override: Any) -> dict[str, Any]:
         """Return the non-empty filters as query-string arguments."""
@@ -749,6 +827,17 @@ def parse_csv(content: bytes) -> tuple[list[tuple[int, ReportInput]], list[tuple
         if unknown:
             errors.append((first + 1, "", f"Unknown column(s): {', '.join(sorted(unknown))}."))
         return [], errors
+    try:
+        return _parse_rows(reader, first, errors)
+    except csv.Error as exc:  # e.g. a field over csv's 131,072-character limit
+        line_no = first + reader.line_num
+        return [], [*errors, (line_no, "", f"This line cannot be read as CSV: {exc}.")]
+
+
+def _parse_rows(
+    reader: csv.DictReader[str], first: int, errors: list[tuple[int, str, str]]
+) -> tuple[list[tuple[int, ReportInput]], list[tuple[int, str, str]]]:
+    """Convert the CSV rows after the header, collecting every problem with its line."""
     rows: list[tuple[int, ReportInput]] = []
     for count, row in enumerate(reader, start=1):
         line_no = first + reader.line_num

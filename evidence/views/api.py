@@ -7,7 +7,7 @@ request carries no token.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Blueprint, Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
@@ -17,6 +17,7 @@ from evidence.db import get_session
 from evidence.openapi import openapi_document
 
 bp = Blueprint("api", __name__)
+F = TypeVar("F", bound=Any)
 
 
 @bp.errorhandler(api.ApiError)
@@ -26,6 +27,13 @@ def api_error(error: api.ApiError) -> tuple[Response, int]:
     if error.status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="evidence"'
     return response, error.status
+
+
+def _usable(flt: F) -> F:
+    """Return the filter, or answer 400 naming every value the API cannot use."""
+    if flt.ignored:
+        raise api.ApiError(400, "bad request", " ".join(flt.ignored))
+    return flt
 
 
 @bp.get("/api/")
@@ -78,7 +86,7 @@ def indication(slug: str) -> dict[str, Any]:
 @bp.get("/api/v1/citations")
 def citations() -> dict[str, Any]:
     """Citations filtered as in the citation table, a page at a time."""
-    flt = queries.CitationFilter.from_args(request.args)
+    flt = _usable(queries.CitationFilter.from_args(request.args))
     page = api.citations_page(
         get_session(),
         flt,
@@ -101,7 +109,7 @@ def reports() -> dict[str, Any]:
 
     page = api.reports_page(
         get_session(),
-        ReportFilter.from_args(request.args),
+        _usable(ReportFilter.from_args(request.args)),
         limit=api.parse_limit(request.args.get("limit")),
         after=api.decode_cursor(request.args.get("cursor")),
     )
@@ -145,7 +153,13 @@ def _json_http_error(error: HTTPException) -> Any:
         return error
     code = error.code or 500
     body = {"error": (error.name or "error").lower(), "message": error.description}
-    return body, code
+    # Keep the exception's headers: Allow on 405, Retry-After on 429.
+    headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+    if error.response is not None:
+        headers.update(
+            (k, v) for k, v in error.response.headers.items() if k.lower() == "retry-after"
+        )
+    return body, code, headers
 
 
 def init_app(app: Flask) -> None:

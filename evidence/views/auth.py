@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import math
+import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_limiter import RequestLimit
 from flask_login import login_user, logout_user
 from sqlmodel import col, select
 from werkzeug.wrappers import Response
 
-from evidence import auth
+from evidence import auth, ratelimit
 from evidence.auth import AccountError, current_account, roles_required
 from evidence.db import get_session
 from evidence.forms import ChangePasswordForm, LoginForm, LogoutForm, RegisterForm, RoleForm
@@ -46,21 +60,34 @@ def _safe_next(target: str | None) -> str:
     return url_for("main.home")
 
 
+def _too_many(template: str, form_class: type, message: str) -> Callable[[RequestLimit], Any]:
+    """Return an on_breach handler: the page again, with what was typed, a message and 429."""
+
+    def breach(limit: RequestLimit) -> Any:
+        wait = max(1, math.ceil(limit.reset_at - time.time()))
+        flash(message.format(wait=_minutes(wait)), "error")
+        page = render_template(template, form=form_class())
+        return make_response(page, 429, {"Retry-After": str(wait)})
+
+    return breach
+
+
 @bp.route("/register", methods=["GET", "POST"])
+# Each attempt counts, so one address cannot create accounts (or probe e-mails) in bulk.
+@ratelimit.limited(
+    "REGISTER_LIMIT",
+    methods=["POST"],
+    scope="register",
+    on_breach=_too_many(
+        "auth/register.html", RegisterForm, "Too many sign-ups from here. Try again in {wait}."
+    ),
+)
 def register() -> Any:
     """Create an account: a viewer, or a practitioner when the person says they treat patients."""
     if current_account() is not None:
         return redirect(url_for("main.home"))
     form = RegisterForm()
     if form.validate_on_submit():
-        # Each attempt counts, so one address cannot create accounts (or probe e-mails) in bulk.
-        by_ip = auth.throttle(auth_app(), "ip")
-        key = f"register:{request.remote_addr}"
-        wait = by_ip.retry_after(key)
-        if wait:
-            flash(f"Too many sign-ups from here. Try again in {_minutes(wait)}.", "error")
-            return render_template("auth/register.html", form=form), 429, {"Retry-After": str(wait)}
-        by_ip.failed(key)
         session = get_session()
         role = "practitioner" if form.practitioner.data else "viewer"
         try:
@@ -83,45 +110,54 @@ def register() -> Any:
     return render_template("auth/register.html", form=form), status
 
 
+_LOGIN_BREACH = _too_many(
+    "auth/login.html", LoginForm, "Too many failed attempts. Try again in {wait}."
+)
+
+
 @bp.route("/login", methods=["GET", "POST"])
+# Failed logins (401) count per address and e-mail pair, with tiers that back off, and per
+# address across e-mails; the owner logging in from elsewhere is never held up.
+@ratelimit.limited(
+    "LOGIN_PAIR_LIMIT",
+    key_func=ratelimit.login_pair_key,
+    methods=["POST"],
+    scope="login-pair",
+    deduct_when=ratelimit.failed_login,
+    on_breach=_LOGIN_BREACH,
+)
+@ratelimit.limited(
+    "LOGIN_ADDRESS_LIMIT",
+    methods=["POST"],
+    scope="login-address",
+    deduct_when=ratelimit.failed_login,
+    on_breach=_LOGIN_BREACH,
+)
 def login() -> Any:
     """Log in; a failure never says whether the e-mail address has an account."""
     form = LoginForm()
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
     if form.validate_on_submit():
-        by_email, by_ip = auth.throttle(auth_app(), "email"), auth.throttle(auth_app(), "ip")
         email = auth.normalize_email(form.email.data or "")
-        email_key, ip_key = f"email:{email}", f"ip:{request.remote_addr}"
-        wait = max(by_email.retry_after(email_key), by_ip.retry_after(ip_key))
-        if wait:
-            flash(f"Too many failed attempts. Try again in {_minutes(wait)}.", "error")
-            response = render_template("auth/login.html", form=form)
-            return response, 429, {"Retry-After": str(wait)}
         user = auth.authenticate(get_session(), email=email, password=form.password.data or "")
         if user is None:
-            by_email.failed(email_key)
-            by_ip.failed(ip_key)
             form.password.errors = [FAILED_LOGIN]
             return render_template("auth/login.html", form=form), 401
-        by_email.reset(email_key)
         login_user(auth.Account.from_user(user))
         return redirect(_safe_next(form.next.data))
     status = 400 if form.errors else 200
     return render_template("auth/login.html", form=form), status
 
 
-def auth_app() -> Flask:
-    """Return the current app object (for the throttle stored on it)."""
-    from flask import current_app
-
-    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-    return app
-
-
 @bp.post("/logout")
 def logout() -> Response:
-    """Log out (POST with a CSRF token; CSRFProtect refuses it without one)."""
+    """Log out (POST with a CSRF token); the account's earlier cookies stop working too."""
+    account = current_account()
+    if account is not None:
+        session = get_session()
+        auth.end_sessions(session, account.id)
+        session.commit()
     logout_user()
     flash("You are logged out.", "info")
     return redirect(url_for("main.home"))

@@ -146,10 +146,18 @@ def edit(report_id: int) -> Any:
     if form.validate_on_submit():
         try:
             changes = data.update_report(
-                session, report=report, data=form.to_input(), editor=_user(session)
+                session,
+                report=report,
+                data=form.to_input(),
+                editor=_user(session),
+                expected_version=_version(form.version.data),
             )
         except data.ReportError as exc:
             session.rollback()
+            if "version" in exc.errors:  # a stale edit: say so above the form, keep the input
+                for message in exc.errors["version"]:
+                    flash(message, "error")
+                return render_template("reports/form.html", form=form, report=report), 409
             _put_errors(form, exc.errors)
         else:
             session.commit()
@@ -157,6 +165,12 @@ def edit(report_id: int) -> Any:
             return redirect(url_for("reports.detail", report_id=report.id))
     status = 400 if form.errors else 200
     return render_template("reports/form.html", form=form, report=report), status
+
+
+def _version(raw: Any) -> int | None:
+    """Return the version an edit form started from (None when absent or malformed)."""
+    text = str(raw or "")
+    return int(text) if text.isdigit() and len(text) <= 10 else None
 
 
 @bp.post("/reports/<int:report_id>/hide")

@@ -171,11 +171,12 @@ def import_upload() -> Response | tuple[str, int]:
     from pathlib import Path
 
     from flask import current_app
-    from werkzeug.utils import secure_filename
+
+    from evidence.hardening import safe_upload_name
 
     session = get_session()
     upload = request.files.get("file")
-    name = secure_filename(upload.filename or "") if upload is not None else ""
+    name = safe_upload_name(upload.filename or "") if upload is not None else ""
     treatment = queries.treatment_by_slug(session, request.form.get("treatment", ""))
     indication = queries.indication_by_slug(session, request.form.get("indication", ""))
     problem = None

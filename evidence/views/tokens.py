@@ -4,17 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from wtforms import StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
-from evidence import api
+from evidence import api, ratelimit
 from evidence.auth import current_account, roles_required
 from evidence.db import get_session
 from evidence.models import ROLES, User
 
 bp = Blueprint("tokens", __name__)
+
+
+def _account_key() -> str:
+    """Key token creation by account (roles_required has checked the login)."""
+    account = current_account()
+    return f"account:{account.id if account else request.remote_addr}"
 
 
 class TokenForm(FlaskForm):
@@ -60,6 +66,7 @@ def index() -> Any:
 
 @bp.post("/account/tokens")
 @roles_required(*api.WRITE_ROLES)
+@ratelimit.limited("TOKEN_LIMIT", key_func=_account_key, scope="tokens")
 def create() -> Any:
     """Create a token and show it once: only its hash is kept."""
     form = TokenForm()

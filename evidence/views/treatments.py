@@ -6,7 +6,9 @@ from flask import Blueprint, abort, render_template, request
 
 from evidence import living, queries
 from evidence.db import get_session
+from evidence.reports import ReportFilter
 from evidence.tables import citation_table
+from evidence.views.reports import PANEL_PREFIX
 
 bp = Blueprint("treatments", __name__)
 
@@ -19,6 +21,9 @@ def detail(slug: str) -> str:
     if treatment is None or treatment.id is None:
         abort(404, description=f"No treatment is called {slug!r}.")
     flt = queries.CitationFilter.from_args(request.args, treatment=slug)
+    # The reports section parses its own (rep_) filters while rendering: read them now too,
+    # so the page can say above the content what it ignored.
+    ReportFilter.from_args(request.args, prefix=PANEL_PREFIX)
     return render_template(
         "treatments/detail.html",
         treatment=treatment,
