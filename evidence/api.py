@@ -31,6 +31,7 @@ from evidence.models import (
     utcnow,
 )
 from evidence.reports import REPORT_FIELDS
+from evidence.roles import role_includes
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -424,7 +425,8 @@ def create_report(session: Session, *, body: Any, reporter: User) -> dict[str, A
 # --- API tokens ------------------------------------------------------------------------------
 
 TOKEN_PREFIX = "evt_"
-WRITE_ROLES = ("practitioner", "admin")
+# Roles are cumulative: curators keep the practitioner's right to report.
+WRITE_ROLES = ("practitioner", "curator", "admin")
 
 
 def hash_token(raw: str) -> str:
@@ -494,7 +496,7 @@ def writer_from_header(session: Session, header: str | None) -> User:
     user = token_user(session, raw.strip())
     if user is None:
         raise ApiError(401, "unauthorized", "This token is unknown or has been revoked.")
-    if user.role not in WRITE_ROLES:
+    if not role_includes(user.role, *WRITE_ROLES):
         raise ApiError(403, "forbidden", "Only practitioners may submit outcome reports.")
     return user
 

@@ -31,6 +31,7 @@ from evidence.models import (
     utcnow,
 )
 from evidence.outcomes import RESPONDER_THRESHOLD
+from evidence.roles import role_includes
 
 FITZPATRICK_NUMERALS = ("I", "II", "III", "IV", "V", "VI")
 HAS_FILTERS = {
@@ -396,12 +397,12 @@ def unhide_report(session: Session, *, report: OutcomeReport, reason: str, by: U
 
 
 def can_edit(report: OutcomeReport, user: Any) -> bool:
-    """Practitioners edit their own reports; admins may edit any; quoted sources are read-only."""
+    """Practitioners (and above) edit their own reports; admins any; quoted sources never."""
     if not getattr(user, "is_authenticated", False) or report.source_key:
         return False
     if user.role == "admin":
         return True
-    return user.role == "practitioner" and report.reporter_id == user.id
+    return role_includes(user.role, "practitioner") and report.reporter_id == user.id
 
 
 @dataclass
