@@ -34,6 +34,7 @@ from evidence.models import (
     Treatment,
 )
 from evidence.outcomes import GroupStats, MeanCI, Proportion
+from evidence.pmidorder import pmid_key
 
 MIN_COMPARED = 2
 MAX_COMPARED = 4
@@ -205,7 +206,8 @@ def literature(
             if year != newest_year[tid]:
                 continue
             best = newest.get(tid)
-            if best is None or pmid > best.pmid:  # same year: the higher PMID is the later record
+            # Same year: the higher PMID (compared as a number) is the later record.
+            if best is None or pmid_key(pmid) > pmid_key(best.pmid):
                 newest[tid] = CitationRef(pmid, title, year)
     return [
         Literature(
