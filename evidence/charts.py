@@ -249,7 +249,8 @@ def _adverse(fig: Figure, data: dict[str, Any]) -> None:
         ax.errorbar(
             xs,
             ys,
-            xerr=[lows, highs],
+            # Too few reports: the point alone, no interval (the legend says why).
+            xerr=None if small else [lows, highs],
             fmt=MARKERS[i % 4],
             color=colour,
             markerfacecolor="white" if small else colour,

@@ -491,7 +491,8 @@ def mean_cell(m: MeanCI, link: Link, *, none: str) -> Cell:
         return Cell(empty=none)
     # A t interval from a handful of ratings runs far off the 0-4 scale: shown only for n >= 10.
     shown = not m.small and m.low is not None and m.high is not None
-    ci = f"; 95% CI {m.low:.1f} to {m.high:.1f}" if shown else ""
+    clip = ", clipped to the 0-4 scale" if m.clipped else ""
+    ci = f"; 95% CI {m.low:.1f} to {m.high:.1f}{clip}" if shown else ""
     parts = (
         Part(f"{m.mean:.1f} / 4", link),
         Part(" ("),
