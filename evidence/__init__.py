@@ -41,7 +41,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     csrf.init_app(app)
-    from evidence import errors, filters
+    from evidence import assets, errors, filters
+
+    assets.init_app(app)
 
     filters.init_app(app)
     errors.init_app(app)
