@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from evidence.deidentify import find_personal_names
 from evidence.models import (
     ADVERSE_EVENT_LABELS,
     ADVERSE_EVENTS,
@@ -152,6 +153,8 @@ def find_identifiers(text: str | None) -> list[str]:
         problems.append(
             f"Remove the long number “{match.group()}” (it could be a record or phone number)."
         )
+    # Names and titles: a separate, regex-free check (evidence/deidentify.py).
+    problems.extend(find_personal_names(text))
     return problems
 
 
