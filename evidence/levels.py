@@ -60,6 +60,16 @@ LEVEL_TABLE: tuple[tuple[int, str, tuple[str, ...]], ...] = (
         ("Case Reports", "Review", "Editorial", "Comment", "Letter"),
     ),
 )
+# One palette for level tiles (style.css --l1 ... --lu) and chart bars; white text on each
+# meets WCAG AA contrast. tests/evidence/test_charts.py checks style.css uses the same values.
+LEVEL_COLOURS = {
+    "1": "#004f7a",
+    "2": "#0072b2",
+    "3": "#1f6e57",
+    "4": "#9a4f00",
+    "5": "#7a5c9e",
+    "unrated": "#5c6670",
+}
 FLAG_TYPES = ("Retracted Publication", "Retraction of Publication", "Expression of Concern")
 # One label per numeric level (the last row of a level: guidelines keep their own, by rule).
 LEVEL_LABELS = {level: label for level, label, _types in LEVEL_TABLE}
