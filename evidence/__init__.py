@@ -51,9 +51,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     hardening.init_app(app)  # first: the bounded int converter must exist before any route
     db.init_app(app)
     csrf.init_app(app)
-    from evidence import errors, filters, jobs
+    from evidence import assets, errors, filters, jobs
 
     jobs.init_app(app)  # the background queue, configured from app.config
+    assets.init_app(app)
 
     filters.init_app(app)
     errors.init_app(app)

@@ -32,6 +32,7 @@ from evidence.models import (
     utcnow,
 )
 from evidence.reports import REPORT_FIELDS
+from evidence.roles import role_includes
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -428,7 +429,8 @@ def create_report(session: Session, *, body: Any, reporter: User) -> dict[str, A
 # --- API tokens ------------------------------------------------------------------------------
 
 TOKEN_PREFIX = "evt_"
-WRITE_ROLES = ("practitioner", "admin")
+# Roles are cumulative: curators keep the practitioner's right to report.
+WRITE_ROLES = ("practitioner", "curator", "admin")
 
 
 def hash_token(raw: str) -> str:
@@ -498,7 +500,7 @@ def writer_from_header(session: Session, header: str | None) -> User:
     user = token_user(session, raw.strip())
     if user is None:
         raise ApiError(401, "unauthorized", "This token is unknown or has been revoked.")
-    if user.role not in WRITE_ROLES:
+    if not role_includes(user.role, *WRITE_ROLES):
         raise ApiError(403, "forbidden", "Only practitioners may submit outcome reports.")
     return user
 
@@ -519,7 +521,14 @@ def group_json(g: Any) -> dict[str, Any]:
         "n": g.n,
         "too_few_reports": g.small,
         "report_ids": list(g.report_ids),
-        "improvement": {"n": m.n, "mean": m.mean, "low": m.low, "high": m.high, "too_few": m.small},
+        "improvement": {
+            "n": m.n,
+            "mean": m.mean,
+            "low": m.low,
+            "high": m.high,
+            "too_few": m.small,
+            "clipped": m.clipped,
+        },
         "responders": _proportion(g.responders),
         "adverse_events": {event: _proportion(p) for event, p in g.adverse.items()},
         "median_downtime_days": g.median_downtime,

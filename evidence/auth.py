@@ -20,8 +20,10 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from evidence.db import get_session
 from evidence.models import ROLES, User
+from evidence.roles import role_includes
 
 F = TypeVar("F", bound=Callable[..., Any])
+
 
 MIN_PASSWORD_LENGTH = 10
 # Hashing a throwaway password on unknown e-mails keeps failed logins equally slow either way.
@@ -64,8 +66,8 @@ class Account:
         return f"{self.id}.{password_fingerprint(self.password_hash, self.session_version)}"
 
     def has_role(self, *roles: str) -> bool:
-        """Return True when the account holds one of the roles (admins hold them all)."""
-        return self.role == "admin" or self.role in roles
+        """Return True when the account's role is one of `roles` or ranks above one of them."""
+        return role_includes(self.role, *roles)
 
     @classmethod
     def from_user(cls, user: User) -> Account:

@@ -29,7 +29,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from matplotlib.transforms import offset_copy  # noqa: E402
 
 from evidence.compare import BoundedCache, Comparison  # noqa: E402
-from evidence.levels import LEVEL_LABELS  # noqa: E402
+from evidence.levels import LEVEL_COLOURS, LEVEL_LABELS  # noqa: E402
 from evidence.models import ADVERSE_EVENTS, IMPROVEMENT_SCALE  # noqa: E402
 from evidence.outcomes import SMALL_N  # noqa: E402
 
@@ -38,15 +38,18 @@ from evidence.outcomes import SMALL_N  # noqa: E402
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442")
 MARKERS = ("o", "s", "^", "D")
 LINESTYLES = ("-", "--", "-.", ":")
+# Level colours are the tiles' colours (evidence.levels.LEVEL_COLOURS, also in style.css).
 LEVEL_STYLE = {  # key: (label, colour, hatch)
-    "1": (f"L1 {LEVEL_LABELS[1].lower()}", "#0072B2", ""),
-    "2": (f"L2 {LEVEL_LABELS[2].lower()}", "#56B4E9", "//"),
-    "3": (f"L3 {LEVEL_LABELS[3].lower()}", "#009E73", ""),
-    "4": (f"L4 {LEVEL_LABELS[4].lower()}", "#F0E442", "--"),
-    "5": (f"L5 {LEVEL_LABELS[5].lower()}", "#E69F00", ""),
-    "unrated": ("not rated", "#BBBBBB", "xx"),
+    "1": (f"L1 {LEVEL_LABELS[1].lower()}", LEVEL_COLOURS["1"], ""),
+    "2": (f"L2 {LEVEL_LABELS[2].lower()}", LEVEL_COLOURS["2"], "//"),
+    "3": (f"L3 {LEVEL_LABELS[3].lower()}", LEVEL_COLOURS["3"], ""),
+    "4": (f"L4 {LEVEL_LABELS[4].lower()}", LEVEL_COLOURS["4"], "--"),
+    "5": ("L5 case report, review, opinion", LEVEL_COLOURS["5"], ""),
+    "unrated": ("not rated", LEVEL_COLOURS["unrated"], "xx"),
     "flagged": ("retracted or flagged", "#D55E00", "\\\\"),
 }
+# Legends at 10 pt: on a 6.4-inch figure shown about 600 px wide, that is over 10 px on screen.
+LEGEND_FONT = 10.0
 KINDS = ("levels", "years", "improvement", "adverse")
 TITLES = {
     "levels": "Citations by evidence level",
@@ -159,12 +162,13 @@ def _levels(fig: Figure, data: dict[str, Any]) -> None:
                     ha="center",
                     va="center",
                     fontsize=8,
-                    color="#ffffff" if colour in ("#0072B2", "#D55E00") else "#000000",
+                    # Every level colour is dark (white text passes AA on the tiles too).
+                    color="#ffffff",
                 )
         left = [a + b for a, b in zip(left, values, strict=True)]
     ax.set_yticks(ypos, labels)
     ax.set_xlabel("Citations (included links)")
-    fig.legend(loc="lower center", ncol=3, fontsize=7, frameon=False)
+    fig.legend(loc="lower center", ncol=2, fontsize=LEGEND_FONT, frameon=False)
     if not any(left):
         _note(ax, "No citations linked to these treatments")
 
@@ -195,13 +199,17 @@ def _years(fig: Figure, data: dict[str, Any]) -> None:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylim(bottom=0)
-    fig.legend(loc="lower center", fontsize=8, frameon=False)
+    fig.legend(loc="lower center", fontsize=LEGEND_FONT, frameon=False)
 
 
 def _improvement(fig: Figure, data: dict[str, Any]) -> None:
     """Draw the number of reports at each improvement rating, grouped by treatment."""
     ax = fig.add_subplot()
     rows = data["treatments"]
+    if not any(row["n"] for row in rows):
+        # No bars at all: zero-height bars would draw their edges as a line through the note.
+        _note(ax, "No outcome report states an improvement for these treatments")
+        return
     width = 0.8 / max(len(rows), 1)
     for i, row in enumerate(rows):
         xs = [level + (i - (len(rows) - 1) / 2) * width for level in range(5)]
@@ -219,9 +227,7 @@ def _improvement(fig: Figure, data: dict[str, Any]) -> None:
     ax.set_xlabel("Improvement rating (quartile scale)")
     ax.set_ylabel("Reports")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    fig.legend(loc="lower center", fontsize=8, frameon=False)
-    if not any(row["n"] for row in rows):
-        _note(ax, "No outcome report states an improvement for these treatments")
+    fig.legend(loc="lower center", fontsize=LEGEND_FONT, frameon=False)
 
 
 def _adverse(fig: Figure, data: dict[str, Any]) -> None:
@@ -249,7 +255,8 @@ def _adverse(fig: Figure, data: dict[str, Any]) -> None:
         ax.errorbar(
             xs,
             ys,
-            xerr=[lows, highs],
+            # Too few reports: the point alone, no interval (the legend says why).
+            xerr=None if small else [lows, highs],
             fmt=MARKERS[i % 4],
             color=colour,
             markerfacecolor="white" if small else colour,
@@ -260,7 +267,7 @@ def _adverse(fig: Figure, data: dict[str, Any]) -> None:
     ax.set_ylim(len(events) - 0.5, -0.5)  # first event at the top
     ax.set_xlim(0, 100)
     ax.set_xlabel("Reports with the event (%), 95% Wilson interval")
-    fig.legend(loc="lower center", fontsize=8, frameon=False)
+    fig.legend(loc="lower center", fontsize=LEGEND_FONT, frameon=False)
 
 
 DRAW = {"levels": _levels, "years": _years, "improvement": _improvement, "adverse": _adverse}
@@ -387,13 +394,13 @@ def figure(kind: str, data: dict[str, Any]) -> Figure:
     """Build the Figure of one chart kind."""
     rows = data["treatments"]
     if kind == "levels":
-        height = 1.2 + 0.45 * len(rows) + LEGEND_ROW * 3
+        height = 1.2 + 0.45 * len(rows) + LEGEND_ROW * 4
     else:
         height = 2.6 + LEGEND_ROW * len(rows)
     fig = Figure(figsize=(WIDTH, height))
     DRAW[kind](fig, data)
     if kind == "levels":
-        _margins(fig, labels=[r["name"] for r in rows], legend_rows=3)
+        _margins(fig, labels=[r["name"] for r in rows], legend_rows=4)
     elif kind == "adverse":
         _margins(fig, labels=[EVENT_SHORT.get(e, e) for e in data["events"]], legend_rows=len(rows))
     else:

@@ -34,6 +34,7 @@ from evidence.models import (
     Treatment,
 )
 from evidence.outcomes import GroupStats, MeanCI, Proportion
+from evidence.pmidorder import pmid_key
 
 MIN_COMPARED = 2
 MAX_COMPARED = 4
@@ -205,7 +206,8 @@ def literature(
             if year != newest_year[tid]:
                 continue
             best = newest.get(tid)
-            if best is None or pmid > best.pmid:  # same year: the higher PMID is the later record
+            # Same year: the higher PMID (compared as a number) is the later record.
+            if best is None or pmid_key(pmid) > pmid_key(best.pmid):
                 newest[tid] = CitationRef(pmid, title, year)
     return [
         Literature(
@@ -489,7 +491,8 @@ def mean_cell(m: MeanCI, link: Link, *, none: str) -> Cell:
         return Cell(empty=none)
     # A t interval from a handful of ratings runs far off the 0-4 scale: shown only for n >= 10.
     shown = not m.small and m.low is not None and m.high is not None
-    ci = f"; 95% CI {m.low:.1f} to {m.high:.1f}" if shown else ""
+    clip = ", clipped to the 0-4 scale" if m.clipped else ""
+    ci = f"; 95% CI {m.low:.1f} to {m.high:.1f}{clip}" if shown else ""
     parts = (
         Part(f"{m.mean:.1f} / 4", link),
         Part(" ("),

@@ -41,6 +41,7 @@ from evidence.models import (
     OutcomeReport,
     Treatment,
 )
+from evidence.pmidorder import pmid_desc
 
 BATCH_SIZE = 1000
 # Rows per streamed chunk for the text formats: big enough to keep per-chunk overhead low,
@@ -163,7 +164,7 @@ def ordered_ids_query(flt: queries.CitationFilter) -> Select[Any]:
     return (
         select(Citation.id)
         .where(col(Citation.id).in_(select(ids.c.id)))
-        .order_by(col(Citation.year).desc().nulls_last(), col(Citation.pmid).desc())
+        .order_by(col(Citation.year).desc().nulls_last(), *pmid_desc())
     )
 
 

@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 from flask import Flask, current_app, request, url_for
 
-from evidence.levels import LEVEL_LABELS
+from evidence.levels import LEVEL_LABELS, grade_label
 from evidence.models import ADVERSE_EVENT_LABELS
 
 
@@ -59,7 +59,10 @@ def init_app(app: Flask) -> None:
         adverse_label=lambda key: ADVERSE_EVENT_LABELS.get(key, key),
     )
     app.jinja_env.globals.update(
-        url_with=url_with, endpoint_exists=endpoint_exists, LEVEL_LABELS=LEVEL_LABELS
+        url_with=url_with,
+        endpoint_exists=endpoint_exists,
+        LEVEL_LABELS=LEVEL_LABELS,
+        grade_label=grade_label,
     )
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

@@ -268,6 +268,41 @@ def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
         yield items[start : start + size]
 
 
+# Columns a file import may fill or change but never blank: a MEDLINE or XML file that lacks
+# a field (an abstract, a DOI, a flag) says nothing about it, so the stored value stays.
+KEPT_ON_IMPORT = (
+    "abstract",
+    "journal",
+    "journal_abbrev",
+    "year",
+    "pub_date",
+    "volume",
+    "issue",
+    "pages",
+    "doi",
+    "pmcid",
+    "language",
+)
+
+
+def _keep_stored_fields(conn: Any, changed_rows: list[dict[str, Any]]) -> None:
+    """Let a file import never degrade a stored citation: keep values the file leaves out.
+
+    Empty columns take the stored value, and a stored retraction or concern flag is kept when
+    the file states none (the app's own MEDLINE export, for one, has no field for a concern).
+    """
+    by_id = {row["b_id"]: row for row in changed_rows}
+    wanted = [CITATION.c[name] for name in (*KEPT_ON_IMPORT, "retraction_status")]
+    for chunk in _chunks(list(by_id), 500):
+        for stored in conn.execute(select(CITATION.c.id, *wanted).where(CITATION.c.id.in_(chunk))):
+            row = by_id[stored.id]
+            for name in KEPT_ON_IMPORT:
+                if row.get(name) in (None, "") and getattr(stored, name) not in (None, ""):
+                    row[name] = getattr(stored, name)
+            if row.get("retraction_status") == "none" and stored.retraction_status != "none":
+                row["retraction_status"] = stored.retraction_status
+
+
 def upsert_batch(
     session: Session,
     items: Iterable[ParsedItem],
@@ -321,6 +356,8 @@ def upsert_batch(
             values["b_id"] = stored[0]
             changed_rows.append(values)
 
+    if changed_rows and source == "import":
+        _keep_stored_fields(conn, changed_rows)
     ids: dict[str, int] = {key: cid for key, (cid, _digest) in existing.items()}
     if new_rows:
         _insert_many(conn, CITATION, new_rows)

@@ -35,6 +35,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from evidence.ingest import LinkTarget, citation_pmids, import_path, upsert_batch
+from evidence.joberrors import describe_failure
 from evidence.models import FetchJob, SavedSearch, Treatment, utcnow
 from pubmed import (
     ConfigurationError,
@@ -501,7 +502,7 @@ def _stop(session: Session, job: FetchJob, state: str, exc: BaseException) -> No
     session.rollback()
     job = session.get(FetchJob, job.id) or job
     job.state = state
-    job.error = f"{type(exc).__name__}: {exc}"[:2000]
+    job.error = describe_failure(exc)[:2000]
     job.heartbeat_at = utcnow()
     job.lease_expires_at = None
     session.add(job)

@@ -230,9 +230,16 @@ SCHEMAS: dict[str, Any] = {
                 {
                     "n": INT,
                     "mean": _nullable("number", description="Mean on the 0-4 scale."),
-                    "low": _nullable("number", description="t 95% interval."),
+                    "low": _nullable(
+                        "number",
+                        description="t 95% interval clipped to 0-4; null below 10 reports.",
+                    ),
                     "high": _nullable("number"),
                     "too_few": {"type": "boolean"},
+                    "clipped": {
+                        "type": "boolean",
+                        "description": "The t interval ran past the scale and was cut at 0 or 4.",
+                    },
                 }
             ),
             "responders": _ref("Proportion"),

@@ -1,6 +1,7 @@
 """Outcome statistics: plain functions on plain report data, testable without Flask.
 
-For a set of reports: n, mean improvement with a 95% t interval, responder rate
+For a set of reports: n, mean improvement with a 95% t interval clipped to the 0-4 scale
+(none below SMALL_N reports), responder rate
 (improvement >= 2) with a Wilson interval, each adverse event's rate with a Wilson
 interval, median downtime, median cost per session and per course; and the same by
 skin-type group. Groups with fewer than SMALL_N reports carry `small=True`, which the
@@ -33,6 +34,7 @@ from evidence.models import (
 SMALL_N = 10
 RESPONDER_THRESHOLD = 2  # improvement >= 2 means more than 25% better (quartile scale)
 CONFIDENCE = 0.95
+IMPROVEMENT_SCALE = (0.0, 4.0)  # the quartile scale: 0 none ... 4 over 75%
 SKIN_GROUPS = ("I-III", "IV-VI", "not stated")
 EVENT_KEYS = tuple(key for key, _label in ADVERSE_EVENTS)
 
@@ -69,13 +71,14 @@ class Proportion:
 
 @dataclass(frozen=True)
 class MeanCI:
-    """A mean with a 95% t interval; bounds are None when n < 2."""
+    """A mean with a 95% t interval clipped to its scale; no interval below SMALL_N values."""
 
     n: int
     mean: float | None
     low: float | None
     high: float | None
     small: bool
+    clipped: bool = False  # True when the t interval ran past the scale and was cut at its end
 
 
 @dataclass(frozen=True)
@@ -114,20 +117,11 @@ def proportion(k: int, n: int) -> Proportion:
     return Proportion(k=k, n=n, rate=k / n, low=low, high=high, small=n < SMALL_N)
 
 
-def mean_ci(values: Sequence[float]) -> MeanCI:
-    """Return the mean of values with a Student t 95% interval."""
-    n = len(values)
-    if n == 0:
-        return MeanCI(n=0, mean=None, low=None, high=None, small=True)
-    mean = statistics.fmean(values)
-    if n < 2:
-        return MeanCI(n=n, mean=mean, low=None, high=None, small=True)
-    sem = statistics.stdev(values) / math.sqrt(n)
-    if sem == 0:
-        # Identical values: scipy returns nan for a zero scale; the interval is the point.
-        return MeanCI(n=n, mean=mean, low=mean, high=mean, small=n < SMALL_N)
-    low, high = stats.t.interval(CONFIDENCE, n - 1, loc=mean, scale=sem)
-    return MeanCI(n=n, mean=mean, low=float(low), high=float(high), small=n < SMALL_N)
+def mean_ci(values: Sequence[float], *, bounds: tuple[float, float] | None = None) -> MeanCI:
+    """Return the mean of values with the same bounded interval production computes from sums."""
+    return mean_interval(
+        len(values), sum(values), sum(v * v for v in values), bounds=bounds or IMPROVEMENT_SCALE
+    )
 
 
 def _median(values: Sequence[float]) -> float | None:
@@ -160,24 +154,41 @@ def main_currency(reports: Sequence[ReportData]) -> str | None:
     return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[0][0]
 
 
-def mean_ci_from_sums(n: int, total: int, total_sq: int) -> MeanCI:
-    """Return the mean of n integer values from their sum and sum of squares, with its t interval.
+def mean_interval(
+    n: int,
+    total: float,
+    total_sq: float,
+    *,
+    bounds: tuple[float, float] = (0.0, 4.0),
+) -> MeanCI:
+    """Return the mean of n values on a bounded scale from their sums, with its 95% interval.
 
-    Integer sums are exact, so this equals mean_ci on the values themselves (up to the last
-    bit of the standard deviation's square root) without holding the values.
+    The interval is Student's t, clipped to the scale's bounds (and `clipped` says so), so it
+    never reads "-23.4 to 27.4" on a 0-4 scale. Below SMALL_N values no interval is given at
+    all: a handful of ratings gives "too few reports", not a range that looks like knowledge.
+    Integer sums are exact, so n (n - 1) s^2 = n sum(x^2) - sum(x)^2 has no cancellation error.
     """
     if n == 0:
         return MeanCI(n=0, mean=None, low=None, high=None, small=True)
     mean = total / n
-    if n < 2:
+    if n < SMALL_N:
         return MeanCI(n=n, mean=mean, low=None, high=None, small=True)
-    # n (n - 1) s^2 = n sum(x^2) - sum(x)^2: exact in integers, so no cancellation error.
-    spread = n * total_sq - total * total
+    spread = max(n * total_sq - total * total, 0)
     if spread == 0:
-        return MeanCI(n=n, mean=mean, low=mean, high=mean, small=n < SMALL_N)
+        # Identical values: scipy returns nan for a zero scale; the interval is the point.
+        return MeanCI(n=n, mean=mean, low=mean, high=mean, small=False)
     sem = math.sqrt(spread / (n * (n - 1))) / math.sqrt(n)
-    low, high = stats.t.interval(CONFIDENCE, n - 1, loc=mean, scale=sem)
-    return MeanCI(n=n, mean=mean, low=float(low), high=float(high), small=n < SMALL_N)
+    low, high = (float(x) for x in stats.t.interval(CONFIDENCE, n - 1, loc=mean, scale=sem))
+    floor, ceiling = bounds
+    clipped = low < floor or high > ceiling
+    return MeanCI(
+        n=n,
+        mean=mean,
+        low=max(low, floor),
+        high=min(high, ceiling),
+        small=False,
+        clipped=clipped,
+    )
 
 
 # A costed report in the columns cost medians need: (currency, per session, per course).
@@ -211,7 +222,7 @@ def _group_stats(
         n=n,
         small=n < SMALL_N,
         report_ids=tuple(ids),
-        improvement=mean_ci_from_sums(len(improvements), total, total_sq),
+        improvement=mean_interval(len(improvements), total, total_sq, bounds=IMPROVEMENT_SCALE),
         responders=proportion(responders, len(improvements)),
         adverse={key: proportion(events[key], n) for key in EVENT_KEYS},
         median_downtime=_median(downtimes),

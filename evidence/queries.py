@@ -27,6 +27,8 @@ from evidence.models import (
 )
 from evidence.params import ArgParser
 
+from evidence.pmidorder import pmid_desc
+
 LEVEL_KEYS = ("1", "2", "3", "4", "5", "unrated")
 
 
@@ -145,7 +147,7 @@ def citation_rows(
     stmt = (
         select(Citation)
         .where(col(Citation.id).in_(select(ids.c.id)))
-        .order_by(col(Citation.year).desc().nulls_last(), col(Citation.pmid).desc())
+        .order_by(col(Citation.year).desc().nulls_last(), *pmid_desc())
         .offset((page - 1) * per_page)
         .limit(per_page)
     )

@@ -18,6 +18,7 @@ import re2
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
+from evidence.deidentify import find_personal_names
 from evidence.models import (
     ADVERSE_EVENT_LABELS,
     ADVERSE_EVENTS,
@@ -33,6 +34,8 @@ from evidence.models import (
 )
 from evidence.outcomes import RESPONDER_THRESHOLD
 from evidence.params import ArgParser
+
+from evidence.roles import role_includes
 
 FITZPATRICK_NUMERALS = ("I", "II", "III", "IV", "V", "VI")
 HAS_FILTERS = {
@@ -172,6 +175,8 @@ def find_identifiers(text: str | None) -> list[str]:
         problems.append(
             f"Remove the long number “{match.group()}” (it could be a record or phone number)."
         )
+    # Names and titles: a separate, regex-free check (evidence/deidentify.py).
+    problems.extend(find_personal_names(text))
     return problems
 
 
@@ -477,12 +482,12 @@ def unhide_report(session: Session, *, report: OutcomeReport, reason: str, by: U
 
 
 def can_edit(report: OutcomeReport, user: Any) -> bool:
-    """Practitioners edit their own reports; admins may edit any; quoted sources are read-only."""
+    """Practitioners (and above) edit their own reports; admins any; quoted sources never."""
     if not getattr(user, "is_authenticated", False) or report.source_key:
         return False
     if user.role == "admin":
         return True
-    return user.role == "practitioner" and report.reporter_id == user.id
+    return role_includes(user.role, "practitioner") and report.reporter_id == user.id
 
 
 @dataclass

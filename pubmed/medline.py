@@ -94,30 +94,60 @@ def _mesh(values: list[str]) -> list[MeshHeading]:
     return headings
 
 
+# Name suffixes as PubMed writes them after the initials (AU) or the fore name (FAU).
+SUFFIXES = frozenset({"Jr", "Sr", "II", "III", "IV", "V", "VI", "2nd", "3rd", "4th"})
+
+
+def _split_short(name: str) -> tuple[str, str | None, str | None]:
+    """Split an AU value ("English RS Jr", "van der Berg JH") into last name, initials, suffix."""
+    tokens = name.split()
+    suffix = tokens.pop() if len(tokens) >= 3 and tokens[-1] in SUFFIXES else None
+    initials = None
+    if len(tokens) >= 2 and tokens[-1].isalpha() and tokens[-1][0].isupper():
+        initials = tokens.pop()
+    return " ".join(tokens), initials, suffix
+
+
+def _split_full(name: str) -> tuple[str, str | None, str | None]:
+    """Split an FAU value ("English, Robert S Jr") into last name, fore name, suffix."""
+    last, _, fore = name.partition(",")
+    tokens = fore.split()
+    suffix = tokens.pop() if len(tokens) >= 2 and tokens[-1] in SUFFIXES else None
+    return last.strip(), " ".join(tokens) or None, suffix
+
+
 def _authors(record: dict[str, Any]) -> list[Author]:
-    """Build authors from FAU (or AU) and CN (collective names)."""
-    full = _list(record, "FAU")
-    short = _list(record, "AU")
-    names = full or short
+    """Build authors from AU and FAU (matched by last name) and CN (collective names).
+
+    Bio.Medline pools each tag's lines, so an author without an FAU line would shift every
+    later FAU onto the wrong author: each AU takes the next FAU only when its last name agrees.
+    """
+    full = [_split_full(name) for name in _list(record, "FAU")]
+    short = [_split_short(name) for name in _list(record, "AU")]
+    if not short:
+        short = [(last, None, suffix) for last, _fore, suffix in full]
     affiliations = _list(record, "AD")
     # Per-author AD lines cannot be matched to authors once Bio.Medline has pooled them,
     # unless there is exactly one per author.
-    per_author = len(affiliations) == len(names)
+    per_author = len(affiliations) == len(short)
     authors = []
-    for index, name in enumerate(names):
-        last, _, fore = name.partition(",")
-        initials = None
-        if index < len(short) and " " in short[index]:
-            initials = short[index].rsplit(" ", 1)[1]
+    next_full = 0
+    for index, (last, initials, suffix) in enumerate(short):
+        fore = None
+        if next_full < len(full) and full[next_full][0].casefold() == last.casefold():
+            _last, fore, full_suffix = full[next_full]
+            suffix = suffix or full_suffix
+            next_full += 1
         authors.append(
             Author(
-                last_name=last.strip() or None,
-                fore_name=fore.strip() or None,
+                last_name=last or None,
+                fore_name=fore,
                 initials=initials,
+                suffix=suffix,
                 affiliations=[affiliations[index]] if per_author else [],
             )
         )
-    if len(names) == 1 and affiliations and not per_author:
+    if len(short) == 1 and affiliations and not per_author:
         authors[0].affiliations = affiliations
     authors.extend(Author(collective_name=name) for name in _list(record, "CN"))
     return authors

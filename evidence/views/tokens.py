@@ -43,7 +43,7 @@ def _page(form: TokenForm, *, new_token: str | None = None, status: int = 200) -
     account = current_account()
     assert account is not None
     tokens = api.user_tokens(get_session(), user_id=account.id)
-    may_write = account.role in api.WRITE_ROLES
+    may_write = account.has_role(*api.WRITE_ROLES)
     return (
         render_template(
             "account/tokens.html",

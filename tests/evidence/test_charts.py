@@ -195,3 +195,40 @@ def test_axes_keep_their_tick_labels() -> None:
     )
     assert [t for t in adverse if t.isdigit()] == ["0", "20", "40", "60", "80", "100"]
     assert "PIH" in adverse
+
+
+def test_empty_improvement_chart_draws_no_line_through_its_message() -> None:
+    """No report states an improvement: the note alone, no zero-height bars drawn as a line."""
+    empty = {"treatments": [{"name": "A", "counts": [0, 0, 0, 0, 0], "n": 0}]}
+    fig = charts.figure("improvement", empty)
+    (ax,) = fig.axes
+    assert len(ax.patches) == 0 and len(ax.lines) == 0
+    assert [t.get_text() for t in ax.texts] == [
+        "No outcome report states an improvement for these treatments"
+    ]
+    assert "No outcome report states an improvement for these treatments" in svg_texts(
+        charts.render("improvement", empty)
+    )
+
+
+def test_chart_level_colours_are_the_tiles_colours() -> None:
+    """One palette: the level tiles (style.css --l1 ... --lu) and the chart bars agree."""
+    from pathlib import Path
+
+    from evidence.levels import LEVEL_COLOURS
+
+    css = (Path(charts.__file__).parent / "static" / "style.css").read_text()
+    tiles = dict(re.findall(r"--l([1-5u]):\s*(#[0-9a-fA-F]{6})", css))
+    for key, colour in LEVEL_COLOURS.items():
+        assert tiles["u" if key == "unrated" else key].lower() == colour.lower(), key
+        assert charts.LEVEL_STYLE[key][1].lower() == colour.lower(), key
+
+
+def test_legends_are_set_at_ten_points() -> None:
+    """Legend text is 10 pt or more on every chart (about 7 px on screen before)."""
+    data = {
+        "treatments": [{"name": "A", "counts": [1, 0, 2, 0, 1], "n": 4}],
+    }
+    fig = charts.figure("improvement", data)
+    sizes = [t.get_fontsize() for legend in fig.legends for t in legend.get_texts()]
+    assert sizes and min(sizes) >= 10

@@ -452,3 +452,26 @@ def test_a_retraction_moves_a_citation_out_of_the_levels(app: Flask) -> None:
     assert "<strong>1</strong> citation" in listing and "RETRACTED" in listing
     # The microneedling column (no change) reads the same as before.
     assert after.text[("level-2", "microneedling")] == before.text[("level-2", "microneedling")]
+
+
+def test_newest_review_and_citation_order_compare_pmids_as_numbers(any_app: Flask) -> None:
+    """Same year, PMIDs 9999999 and 10000000: the later record (10000000) is the newest."""
+    from evidence.models import Citation, CitationLink
+
+    with any_app.app_context(), session_scope() as session:
+        tid, _ = ids(session, "fractional-erbium-laser")
+        for pmid in ("9999999", "10000000"):
+            c = Citation(pmid=pmid, title=f"Review {pmid}", year=2031, evidence_level=1)
+            session.add(c)
+            session.flush()
+            assert c.id is not None
+            session.add(CitationLink(citation_id=c.id, treatment_id=tid, treatment_key=tid))
+        session.flush()
+        treatment = session.get(Treatment, tid)
+        assert treatment is not None
+        (lit,) = compare.literature(session, treatments=[treatment])
+        assert lit.newest_review is not None and lit.newest_review.pmid == "10000000"
+        rows = queries.citation_rows(
+            session, queries.CitationFilter(treatment="fractional-erbium-laser")
+        )
+        assert [r.pmid for r in rows[:2]] == ["10000000", "9999999"]

@@ -43,3 +43,38 @@ def test_retraction_types_flag_without_hiding_the_design() -> None:
 def test_case_report_and_letter_are_level_5() -> None:
     assert grade(["Case Reports"]).level == 5
     assert grade(["Letter"]).level == 5
+
+
+def test_guidelines_and_consensus_statements_have_their_own_label() -> None:
+    """A guideline is not a case report: it keeps level 5's rank but names itself."""
+    from evidence.levels import LEVEL_LABELS, grade_label
+
+    for kind in ("Practice Guideline", "Guideline", "Consensus Development Conference"):
+        g = grade(["Journal Article", kind, "Review"], "Consensus on fractional laser use")
+        assert g.level == 5
+        assert "guideline or consensus statement" in g.rule
+        assert grade_label(g.level, g.rule) == "Level 5: Guideline or consensus statement"
+    case = grade(["Case Reports"])
+    assert grade_label(case.level, case.rule) == f"Level 5: {LEVEL_LABELS[5]}"
+    assert "Guideline" not in LEVEL_LABELS[5]
+
+
+def test_review_typed_systematic_review_is_graded_by_its_title() -> None:
+    """PubMed types a new systematic review as "Review" alone; the title says what it is."""
+    g = grade(
+        ["Journal Article", "Review"],
+        "Microneedling for acne scars: a systematic review and meta-analysis",
+    )
+    assert g.level == 1
+    assert "publication type 'Review' only" in g.rule
+    assert "title says 'meta-analysis'" in g.rule
+    # A narrative review stays a narrative review.
+    assert grade(["Review"], "Microneedling: an update").level == 5
+
+
+def test_rule_table_page_lists_guidelines_apart(client) -> None:  # type: ignore[no-untyped-def]
+    """/about/evidence-levels shows the guideline row and the review title rule."""
+    html = client.get("/about/evidence-levels").get_data(as_text=True)
+    assert "<td>Guideline or consensus statement</td>" in html
+    assert "Practice Guideline" in html
+    assert "typed only &ldquo;Review&rdquo;" in html

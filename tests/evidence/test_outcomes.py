@@ -8,7 +8,9 @@ t interval: mean +/- t(0.975, n - 1) * sd / sqrt(n), t(0.975, 3) = 3.182446, t(0
 
 from __future__ import annotations
 
+import json
 import math
+import re
 
 import pytest
 from flask import Flask
@@ -21,6 +23,7 @@ from evidence.outcomes import (
     MeanCI,
     ReportData,
     mean_ci,
+    mean_interval,
     proportion,
     report_data,
     skin_type_groups,
@@ -105,13 +108,34 @@ def test_proportion_of_nothing_has_no_rate() -> None:
     assert (p.rate, p.low, p.high, p.small) == (None, None, None, True)
 
 
-def test_mean_interval_matches_hand_computation() -> None:
-    """[1, 2, 3, 4]: mean 2.5, sd sqrt(5/3), sem 0.645497, half 3.182446 * sem = 2.054260."""
-    m = mean_ci([1, 2, 3, 4])
-    assert m.mean == 2.5
-    assert m.low == approx(0.44574, abs=1e-5)
-    assert m.high == approx(4.55426, abs=1e-5)
-    assert m.small is True
+def test_mean_interval_reproduces_students_sleep_data() -> None:
+    """Student's (1908) sleep data, as R prints it: t.test(extra ~ group, data = sleep, paired =
+    TRUE) gives mean difference 1.58, 95 percent confidence interval 0.7001142 2.4598858.
+
+    Computed by mean_interval, from the sums, as production computes every group's mean.
+    """
+    diffs = [1.2, 2.4, 1.3, 1.3, 0.0, 1.0, 1.8, 0.8, 4.6, 1.4]
+    m = mean_interval(len(diffs), sum(diffs), sum(d * d for d in diffs), bounds=(-10.0, 10.0))
+    assert m.mean == approx(1.58, abs=1e-12)
+    assert m.low == approx(0.7001142, abs=1e-7)
+    assert m.high == approx(2.4598858, abs=1e-7)
+    assert m.small is False and m.clipped is False
+
+
+def test_interval_never_leaves_the_scale_and_says_when_cut() -> None:
+    """Nine 4s and a 0: mean 3.6, t interval 2.695 to 4.505, shown as 2.7 to 4.0, clipped."""
+    reports = [rep(i, imp=4) for i in range(9)] + [rep(9, imp=0)]
+    m = summarize(reports).improvement
+    assert m.mean == approx(3.6)
+    assert m.low == approx(3.6 - 2.2621572 * 0.4, abs=1e-6)
+    assert m.high == 4.0 and m.clipped is True
+
+
+def test_few_reports_give_no_interval() -> None:
+    """Three identical or two far-apart reports: a mean, marked too few, and no interval."""
+    for values in ([2, 2, 2], [0, 4], [1, 2, 3, 4]):
+        m = summarize([rep(i, imp=v) for i, v in enumerate(values)]).improvement
+        assert m.small is True and (m.low, m.high) == (None, None)
 
 
 def test_mean_of_one_value_has_no_interval() -> None:
@@ -127,7 +151,7 @@ def test_summary_of_five_reports() -> None:
     assert s.report_ids == (1, 2, 3, 4, 5)
     # improvement stated in 4 reports: 3, 1, 2, 4
     assert s.improvement.n == 4 and s.improvement.mean == 2.5
-    assert s.improvement.low == approx(0.44574, abs=1e-5)
+    assert s.improvement.low is None and s.improvement.small  # 4 reports: no interval
     # responders (>= 2): 3, 2, 4 -> 3 of 4; Wilson (0.30064, 0.95441)
     assert (s.responders.k, s.responders.n) == (3, 4)
     assert s.responders.rate == 0.75
@@ -162,9 +186,9 @@ def test_skin_type_groups() -> None:
     assert list(groups) == ["I-III", "IV-VI", "not stated"]
     light, dark, unknown = groups["I-III"], groups["IV-VI"], groups["not stated"]
     assert light.report_ids == (1, 5) and dark.report_ids == (2, 3) and unknown.report_ids == (4,)
-    # IV-VI: improvement 1, 2 -> mean 1.5, t(0.975, 1) = 12.7062, sem 0.5 -> (-4.8531, 7.8531)
+    # IV-VI: improvement 1, 2 -> mean 1.5; two reports give no interval (t would give -4.9)
     assert dark.improvement.mean == 1.5
-    assert dark.improvement.low == approx(-4.85310, abs=1e-4)
+    assert dark.improvement.low is None
     assert (dark.responders.k, dark.responders.n) == (1, 2)
     assert dark.responders.low == approx(0.09453, abs=1e-5)
     assert dark.adverse["pih"].k == 2 and dark.adverse["pih"].low == approx(0.34238, abs=1e-5)
@@ -277,7 +301,32 @@ def test_treatment_summaries_equal_summaries_of_report_data(any_app: Flask) -> N
                 direct = mean_ci([float(v) for v in stated])
                 mean = got[slug].overall.improvement
                 assert (mean.n, mean.mean) == (direct.n, approx(direct.mean, rel=1e-12))
-                assert (mean.low, mean.high) == (
-                    approx(direct.low, rel=1e-9),
-                    approx(direct.high, rel=1e-9),
-                )
+                if direct.low is None:
+                    assert (mean.low, mean.high) == (None, None)
+                else:
+                    assert (mean.low, mean.high) == (
+                        approx(direct.low, rel=1e-9),
+                        approx(direct.high, rel=1e-9),
+                    )
+
+
+def test_pages_and_api_show_too_few_reports_not_an_interval(app: Flask) -> None:
+    """Three identical ratings: the treatment page and the API give no '2.0 to 2.0' interval."""
+    with app.app_context(), session_scope() as session:
+        erbium = session.exec(
+            select(Treatment).where(Treatment.slug == "fractional-erbium-laser")
+        ).one()
+        for _ in range(3):
+            session.add(OutcomeReport(treatment_id=erbium.id, improvement=2))
+    client = app.test_client()
+    page = client.get("/treatments/fractional-erbium-laser").get_data(as_text=True)
+    assert "2.0 to 2.0" not in page
+    assert re.search(
+        r"<strong>2\.0</strong> / 4</a>\s*<span class=\"ci\">\(3 reports; <span "
+        r"class=\"too-few\">too few reports</span>\)",
+        page,
+    )
+    data = client.get("/api/v1/compare?treatments=fractional-erbium-laser,microneedling").get_json()
+    text = json.dumps(data, sort_keys=True)
+    expected = {"n": 3, "mean": 2.0, "low": None, "high": None, "too_few": True, "clipped": False}
+    assert json.dumps(expected, sort_keys=True) in text

@@ -22,7 +22,7 @@ from werkzeug.routing import IntegerConverter, Rule
 
 from evidence import auth
 from evidence.db import get_engine, session_scope
-from evidence.models import Citation, OutcomeReport
+from evidence.models import ROLES, Citation, OutcomeReport
 from tests.conftest import csrf_token
 
 PASSWORD = "correct horse battery"
@@ -125,7 +125,9 @@ def allowed_roles(app: Flask, endpoint: str) -> set[str] | None:
     declared = getattr(app.view_functions[endpoint], "roles_required", None)
     if declared is None:
         return None
-    return {*declared, "admin"}
+    # Roles are cumulative: a role holds every right of the roles ranked below it.
+    lowest = min(ROLES.index(role) for role in declared)
+    return set(ROLES[lowest:])
 
 
 def test_the_app_has_write_routes_to_check(app: Flask) -> None:
@@ -178,13 +180,14 @@ def test_every_write_route_refuses_roles_without_permission(
 def test_allowed_roles_are_not_refused(app: Flask, world: dict[str, Any]) -> None:
     """The matrix's other half, for this area's routes: permitted roles get past the check."""
     clients = {role: client_for(app, role) for role in ROLES_UNDER_TEST}
-    # The report in `world` is a quoted source; give the practitioner one of their own.
+    # The report in `world` is a quoted source; give each reporting role one of its own.
+    own_ids = {}
     with app.app_context(), session_scope() as session:
-        owner = world["ids"]["practitioner"]
-        own = OutcomeReport(treatment_id=1, reporter_id=owner, improvement=2)
-        session.add(own)
-        session.flush()
-        values = {**world["values"], "report_id": own.id}
+        for role in ("practitioner", "curator", "admin"):
+            own = OutcomeReport(treatment_id=1, reporter_id=world["ids"][role], improvement=2)
+            session.add(own)
+            session.flush()
+            own_ids[role] = own.id
     for rule, method in write_rules(app):
         if rule.endpoint.split(".")[0] not in OWN_BLUEPRINTS or rule.endpoint in PUBLIC_WRITES:
             continue
@@ -192,8 +195,26 @@ def test_allowed_roles_are_not_refused(app: Flask, world: dict[str, Any]) -> Non
         assert allowed is not None, f"{rule.endpoint} declares no roles"
         for role in sorted(allowed - {"anonymous"}):
             client, token = clients[role]
+            values = {**world["values"], "report_id": own_ids.get(role, own_ids["admin"])}
             # An empty form: validation refuses it (400 or a redirect back), roles do not.
             response = client.open(
                 url_for_rule(rule, values), method=method, data={"csrf_token": token}
             )
             assert response.status_code not in (401, 403), f"{rule.endpoint} refused {role}"
+
+
+def test_promoting_a_practitioner_to_curator_keeps_report_rights(
+    app: Flask, world: dict[str, Any]
+) -> None:
+    """A curator (and an admin) files and edits their own reports, on the web and the API."""
+    client, token = client_for(app, "curator")
+    form = client.get("/reports/new")
+    assert form.status_code == 200
+    assert "My reports" in client.get("/").text
+    with app.app_context(), session_scope() as session:
+        own = OutcomeReport(treatment_id=1, reporter_id=world["ids"]["curator"], improvement=2)
+        session.add(own)
+        session.flush()
+        own_id = own.id
+    assert client.get(f"/reports/{own_id}/edit").status_code == 200
+    assert client.get("/account/tokens").status_code == 200
