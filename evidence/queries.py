@@ -26,7 +26,6 @@ from evidence.models import (
     Treatment,
 )
 from evidence.params import ArgParser
-
 from evidence.pmidorder import pmid_desc
 
 LEVEL_KEYS = ("1", "2", "3", "4", "5", "unrated")

@@ -34,7 +34,6 @@ from evidence.models import (
 )
 from evidence.outcomes import RESPONDER_THRESHOLD
 from evidence.params import ArgParser
-
 from evidence.roles import role_includes
 
 FITZPATRICK_NUMERALS = ("I", "II", "III", "IV", "V", "VI")
