@@ -97,6 +97,7 @@ class UpsertCounts:
     unchanged: int = 0
     withdrawn: list[int] = field(default_factory=list)
     linked: int = 0
+    unlinked: int = 0  # records of the batch linked to no treatment and no indication
 
     def add(self, other: UpsertCounts) -> None:
         """Accumulate another batch's counts."""
@@ -106,6 +107,7 @@ class UpsertCounts:
         self.unchanged += other.unchanged
         self.withdrawn.extend(other.withdrawn)
         self.linked += other.linked
+        self.unlinked += other.unlinked
 
 
 def _cut(value: str | None, limit: int) -> str | None:
@@ -362,7 +364,19 @@ def upsert_batch(
     _propagate_notices(conn, latest.values())
     if link is not None:
         counts.linked = _link(conn, [ids[str(p)] for p in latest], link, now)
+    else:
+        counts.unlinked = _count_unlinked(conn, [ids[str(p)] for p in latest])
     return counts
+
+
+def _count_unlinked(conn: Any, citation_ids: list[int]) -> int:
+    """Count the citations that have no link at all (findable only by status=unlinked)."""
+    linked: set[int] = set()
+    for chunk in _chunks(citation_ids, 500):
+        linked.update(
+            conn.execute(select(LINK.c.citation_id).where(LINK.c.citation_id.in_(chunk))).scalars()
+        )
+    return len(set(citation_ids) - linked)
 
 
 _INSERT_PLANS: dict[tuple[str, str, tuple[str, ...]], tuple[str, list[tuple[int, Any]]]] = {}
@@ -509,6 +523,7 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     linked: int = 0
+    unlinked: int = 0
     withdrawn: list[int] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)
 
@@ -529,6 +544,13 @@ class ImportReport:
         )
         if self.withdrawn:
             text += f", {len(self.withdrawn)} PMIDs withdrawn by PubMed (kept, not deleted)"
+        if self.unlinked:
+            text += (
+                f"; {self.unlinked} left unlinked (no treatment or indication): find them under "
+                "Citations with Screening 'Unlinked' (/citations?status=unlinked) and link each "
+                "on its page, or import the file again with a treatment chosen (on the command "
+                "line: --treatment SLUG)"
+            )
         return text
 
 
@@ -647,6 +669,7 @@ def import_path(
         counts.linked,
         counts.withdrawn,
     )
+    report.unlinked = counts.unlinked
     return report
 
 

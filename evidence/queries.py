@@ -27,6 +27,7 @@ from evidence.models import (
 )
 
 LEVEL_KEYS = ("1", "2", "3", "4", "5", "unrated")
+STATUS_KEYS = ("included", "candidate", "excluded", "any", "unlinked")
 
 
 @dataclass
@@ -40,7 +41,9 @@ class CitationFilter:
     year_to: int | None = None
     pub_type: str | None = None
     q: str | None = None
-    status: str | None = "included"  # link status; None = any
+    # Link status ("included", "candidate", "excluded", "any"), or "unlinked": citations
+    # linked to no treatment and no indication (an import without --treatment leaves these).
+    status: str | None = "included"
     retracted: str | None = None  # "only" / "exclude" / None
 
     @classmethod
@@ -62,7 +65,7 @@ class CitationFilter:
             year_to=_int("year_to"),
             pub_type=(args.get("pub_type") or "").strip() or None,
             q=(args.get("q") or "").strip() or None,
-            status=status if status in ("candidate", "included", "excluded", "any") else "included",
+            status=status if status in STATUS_KEYS else "included",
             retracted=retracted if retracted in ("only", "exclude") else None,
         )
 
@@ -80,10 +83,12 @@ class CitationFilter:
 def citation_ids_query(flt: CitationFilter) -> Select[Any]:
     """Return a SELECT of distinct citation ids matching the filter."""
     stmt: Select[Any] = select(Citation.id).distinct()
-    needs_link = flt.treatment or flt.indication or (flt.status and flt.status != "any")
+    if flt.status == "unlinked":
+        stmt = stmt.where(~col(Citation.id).in_(select(CitationLink.citation_id)))
+    needs_link = flt.treatment or flt.indication or flt.status not in (None, "any", "unlinked")
     if needs_link:
         stmt = stmt.join(CitationLink, col(CitationLink.citation_id) == col(Citation.id))
-        if flt.status and flt.status != "any":
+        if flt.status not in (None, "any", "unlinked"):
             stmt = stmt.where(col(CitationLink.status) == flt.status)
         if flt.treatment:
             stmt = stmt.join(Treatment, col(Treatment.id) == col(CitationLink.treatment_id)).where(
