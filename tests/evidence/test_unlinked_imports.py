@@ -56,7 +56,9 @@ def test_import_with_treatment_reports_nothing_unlinked(app: Flask) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "linked 1" in result.output and "unlinked" not in result.output
-    exported = run_cli(app, "export", "citations", "--treatment", "microneedling", "--columns", "pmid")
+    exported = run_cli(
+        app, "export", "citations", "--treatment", "microneedling", "--columns", "pmid"
+    )
     # With a treatment the export keeps its default of included links: the candidate waits.
     assert "27797938" not in exported.stdout
 
