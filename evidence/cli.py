@@ -26,9 +26,21 @@ def db() -> None:
 @click.option("--revision", default="head", show_default=True)
 @with_appcontext
 def db_upgrade(revision: str) -> None:
-    """Apply migrations up to a revision."""
-    migrate.upgrade(current_app.config["DATABASE_URL"], revision)
-    click.echo(f"database at {migrate.current_revision(get_engine())}")
+    """Apply migrations up to a revision; at head, add the catalogue's missing entries."""
+    url = current_app.config["DATABASE_URL"]
+    migrate.upgrade(url, revision)
+    current = migrate.current_revision(get_engine())
+    click.echo(f"database at {current}")
+    if current == migrate.head_revision(url):
+        # The catalogue is part of the schema's data: `pubmed fetch --treatment` works at once.
+        from evidence import snapshot as snap
+
+        with session_scope() as session:
+            report = snap.LoadReport()
+            snap.load_catalogue(session, report)
+        click.echo(
+            f"catalogue: added {report.treatments} treatments, {report.indications} indications"
+        )
 
 
 @db.command("downgrade")

@@ -121,7 +121,9 @@ def register(main: click.Group) -> None:
                 (indication, queries.indication_by_slug, "indication"),
             ):
                 if slug and finder(session, slug) is None:
-                    raise click.BadParameter(f"no {what} is called {slug!r}", param_hint=what)
+                    raise click.BadParameter(
+                        queries.unknown_slug_message(session, what, slug), param_hint=what
+                    )
             total = queries.count_citations(session, flt)
             size = _write(exports.export_citations(session, flt, fmt, columns=chosen), output)
         if output is not None:

@@ -403,3 +403,15 @@ def adverse_events_by_report(session: Session, ids: list[int]) -> dict[int, list
     for event in session.exec(stmt):
         out[event.report_id].append(event)
     return out
+
+
+def unknown_slug_message(session: Session, what: str, slug: str) -> str:
+    """Say that no treatment/indication has this slug, and what to type instead."""
+    model: Any = Treatment if what == "treatment" else Indication
+    slugs = list(session.exec(select(model.slug).order_by(model.position)))
+    if not slugs:
+        return (
+            f"no {what} {slug!r}: the catalogue is empty; run `evidence db upgrade` "
+            "(or `evidence snapshot load`) to add the treatments and indications"
+        )
+    return f"no {what} {slug!r}; known: {', '.join(slugs)}"
