@@ -41,4 +41,6 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "SESSION_COOKIE_SECURE": env.get("EVIDENCE_INSECURE_COOKIES", "1") != "1",
         "REMEMBER_COOKIE_HTTPONLY": True,
         "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
+        # How many reverse proxies set X-Forwarded-* (0: trust none); HSTS follows their proto.
+        "TRUSTED_PROXIES": int(env.get("EVIDENCE_TRUSTED_PROXIES") or 0),
     }
