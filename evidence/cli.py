@@ -61,6 +61,40 @@ def db_current() -> None:
     click.echo(f"head:    {migrate.head_revision(url)}")
 
 
+@db.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+def db_backup(path: Path) -> None:
+    """Copy the database to PATH while the app runs (SQLite backup API; pg_dump for PostgreSQL)."""
+    from evidence import backup
+
+    try:
+        outcome = backup.backup(current_app.config["DATABASE_URL"], path)
+    except backup.BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(outcome.message)
+
+
+@db.command("restore")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@with_appcontext
+def db_restore(path: Path, yes: bool) -> None:
+    """Replace the database's contents with a backup made by `evidence db backup`."""
+    from evidence import backup
+
+    url = current_app.config["DATABASE_URL"]
+    if not yes:
+        click.confirm(f"Replace everything in the database with {path}?", abort=True)
+    # Pooled connections would keep reading the pages the restore replaces.
+    get_engine().dispose()
+    try:
+        outcome = backup.restore(url, path)
+    except backup.BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(outcome.message)
+
+
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
