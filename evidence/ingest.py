@@ -48,6 +48,7 @@ from pubmed import (
     iter_pmid_batches,
     iter_pubmed_xml,
     parse_pmid_text,
+    safexml,
 )
 from pubmed.parse import ParsedItem
 from pubmed.pmids import looks_like_pmid_list
@@ -580,13 +581,14 @@ def detect_format(path: Path) -> str:
     return "unknown"
 
 
-def _medline_items(path: Path) -> Iterator[PubmedRecord]:
-    """Read a MEDLINE file, gzip or plain."""
+def _medline_items(path: Path, max_inflated: int | None = None) -> Iterator[PubmedRecord]:
+    """Read a MEDLINE file, gzip (inflating to a bound) or plain."""
     with path.open("rb") as raw:
         compressed = raw.read(2) == b"\x1f\x8b"
     if compressed:
+        limit = safexml.MAX_INFLATED_BYTES if max_inflated is None else max_inflated
         with gzip.open(path, "rb") as handle:
-            yield from iter_medline(handle.read())
+            yield from iter_medline(safexml.read_bounded(handle, limit))
     else:
         yield from iter_medline(path)
 
@@ -622,8 +624,12 @@ def import_path(
     link: LinkTarget | None = None,
     client: EntrezClient | None = None,
     progress: Callable[[UpsertCounts], None] | None = None,
+    max_inflated: int | None = None,
 ) -> ImportReport:
-    """Import one file in one transaction: every record is stored, or none is."""
+    """Import one file in one transaction: every record is stored, or none is.
+
+    A gzip file may inflate to `max_inflated` bytes at most (pubmed.safexml's default).
+    """
     report = ImportReport(path=str(path))
     try:
         report.format = detect_format(path)
@@ -639,9 +645,9 @@ def import_path(
         try:
             items: Iterable[ParsedItem]
             if report.format == "xml":
-                items = iter_pubmed_xml(path)
+                items = iter_pubmed_xml(path, max_inflated)
             elif report.format == "medline":
-                items = _medline_items(path)
+                items = _medline_items(path, max_inflated)
             else:
                 items = _pmid_list_items(path, client, report)
                 if report.rejected:

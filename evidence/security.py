@@ -82,9 +82,25 @@ def database_unavailable(error: Exception) -> Any:
     return render_template("errors/503.html"), 503, headers
 
 
+def too_large(_error: Exception) -> Any:
+    """Answer 413 with the bound in words (JSON for the API); nothing of the body was kept."""
+    from flask import current_app
+
+    limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
+    size = f"{limit / 1024**2:.0f} MB" if limit >= 1024**2 else f"{limit / 1024:.0f} KB"
+    message = (
+        f"The request is larger than {size}, the most this server "
+        "accepts. Split the file (or ask the administrator to raise EVIDENCE_MAX_UPLOAD_BYTES)."
+    )
+    if request.path.startswith("/api/"):
+        return {"error": "too large", "message": message}, 413
+    return render_template("errors/413.html", message=message), 413
+
+
 def init_app(app: Flask) -> None:
-    """Register the headers, the 503 answer and, when configured, trust in proxy headers."""
+    """Register the headers, the 503 and 413 answers and, if configured, proxy trust."""
     app.after_request(set_security_headers)
+    app.register_error_handler(413, too_large)
     for error in UNAVAILABLE_ERRORS:
         app.register_error_handler(error, database_unavailable)
     proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
