@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install install-dev browser lint typecheck pytest serve worker bench screenshots clean
+.PHONY: run test install install-dev browser lint typecheck pytest serve worker bench screenshots clean audit
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,10 @@ pytest: install-dev browser
 
 ## make test: lint (ruff), type checks (mypy), then the whole pytest suite incl. browser tests.
 test: lint typecheck pytest
+
+## make audit: pip-audit (says "not run: <reason>" when its database is out of reach) and bandit.
+audit: install-dev
+	$(BIN)/python scripts/audit.py
 
 bench: install-dev
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -58,6 +58,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     filters.init_app(app)
     errors.init_app(app)
+    from evidence import security
+
+    security.init_app(app)
     for name in view_modules():
         module = importlib.import_module(f"evidence.views.{name}")
         if hasattr(module, "init_app"):

@@ -495,6 +495,39 @@ def alt_text(kind: str, data: dict[str, Any]) -> str:
     return "Adverse-event rates with 95% Wilson intervals. " + " ".join(parts)
 
 
+_STYLE_ATTR = re.compile(r'\sstyle="([^"]*)"')
+_STYLE_ELEMENT = re.compile(r'<style type="text/css">\*\{([^}]*)\}</style>')
+
+
+def _as_attributes(declarations: str) -> str:
+    """Turn CSS declarations ('fill: #fff; stroke: none') into SVG attributes."""
+    out = []
+    for part in declarations.split(";"):
+        name, sep, value = part.partition(":")
+        if sep and name.strip():
+            out.append(f' {name.strip()}="{value.strip()}"')
+    return "".join(out)
+
+
+def presentation_attributes(svg: str) -> str:
+    """Rewrite matplotlib's style attributes and its one <style> rule as SVG attributes.
+
+    The page's Content-Security-Policy allows no inline styles (style-src 'self'); every
+    property matplotlib writes (fill, stroke*, font-size, font-family, text-anchor) is also
+    an SVG presentation attribute, which CSP does not govern.
+    """
+    defaults = ""
+    match = _STYLE_ELEMENT.search(svg)
+    if match:
+        # '*{stroke-linejoin: round; ...}' becomes inherited attributes on the root element.
+        defaults = _as_attributes(match[1])
+        svg = svg[: match.start()] + svg[match.end() :]
+    svg = _STYLE_ATTR.sub(lambda m: _as_attributes(m[1]), svg)
+    if defaults:
+        svg = svg.replace("<svg ", "<svg" + defaults + " ", 1)
+    return svg
+
+
 def inline_svg(svg: bytes, *, chart_id: str, title: str, description: str) -> Markup:
     """Return SVG bytes as markup to inline in a page, labelled by a title and description."""
     text = svg.decode("utf-8")
@@ -502,6 +535,7 @@ def inline_svg(svg: bytes, *, chart_id: str, title: str, description: str) -> Ma
     # matplotlib numbers its group ids per figure (figure_1, axes_1 ...): prefix every id and
     # every reference to one, so several charts on one page never share an id.
     text = re.sub(r'(\bid="|url\(#|href="#)([^")]+)', lambda m: f"{m[1]}{chart_id}-{m[2]}", text)
+    text = presentation_attributes(text)
     opening_end = text.index(">") + 1
     opening = text[:opening_end].replace(
         "<svg ",

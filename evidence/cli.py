@@ -26,9 +26,21 @@ def db() -> None:
 @click.option("--revision", default="head", show_default=True)
 @with_appcontext
 def db_upgrade(revision: str) -> None:
-    """Apply migrations up to a revision."""
-    migrate.upgrade(current_app.config["DATABASE_URL"], revision)
-    click.echo(f"database at {migrate.current_revision(get_engine())}")
+    """Apply migrations up to a revision; at head, add the catalogue's missing entries."""
+    url = current_app.config["DATABASE_URL"]
+    migrate.upgrade(url, revision)
+    current = migrate.current_revision(get_engine())
+    click.echo(f"database at {current}")
+    if current == migrate.head_revision(url):
+        # The catalogue is part of the schema's data: `pubmed fetch --treatment` works at once.
+        from evidence import snapshot as snap
+
+        with session_scope() as session:
+            report = snap.LoadReport()
+            snap.load_catalogue(session, report)
+        click.echo(
+            f"catalogue: added {report.treatments} treatments, {report.indications} indications"
+        )
 
 
 @db.command("downgrade")
@@ -47,6 +59,40 @@ def db_current() -> None:
     url = current_app.config["DATABASE_URL"]
     click.echo(f"current: {migrate.current_revision(get_engine())}")
     click.echo(f"head:    {migrate.head_revision(url)}")
+
+
+@db.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+def db_backup(path: Path) -> None:
+    """Copy the database to PATH while the app runs (SQLite backup API; pg_dump for PostgreSQL)."""
+    from evidence import backup
+
+    try:
+        outcome = backup.backup(current_app.config["DATABASE_URL"], path)
+    except backup.BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(outcome.message)
+
+
+@db.command("restore")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@with_appcontext
+def db_restore(path: Path, yes: bool) -> None:
+    """Replace the database's contents with a backup made by `evidence db backup`."""
+    from evidence import backup
+
+    url = current_app.config["DATABASE_URL"]
+    if not yes:
+        click.confirm(f"Replace everything in the database with {path}?", abort=True)
+    # Pooled connections would keep reading the pages the restore replaces.
+    get_engine().dispose()
+    try:
+        outcome = backup.restore(url, path)
+    except backup.BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(outcome.message)
 
 
 @main.command("serve")

@@ -61,10 +61,11 @@ def register(main: click.Group) -> None:
     @click.option("-q", "--query", "text", help="Text in title, abstract, journal, author, PMID.")
     @click.option(
         "--status",
-        type=click.Choice(["included", "candidate", "excluded", "any"]),
-        default="included",
-        show_default=True,
-        help="Screening status of the links.",
+        type=click.Choice(list(queries.STATUS_KEYS)),
+        default=None,
+        help="Screening status of the links: 'unlinked' for records linked to nothing yet "
+        "(default: 'included' with --treatment/--indication; without them every citation in "
+        "the database, linked or not).",
     )
     @click.option(
         "--columns",
@@ -89,7 +90,7 @@ def register(main: click.Group) -> None:
         year_to: int | None,
         pub_type: str | None,
         text: str | None,
-        status: str,
+        status: str | None,
         columns: str | None,
         output: Path | None,
     ) -> None:
@@ -101,6 +102,9 @@ def register(main: click.Group) -> None:
             chosen = exports.parse_columns([columns] if columns else None)
         except exports.ExportError as error:
             raise click.BadParameter(str(error), param_hint="--columns") from error
+        if status is None:
+            # No filter at all exports the whole database, unlinked imports included.
+            status = "included" if (treatment or indication) else "any"
         flt = queries.CitationFilter(
             treatment=treatment,
             indication=indication,
@@ -117,7 +121,9 @@ def register(main: click.Group) -> None:
                 (indication, queries.indication_by_slug, "indication"),
             ):
                 if slug and finder(session, slug) is None:
-                    raise click.BadParameter(f"no {what} is called {slug!r}", param_hint=what)
+                    raise click.BadParameter(
+                        queries.unknown_slug_message(session, what, slug), param_hint=what
+                    )
             total = queries.count_citations(session, flt)
             size = _write(exports.export_citations(session, flt, fmt, columns=chosen), output)
         if output is not None:

@@ -95,13 +95,17 @@ def fetch(
     with session_scope() as session:
         treatment = queries.treatment_by_slug(session, treatment_slug)
         if treatment is None:
-            raise click.BadParameter(f"no treatment {treatment_slug!r}", param_hint="--treatment")
+            raise click.BadParameter(
+                queries.unknown_slug_message(session, "treatment", treatment_slug),
+                param_hint="--treatment",
+            )
         indication_id = None
         if indication_slug:
             indication = queries.indication_by_slug(session, indication_slug)
             if indication is None:
                 raise click.BadParameter(
-                    f"no indication {indication_slug!r}", param_hint="--indication"
+                    queries.unknown_slug_message(session, "indication", indication_slug),
+                    param_hint="--indication",
                 )
             indication_id = indication.id
         search = jobs.find_or_create_search(
@@ -136,14 +140,16 @@ def import_files(
             treatment = queries.treatment_by_slug(session, treatment_slug)
             if treatment is None:
                 raise click.BadParameter(
-                    f"no treatment {treatment_slug!r}", param_hint="--treatment"
+                    queries.unknown_slug_message(session, "treatment", treatment_slug),
+                    param_hint="--treatment",
                 )
             ids["treatment_id"] = treatment.id
         if indication_slug:
             indication = queries.indication_by_slug(session, indication_slug)
             if indication is None:
                 raise click.BadParameter(
-                    f"no indication {indication_slug!r}", param_hint="--indication"
+                    queries.unknown_slug_message(session, "indication", indication_slug),
+                    param_hint="--indication",
                 )
             ids["indication_id"] = indication.id
         job_ids = [jobs.start_import_job(session, path, **ids).id for path in paths]

@@ -54,7 +54,6 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         # Secure cookies unless explicitly served over plain HTTP (the local demo).
         "SESSION_COOKIE_SECURE": env.get("EVIDENCE_INSECURE_COOKIES", "1") != "1",
         "REMEMBER_COOKIE_HTTPONLY": True,
-        "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
         # E-mail digests (evidence/digests.py): none are sent without a host.
         "SMTP_HOST": env.get("EVIDENCE_SMTP_HOST") or None,
         "SMTP_PORT": int(env.get("EVIDENCE_SMTP_PORT") or 25),
@@ -63,4 +62,12 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "SMTP_PASSWORD": env.get("EVIDENCE_SMTP_PASSWORD") or None,
         "SMTP_STARTTLS": env.get("EVIDENCE_SMTP_STARTTLS") == "1",
         "PUBLIC_URL": env.get("EVIDENCE_PUBLIC_URL") or "http://127.0.0.1:5000",
+        # Requests (uploads included) above this are refused with 413 before they are read.
+        "MAX_CONTENT_LENGTH": int(env.get("EVIDENCE_MAX_UPLOAD_BYTES") or 64 * 1024 * 1024),
+        # A gzip import may inflate to this at most (a decompression bomb is refused whole).
+        "IMPORT_MAX_INFLATED_BYTES": int(
+            env.get("EVIDENCE_MAX_INFLATED_BYTES") or 2 * 1024 * 1024 * 1024
+        ),
+        # How many reverse proxies set X-Forwarded-* (0: trust none); HSTS follows their proto.
+        "TRUSTED_PROXIES": int(env.get("EVIDENCE_TRUSTED_PROXIES") or 0),
     }

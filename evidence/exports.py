@@ -462,8 +462,28 @@ def parse_columns(raw: Iterable[str] | None) -> list[str]:
     return chosen or list(DEFAULT_COLUMNS)
 
 
+# A spreadsheet reads a cell starting with one of these as a formula (=HYPERLINK(...), +1+1,
+# -2+3, @SUM, or a tab/CR before one of them).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: Any) -> Any:
+    """Return a text cell that a spreadsheet would run as a formula with a leading apostrophe.
+
+    OWASP's advice for CSV injection: the apostrophe makes Excel, LibreOffice and Google
+    Sheets show the text as typed. Numbers are left alone (a negative number is a number).
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def _csv_chunks(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[str]:
-    """Write a header and rows with csv.writer, yielding the text every CHUNK_ROWS rows."""
+    """Write a header and rows with csv.writer, yielding the text every CHUNK_ROWS rows.
+
+    Every text cell goes through `neutralise`: practitioners' free text and PubMed titles
+    never reach a spreadsheet as a formula.
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(header)
@@ -473,7 +493,7 @@ def _csv_chunks(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterato
     buffer.truncate()
     pending = 0
     for row in rows:
-        writer.writerow(row)
+        writer.writerow([neutralise(v) for v in row])
         pending += 1
         if pending >= CHUNK_ROWS:
             yield buffer.getvalue()

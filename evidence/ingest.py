@@ -49,6 +49,7 @@ from pubmed import (
     iter_pmid_batches,
     iter_pubmed_xml,
     parse_pmid_text,
+    safexml,
 )
 from pubmed.parse import ParsedItem
 from pubmed.pmids import looks_like_pmid_list
@@ -98,6 +99,7 @@ class UpsertCounts:
     unchanged: int = 0
     withdrawn: list[int] = field(default_factory=list)
     linked: int = 0
+    unlinked: int = 0  # records of the batch linked to no treatment and no indication
 
     def add(self, other: UpsertCounts) -> None:
         """Accumulate another batch's counts."""
@@ -107,6 +109,7 @@ class UpsertCounts:
         self.unchanged += other.unchanged
         self.withdrawn.extend(other.withdrawn)
         self.linked += other.linked
+        self.unlinked += other.unlinked
 
 
 def _cut(value: str | None, limit: int) -> str | None:
@@ -400,6 +403,8 @@ def upsert_batch(
     _propagate_notices(conn, latest.values())
     if link is not None:
         counts.linked = _link(conn, [ids[str(p)] for p in latest], link, now)
+    else:
+        counts.unlinked = _count_unlinked(conn, [ids[str(p)] for p in latest])
     # Duplicates by PMID, DOI and PMCID are merged, near ones offered (evidence/duplicates.py).
     duplicates.after_batch(
         conn,
@@ -411,6 +416,16 @@ def upsert_batch(
         now=now,
     )
     return counts
+
+
+def _count_unlinked(conn: Any, citation_ids: list[int]) -> int:
+    """Count the citations that have no link at all (findable only by status=unlinked)."""
+    linked: set[int] = set()
+    for chunk in _chunks(citation_ids, 500):
+        linked.update(
+            conn.execute(select(LINK.c.citation_id).where(LINK.c.citation_id.in_(chunk))).scalars()
+        )
+    return len(set(citation_ids) - linked)
 
 
 _INSERT_PLANS: dict[tuple[str, str, tuple[str, ...]], tuple[str, list[tuple[int, Any]]]] = {}
@@ -557,6 +572,7 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     linked: int = 0
+    unlinked: int = 0
     withdrawn: list[int] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)
 
@@ -577,6 +593,13 @@ class ImportReport:
         )
         if self.withdrawn:
             text += f", {len(self.withdrawn)} PMIDs withdrawn by PubMed (kept, not deleted)"
+        if self.unlinked:
+            text += (
+                f"; {self.unlinked} left unlinked (no treatment or indication): find them under "
+                "Citations with Screening 'Unlinked' (/citations?status=unlinked) and link each "
+                "on its page, or import the file again with a treatment chosen (on the command "
+                "line: --treatment SLUG)"
+            )
         return text
 
 
@@ -606,13 +629,14 @@ def detect_format(path: Path) -> str:
     return "unknown"
 
 
-def _medline_items(path: Path) -> Iterator[PubmedRecord]:
-    """Read a MEDLINE file, gzip or plain."""
+def _medline_items(path: Path, max_inflated: int | None = None) -> Iterator[PubmedRecord]:
+    """Read a MEDLINE file, gzip (inflating to a bound) or plain."""
     with path.open("rb") as raw:
         compressed = raw.read(2) == b"\x1f\x8b"
     if compressed:
+        limit = safexml.MAX_INFLATED_BYTES if max_inflated is None else max_inflated
         with gzip.open(path, "rb") as handle:
-            yield from iter_medline(handle.read())
+            yield from iter_medline(safexml.read_bounded(handle, limit))
     else:
         yield from iter_medline(path)
 
@@ -648,8 +672,12 @@ def import_path(
     link: LinkTarget | None = None,
     client: EntrezClient | None = None,
     progress: Callable[[UpsertCounts], None] | None = None,
+    max_inflated: int | None = None,
 ) -> ImportReport:
-    """Import one file in one transaction: every record is stored, or none is."""
+    """Import one file in one transaction: every record is stored, or none is.
+
+    A gzip file may inflate to `max_inflated` bytes at most (pubmed.safexml's default).
+    """
     report = ImportReport(path=str(path))
     try:
         report.format = detect_format(path)
@@ -665,9 +693,9 @@ def import_path(
         try:
             items: Iterable[ParsedItem]
             if report.format == "xml":
-                items = iter_pubmed_xml(path)
+                items = iter_pubmed_xml(path, max_inflated)
             elif report.format == "medline":
-                items = _medline_items(path)
+                items = _medline_items(path, max_inflated)
             else:
                 items = _pmid_list_items(path, client, report)
                 if report.rejected:
@@ -695,6 +723,7 @@ def import_path(
         counts.linked,
         counts.withdrawn,
     )
+    report.unlinked = counts.unlinked
     return report
 
 

@@ -285,12 +285,14 @@ def start_import_job(
     treatment_id: int | None = None,
     indication_id: int | None = None,
     user_id: int | None = None,
+    remove_after: bool = False,
 ) -> FetchJob:
-    """Create a job that imports one file (all-or-nothing)."""
+    """Create a job that imports one file (all-or-nothing); `remove_after` deletes it after."""
     params = {
         "path": str(path.resolve()),
         "treatment_id": treatment_id,
         "indication_id": indication_id,
+        "remove_after": remove_after,
     }
     job = FetchJob(kind="import", params=json.dumps(params), created_by_id=user_id)
     session.add(job)
@@ -628,7 +630,19 @@ def _run_import(
         )
     if client is None and config.get("NCBI_EMAIL"):
         client = client_from_config(config)
-    report = import_path(engine, Path(params["path"]), link=link, client=client)
+    path = Path(params["path"])
+    try:
+        report = import_path(
+            engine,
+            path,
+            link=link,
+            client=client,
+            max_inflated=config.get("IMPORT_MAX_INFLATED_BYTES"),
+        )
+    finally:
+        if params.get("remove_after"):
+            # An uploaded copy: imported or refused, it has no further use under instance/.
+            path.unlink(missing_ok=True)
     job.total = report.read
     job.done = report.read if report.ok else 0
     job.added, job.updated = report.added, report.updated

@@ -524,3 +524,25 @@ class DuplicatePair(SQLModel, table=True):
     decided_by_id: int | None = Field(default=None, foreign_key="user.id")
     decided_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
+
+# --- audit log (issue 12: data safety) -------------------------------------------------------
+
+
+class AuditEntry(SQLModel, table=True):
+    """One write: who (account, or the command line / a background job), what, when.
+
+    Written by evidence/audit.py from a session event, in the same transaction as the write.
+    `fields` names the columns an insert set or an update changed; values are not copied, so
+    password and token hashes never land here.
+    """
+
+    __tablename__ = "audit_log"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    user_id: int | None = Field(default=None, index=True)  # no FK: entries outlive accounts
+    actor: str = Field(max_length=320)
+    action: str = Field(max_length=10)  # insert / update / delete
+    table_name: str = Field(max_length=60, index=True)
+    row_id: str | None = Field(default=None, max_length=60)
+    fields: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    origin: str | None = Field(default=None, max_length=300)  # "POST /reports/new", "cli"

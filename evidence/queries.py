@@ -29,6 +29,7 @@ from evidence.params import ArgParser
 from evidence.pmidorder import pmid_desc
 
 LEVEL_KEYS = ("1", "2", "3", "4", "5", "unrated")
+STATUS_KEYS = ("included", "candidate", "excluded", "any", "unlinked")
 
 
 @dataclass
@@ -42,7 +43,9 @@ class CitationFilter:
     year_to: int | None = None
     pub_type: str | None = None
     q: str | None = None
-    status: str | None = "included"  # link status; None = any
+    # Link status ("included", "candidate", "excluded", "any"), or "unlinked": citations
+    # linked to no treatment and no indication (an import without --treatment leaves these).
+    status: str | None = "included"
     retracted: str | None = None  # "only" / "exclude" / None
 
     # What the query string asked for that could not be used (evidence/params.py).
@@ -60,9 +63,7 @@ class CitationFilter:
             year_to=p.integer("year_to", 1000, 9999),
             pub_type=p.text("pub_type", max_length=200),
             q=p.text("q"),
-            status=p.choice(
-                "status", ("candidate", "included", "excluded", "any"), default="included"
-            ),
+            status=p.choice("status", STATUS_KEYS, default="included"),
             retracted=p.choice("retracted", ("only", "exclude")),
         )
         return replace(flt, ignored=p.publish())
@@ -81,10 +82,12 @@ class CitationFilter:
 def citation_ids_query(flt: CitationFilter) -> Select[Any]:
     """Return a SELECT of distinct citation ids matching the filter."""
     stmt: Select[Any] = select(Citation.id).distinct()
-    needs_link = flt.treatment or flt.indication or (flt.status and flt.status != "any")
+    if flt.status == "unlinked":
+        stmt = stmt.where(~col(Citation.id).in_(select(CitationLink.citation_id)))
+    needs_link = flt.treatment or flt.indication or flt.status not in (None, "any", "unlinked")
     if needs_link:
         stmt = stmt.join(CitationLink, col(CitationLink.citation_id) == col(Citation.id))
-        if flt.status and flt.status != "any":
+        if flt.status not in (None, "any", "unlinked"):
             stmt = stmt.where(col(CitationLink.status) == flt.status)
         if flt.treatment:
             stmt = stmt.join(Treatment, col(Treatment.id) == col(CitationLink.treatment_id)).where(
@@ -399,3 +402,15 @@ def adverse_events_by_report(session: Session, ids: list[int]) -> dict[int, list
     for event in session.exec(stmt):
         out[event.report_id].append(event)
     return out
+
+
+def unknown_slug_message(session: Session, what: str, slug: str) -> str:
+    """Say that no treatment/indication has this slug, and what to type instead."""
+    model: Any = Treatment if what == "treatment" else Indication
+    slugs = list(session.exec(select(model.slug).order_by(model.position)))
+    if not slugs:
+        return (
+            f"no {what} {slug!r}: the catalogue is empty; run `evidence db upgrade` "
+            "(or `evidence snapshot load`) to add the treatments and indications"
+        )
+    return f"no {what} {slug!r}; known: {', '.join(slugs)}"

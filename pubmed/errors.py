@@ -15,6 +15,10 @@ class PubMedParseError(PubMedError):
     """The input is not well-formed PubMed XML (or MEDLINE text)."""
 
 
+class InflateLimitError(PubMedParseError):
+    """A gzip file inflates past the bound set for it (a decompression bomb, or too big)."""
+
+
 class EntrezError(PubMedError):
     """E-utilities answered with an error that retrying will not fix."""
 

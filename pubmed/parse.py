@@ -400,9 +400,9 @@ _HANDLERS: dict[str, Callable[[etree._Element], ParsedItem]] = {
 }
 
 
-def iter_pubmed_xml(source: XMLSource) -> Iterator[ParsedItem]:
+def iter_pubmed_xml(source: XMLSource, max_inflated: int | None = None) -> Iterator[ParsedItem]:
     """Yield records from PubMed XML (path, bytes or binary stream; plain or gzip) in order."""
-    with open_xml(source) as stream:
+    with open_xml(source, max_inflated) as stream:
         events = etree.iterparse(
             stream,
             events=("end",),

@@ -8,11 +8,11 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, BinaryIO, TypedDict
+from typing import IO, BinaryIO, Protocol, TypedDict
 
 from lxml import etree
 
-from .errors import UnsafeXMLError
+from .errors import InflateLimitError, UnsafeXMLError
 
 # How much of the prolog we inspect before the first element; a legitimate PubMed
 # DOCTYPE is one line, so anything needing more than this is refused, not trusted.
@@ -21,6 +21,8 @@ PROLOG_LIMIT = 64 * 1024
 _DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
 _GZIP_MAGIC = b"\x1f\x8b"
+# The most a gzip input may inflate to: PubMed's largest baseline files are well under 1 GiB.
+MAX_INFLATED_BYTES = 2 * 1024**3
 
 XMLSource = str | Path | bytes | IO[bytes]
 
@@ -121,9 +123,52 @@ def _read_head(stream: IO[bytes]) -> bytes:
     return head
 
 
+class Readable(Protocol):
+    """Anything with read(size) -> bytes (a file, a GzipFile)."""
+
+    def read(self, size: int = -1, /) -> bytes:
+        """Read up to `size` bytes."""
+        ...
+
+
+class BoundedReader(io.RawIOBase):
+    """A readable stream that raises InflateLimitError once more than `limit` bytes came out."""
+
+    def __init__(self, stream: Readable, limit: int) -> None:
+        """Wrap `stream`, allowing at most `limit` bytes."""
+        self.stream, self.limit, self.count = stream, limit, 0
+
+    def readable(self) -> bool:
+        """Say the stream can be read."""
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        """Fill `buffer` from the wrapped stream, counting the bytes."""
+        data = self.stream.read(len(buffer))
+        self.count += len(data)
+        if self.count > self.limit:
+            raise InflateLimitError(
+                f"the gzip file inflates past {self.limit:,} bytes; refused "
+                "(split it, or raise the bound if the file is genuine)"
+            )
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def read_bounded(stream: Readable, limit: int) -> bytes:
+    """Read a whole (decompressed) stream, refusing one longer than `limit` bytes."""
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise InflateLimitError(f"the gzip file inflates past {limit:,} bytes; refused")
+    return data
+
+
 @contextmanager
-def open_xml(source: XMLSource) -> Iterator[BinaryIO]:
-    """Open a path, bytes or binary stream (gzip detected by magic) with the prolog checked."""
+def open_xml(source: XMLSource, max_inflated: int | None = None) -> Iterator[BinaryIO]:
+    """Open a path, bytes or binary stream (gzip detected by magic) with the prolog checked.
+
+    A gzip input may inflate to `max_inflated` bytes (default MAX_INFLATED_BYTES) at most.
+    """
     owned: IO[bytes] | None = None
     if isinstance(source, bytes):
         raw: IO[bytes] = io.BytesIO(source)
@@ -136,7 +181,9 @@ def open_xml(source: XMLSource) -> Iterator[BinaryIO]:
         replay = io.BufferedReader(_ReplayStream(peek, raw))
         stream: IO[bytes] = replay
         if peek == _GZIP_MAGIC:
-            stream = gzip.GzipFile(fileobj=replay, mode="rb")  # type: ignore[assignment]
+            unzipped = gzip.GzipFile(fileobj=replay, mode="rb")
+            limit = MAX_INFLATED_BYTES if max_inflated is None else max_inflated
+            stream = io.BufferedReader(BoundedReader(unzipped, limit))
         head = _read_head(stream)
         check_prolog(head)
         yield io.BufferedReader(_ReplayStream(head, stream), buffer_size=256 * 1024)

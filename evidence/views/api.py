@@ -167,6 +167,7 @@ def init_app(app: Flask) -> None:
     from evidence import csrf
 
     csrf.exempt(bp)
-    # 404/403/400/500 are JSON under /api/ already (evidence/errors.py); these are the rest.
-    for code in (405, 413, 415, 429):
+    # 404/403/400/500 are JSON under /api/ already (evidence/errors.py), 413 and 503 too
+    # (evidence/security.py); these are the rest.
+    for code in (405, 415, 429):
         app.register_error_handler(code, _json_http_error)

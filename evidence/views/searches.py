@@ -176,11 +176,15 @@ def import_upload() -> Response | tuple[str, int]:
 
     session = get_session()
     upload = request.files.get("file")
-    name = safe_upload_name(upload.filename or "") if upload is not None else ""
+    raw_name = (upload.filename or "") if upload is not None else ""
+    name = safe_upload_name(raw_name)
     treatment = queries.treatment_by_slug(session, request.form.get("treatment", ""))
     indication = queries.indication_by_slug(session, request.form.get("indication", ""))
     problem = None
-    if upload is None or not name:
+    if upload is not None and (".." in raw_name or "/" in raw_name or "\\" in raw_name):
+        # A name that climbs or names directories is refused, not quietly rewritten.
+        problem = f"{raw_name}: a file name may not contain '..', '/' or '\\'. Rename the file."
+    elif upload is None or not name:
         problem = "Choose a file to import."
     elif not name.lower().endswith(IMPORT_SUFFIXES):
         problem = (
@@ -212,6 +216,7 @@ def import_upload() -> Response | tuple[str, int]:
         treatment_id=treatment.id if treatment else None,
         indication_id=indication.id if indication else None,
         user_id=_user_id(),
+        remove_after=True,
     )
     session.commit()
     assert job.id is not None

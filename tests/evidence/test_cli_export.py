@@ -72,7 +72,7 @@ def test_xlsx_file_and_aliases(app: Flask, tmp_path: Path) -> None:
 def test_unknown_names_are_refused(app: Flask) -> None:
     result = run_cli(app, "export", "citations", "--treatment", "lipo-laser")
     assert result.exit_code == 2
-    assert "no treatment is called 'lipo-laser'" in result.output
+    assert "no treatment 'lipo-laser'; known: microneedling," in result.output
     bad_column = run_cli(app, "export", "citations", "--columns", "pmid,secret")
     assert bad_column.exit_code == 2 and "Unknown column 'secret'" in bad_column.output
 

@@ -343,6 +343,9 @@ def test_every_record_round_trips(tricky_app: Flask, fmt: str) -> None:
     for rec in records:
         want = expected[rec["pmid"]]
         title = want["title"] if fmt in ("csv", "xlsx", "csl-json") else one_line(want["title"])
+        if fmt == "csv":
+            # CSV has no cell types: a formula-like text cell gets a leading apostrophe.
+            title = exports.neutralise(title)
         assert rec["title"] == title, rec["pmid"]
         authors = expected_authors(fmt, want)
         if fmt == "medline":
