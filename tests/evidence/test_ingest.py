@@ -202,3 +202,45 @@ def test_pmid_lists(app: Flask, tmp_path: Path, fake_server: FakeEutils) -> None
     unknown.write_text("9997 123\n")
     report = _import(app, unknown, client=client)
     assert not report.ok and "not found in PubMed: 123" in report.rejected[0]
+
+
+def test_child_process_parse_stores_what_an_in_process_parse_stores(app: Flask) -> None:
+    """A file parsed in a child process stores the same rows; re-parsed in-process: unchanged."""
+    first = _import(app, ENTREZ / "pubmed4.xml", parallel=True)
+    assert first.ok and first.parallel and (first.read, first.added) == (1, 1)
+    gut = citation(app, 27797938)
+    assert gut is not None and gut.pmcid == "PMC5442267" and gut.pub_date == "2017 Jun"
+    assert gut.evidence_level == 3 and gut.abstract and gut.abstract.startswith("OBJECTIVE: ")
+    assert count_rows(app, CitationMesh, citation_id=gut.id) == 21
+    assert len(authors_of(app, 27797938)) == 22
+    # Same record_hash from both parsers, so nothing is rewritten.
+    again = _import(app, ENTREZ / "pubmed4.xml", parallel=False)
+    assert not again.parallel and (again.added, again.updated, again.unchanged) == (0, 0, 1)
+    variants = _import(app, ENTREZ / "constructed_variants.xml", parallel=True)
+    assert variants.ok and variants.read == 4 and variants.withdrawn == [90000005, 90000006]
+    split, book = citation(app, 90000001), citation(app, 90000004)
+    assert split is not None and split.retraction_status == "retracted"
+    assert book is not None and book.journal == "StatPearls"
+
+
+def test_child_process_parse_keeps_the_guard_and_all_or_nothing(app: Flask, tmp_path: Path) -> None:
+    """The child refuses an entity bomb, and a file cut mid-record stores nothing."""
+    bomb = tmp_path / "bomb.xml"
+    bomb.write_bytes(BILLION_LAUGHS)
+    report = _import(app, bomb, parallel=True)
+    assert not report.ok and "UnsafeXMLError" in report.rejected[0]
+    assert "entities" in report.rejected[0]
+    body = (ENTREZ / "pubmed2.xml").read_bytes()
+    broken = tmp_path / "broken.xml"
+    broken.write_bytes(body[: int(len(body) * 0.8)])
+    before = count_rows(app, Citation)
+    report = _import(app, broken, parallel=True)
+    assert not report.ok and "malformed" in report.rejected[0]
+    assert count_rows(app, Citation) == before
+    assert citation(app, 11748933) is None  # the complete first record was rolled back too
+
+
+def test_small_files_are_parsed_in_process(app: Flask) -> None:
+    """An efetch-sized file never pays for starting a child process."""
+    report = _import(app, ENTREZ / "pubmed2.xml")
+    assert report.ok and not report.parallel

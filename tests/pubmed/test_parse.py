@@ -205,3 +205,45 @@ def test_memory_stays_flat_in_file_size(tmp_path: Path) -> None:
     write_pubmed_xml(large, (x for _, _, x in iter_synthetic_articles(1000)))
     peak_small, peak_large = _peak_while_parsing(small), _peak_while_parsing(large)
     assert peak_large < 2 * peak_small + 1_000_000, (peak_small, peak_large)
+
+
+def test_records_cross_a_pipe_whole(tmp_path: Path) -> None:
+    """send_pubmed_xml's pickled batches give back equal records, every field included."""
+    import dataclasses
+    import io
+    import pickle
+
+    from pubmed import records as plain
+    from pubmed.parse import send_pubmed_xml
+
+    for cls in (
+        plain.Author,
+        plain.AbstractSection,
+        plain.MeshQualifier,
+        plain.MeshHeading,
+        plain.CommentCorrection,
+        plain.PubDate,
+        plain.PubmedRecord,
+        plain.DeletedCitation,
+    ):
+        # A field added later but left out of __reduce__ would be lost in the child's pipe.
+        instance = cls(*range(len(dataclasses.fields(cls))))  # type: ignore[arg-type]
+        assert pickle.loads(pickle.dumps(instance)) == instance, cls.__name__
+    for name in ("pubmed2.xml", "pubmed4.xml", "constructed_variants.xml"):
+        out = io.BytesIO()
+        send_pubmed_xml(str(ENTREZ / name), out, batch_size=2)  # type: ignore[arg-type]
+        data, received = out.getvalue(), []
+        while data:
+            size = int.from_bytes(data[:8], "little")
+            kind, payload = pickle.loads(data[8 : 8 + size])
+            data = data[8 + size :]
+            if kind == "batch":
+                received.extend(payload)
+        assert kind == "done"
+        assert received == list(iter_pubmed_xml(ENTREZ / name))
+    bad = tmp_path / "bad.xml"
+    bad.write_bytes(b"<PubmedArticleSet><PubmedArticle>")
+    out = io.BytesIO()
+    send_pubmed_xml(str(bad), out)  # type: ignore[arg-type]
+    kind, error = pickle.loads(out.getvalue()[8:])
+    assert kind == "error" and isinstance(error, PubMedParseError)
