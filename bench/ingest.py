@@ -33,7 +33,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -81,27 +80,7 @@ def run_baseline(path: Path) -> dict[str, Any]:
     return {"records": records, "seconds": seconds, "peak_rss_mb": peak_rss_mb()}
 
 
-def _watch_children(peaks: dict[int, float], stop: threading.Event) -> None:
-    """Record the peak RSS (VmHWM) of this process's children until told to stop.
-
-    ru_maxrss of a child started by fork+exec counts the parent's pages at exec time, so the
-    parsing child's own peak is read from /proc while it runs.
-    """
-    tasks = Path(f"/proc/{os.getpid()}/task")
-    while not stop.wait(0.02):
-        for children in tasks.glob("*/children"):
-            for pid in children.read_text().split():
-                try:
-                    status = Path(f"/proc/{pid}/status").read_text()
-                except OSError:
-                    continue
-                for line in status.splitlines():
-                    if line.startswith("VmHWM:"):
-                        peak = int(line.split()[1]) / 1024
-                        peaks[int(pid)] = max(peaks.get(int(pid), 0.0), peak)
-
-
-def run_import(path: Path, database: Path, parallel: bool | None) -> dict[str, Any]:
+def run_import(path: Path, database: Path) -> dict[str, Any]:
     """Import the file into a fresh, migrated SQLite database with the app's import code."""
     from evidence import migrate
     from evidence.db import make_engine
@@ -110,15 +89,9 @@ def run_import(path: Path, database: Path, parallel: bool | None) -> dict[str, A
     url = f"sqlite:///{database}"
     migrate.upgrade(url)
     engine = make_engine(url)
-    peaks: dict[int, float] = {}
-    stop = threading.Event()
-    watcher = threading.Thread(target=_watch_children, args=(peaks, stop), daemon=True)
-    watcher.start()
     start = time.perf_counter()
-    report = import_path(engine, path, parallel=parallel)
+    report = import_path(engine, path)
     seconds = time.perf_counter() - start
-    stop.set()
-    watcher.join()
     if not report.ok:
         raise SystemExit(report.summary())
     with engine.connect() as conn:
@@ -128,8 +101,6 @@ def run_import(path: Path, database: Path, parallel: bool | None) -> dict[str, A
         "stored": stored,
         "seconds": seconds,
         "peak_rss_mb": peak_rss_mb(),
-        "child_peak_rss_mb": max(peaks.values(), default=0.0),
-        "parallel": report.parallel,
     }
 
 
@@ -174,12 +145,6 @@ def main() -> int:
     parser.add_argument("--fetch", type=int, default=3_000, help="records to fetch (0: skip)")
     parser.add_argument("--fetch-batch", type=int, default=250)
     parser.add_argument("--no-references", action="store_true")
-    parser.add_argument(
-        "--parallel",
-        choices=("auto", "on", "off"),
-        default="auto",
-        help="parse in a child process: auto (the import's own choice), always, never",
-    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     options = parser.parse_args()
@@ -189,8 +154,7 @@ def main() -> int:
         if kind == "baseline":
             result = run_baseline(Path(rest[0]))
         elif kind == "import":
-            choice = {"auto": None, "on": True, "off": False}[rest[2]]
-            result = run_import(Path(rest[0]), Path(rest[1]), choice)
+            result = run_import(Path(rest[0]), Path(rest[1]))
         else:
             result = run_fetch(int(rest[0]), int(rest[1]))
         print(json.dumps(result))
@@ -209,18 +173,13 @@ def main() -> int:
             build_file(path, count, references=refs)
             size = path.stat().st_size / 1e6
             base = in_subprocess("--child", "baseline", str(path))
-            database = str(work / f"db-{count}.sqlite3")
-            ours = in_subprocess("--child", "import", str(path), database, options.parallel)
+            ours = in_subprocess("--child", "import", str(path), str(work / f"db-{count}.sqlite3"))
             assert ours["stored"] == count, ours
-            # The import's memory is its own plus its parsing child's, if it started one.
-            ours["peak_rss_mb"] += ours["child_peak_rss_mb"]
             results[count] = ours
             rate, base_rate = ours["records"] / ours["seconds"], base["records"] / base["seconds"]
-            mode = "child process parses" if ours["parallel"] else "parsed in-process"
             print(
                 f"{count:>6} records ({size:.0f} MB): import {rate:,.0f} records/s "
-                f"({ours['seconds']:.1f} s, {mode}), "
-                f"peak RSS {ours['peak_rss_mb']:.0f} MB (child {ours['child_peak_rss_mb']:.0f}) | "
+                f"({ours['seconds']:.1f} s), peak RSS {ours['peak_rss_mb']:.0f} MB | "
                 f"baseline ElementTree iterparse {base_rate:,.0f} records/s, "
                 f"peak RSS {base['peak_rss_mb']:.0f} MB | ratio {rate / base_rate:.2f}"
             )

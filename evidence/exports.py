@@ -434,7 +434,7 @@ class RecordLoader:
         (authors, ptypes, keywords, count, mesh, doi, pmcid, abstract, tids, iids) = row[17:]
         rec = CitationRecord(*row[1:17])
         if authors is not None:
-            if False:
+            if STX in authors:  # an empty-string field: only the row itself says so
                 raise _Mismatch
             # Author._make refuses an item with more or fewer than its five fields.
             rec.authors = [

@@ -13,23 +13,18 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import os
-import pickle
-import subprocess
-import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from sqlalchemy import Boolean, Table, bindparam, delete, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
-import pubmed
 from evidence.iterutil import batched
 from evidence.levels import grade
 from evidence.models import (
@@ -48,7 +43,6 @@ from pubmed import (
     DeletedCitation,
     EntrezClient,
     PubMedError,
-    PubMedParseError,
     PubmedRecord,
     iter_medline,
     iter_pmid_batches,
@@ -517,7 +511,6 @@ class ImportReport:
     linked: int = 0
     withdrawn: list[int] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)
-    parallel: bool = False  # parsed in a child process while this one wrote
 
     @property
     def ok(self) -> bool:
@@ -576,83 +569,6 @@ def _medline_items(path: Path) -> Iterator[PubmedRecord]:
         yield from iter_medline(path)
 
 
-# XML files at least this large may be parsed in a child process while this one writes: the
-# child's start (about 0.4 s) costs more than it saves on an efetch-sized file.
-PARALLEL_MIN_BYTES = 8 * 1024 * 1024
-
-
-def _parallel_by_default(path: Path) -> bool:
-    """Parse in a child when the file is large and a CPU is idle to run it.
-
-    The pipeline spends more CPU in all (each record is pickled and unpickled), so it only
-    pays while another CPU is free: measured on a shared 2-CPU machine it was ~20% faster at
-    load < 1 and ~20% slower at load 2.5 than parsing in this process.
-    """
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    try:
-        size = path.stat().st_size
-    except OSError:
-        return False
-    idle = os.getloadavg()[0] < (cpus or 1) - 1
-    return bool(sys.executable) and size >= PARALLEL_MIN_BYTES and idle
-
-
-# The child imports only the pubmed package, from where this process found it.
-_CHILD_CODE = (
-    "import sys; sys.path.insert(0, {root!r}); from pubmed.parse import pipe_main; pipe_main()"
-)
-
-
-def _read_exactly(stream: BinaryIO, size: int) -> bytes:
-    """Read `size` bytes from a pipe, or raise EOFError when the writer stopped early."""
-    data = stream.read(size)
-    if len(data) != size:
-        raise EOFError
-    return data
-
-
-def _xml_items_from_child(path: Path) -> Iterator[ParsedItem]:
-    """Yield the file's items as a child process parses them (it owns lxml and the guard).
-
-    The pipe holds about one batch, so the child waits while this process writes and memory
-    stays flat. This process owns the transaction: a failure in the child arrives as its
-    exception and rolls the whole file back, as an in-process parse would. The child is a
-    fresh interpreter (no fork of a process that may run threads, and unlike
-    multiprocessing's spawn it does not re-import the caller's main module).
-    """
-    root = str(Path(pubmed.__file__).resolve().parent.parent)
-    read_fd, write_fd = os.pipe()
-    try:
-        process = subprocess.Popen(
-            [sys.executable, "-c", _CHILD_CODE.format(root=root), str(path), str(write_fd)],
-            stdin=subprocess.DEVNULL,
-            pass_fds=(write_fd,),
-        )
-    finally:
-        os.close(write_fd)
-    stream = open(read_fd, "rb", buffering=1024 * 1024)  # closed in finally
-    try:
-        while True:
-            try:
-                size = int.from_bytes(_read_exactly(stream, 8), "little")
-                kind, payload = pickle.loads(_read_exactly(stream, size))
-            except EOFError:
-                code = process.wait()
-                raise PubMedParseError(f"the parsing process stopped (exit code {code})") from None
-            if kind == "batch":
-                yield from payload
-            elif kind == "error":
-                raise payload
-            else:
-                return
-    finally:
-        stream.close()
-        # Stopped early (a database error, a rejected file): do not leave the child parsing.
-        if process.poll() is None:
-            process.terminate()
-        process.wait()
-
-
 def _pmid_list_items(
     path: Path, client: EntrezClient | None, report: ImportReport
 ) -> list[ParsedItem]:
@@ -684,13 +600,8 @@ def import_path(
     link: LinkTarget | None = None,
     client: EntrezClient | None = None,
     progress: Callable[[UpsertCounts], None] | None = None,
-    parallel: bool | None = None,
 ) -> ImportReport:
-    """Import one file in one transaction: every record is stored, or none is.
-
-    `parallel` parses XML in a child process while this one writes (None: for large files
-    while a CPU is idle; see _parallel_by_default).
-    """
+    """Import one file in one transaction: every record is stored, or none is."""
     report = ImportReport(path=str(path))
     try:
         report.format = detect_format(path)
@@ -703,13 +614,10 @@ def import_path(
     if link is not None and link.found_by == "import":
         link.found_by = f"import:{path.name}"
     with Session(engine) as session:
-        items: Iterable[ParsedItem] = ()
         try:
+            items: Iterable[ParsedItem]
             if report.format == "xml":
-                if parallel is None:
-                    parallel = _parallel_by_default(path)
-                report.parallel = parallel
-                items = _xml_items_from_child(path) if parallel else iter_pubmed_xml(path)
+                items = iter_pubmed_xml(path)
             elif report.format == "medline":
                 items = _medline_items(path)
             else:
@@ -733,10 +641,6 @@ def import_path(
             session.rollback()
             report.rejected.append(f"{type(exc).__name__}: {exc}")
             return report
-        finally:
-            # Stop a parsing child now, not whenever the generator is collected.
-            if isinstance(items, Iterator):
-                items.close()  # type: ignore[attr-defined]
     report.read, report.added, report.updated = counts.read, counts.added, counts.updated
     report.unchanged, report.linked, report.withdrawn = (
         counts.unchanged,

@@ -6,12 +6,8 @@ at a time and each element (and its already-seen siblings) is cleared once read.
 
 from __future__ import annotations
 
-import contextlib
-import pickle
 import re
-import sys
 from collections.abc import Callable, Iterator
-from typing import BinaryIO
 
 from lxml import etree
 
@@ -433,57 +429,6 @@ def iter_pubmed_xml(source: XMLSource) -> Iterator[ParsedItem]:
             raise PubMedParseError(f"malformed XML: {exc}") from exc
     if root is not None and str(root.tag) not in ("PubmedArticleSet", "PubmedBookArticleSet"):
         _raise_for_error_document(root)
-
-
-def _send(out: BinaryIO, message: tuple[str, object]) -> None:
-    """Write one length-prefixed pickled message."""
-    body = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
-    out.write(len(body).to_bytes(8, "little"))
-    out.write(body)
-    out.flush()
-
-
-def send_pubmed_xml(source: str, out: BinaryIO, batch_size: int = 250) -> None:
-    """Parse a file and write its items to a pipe in pickled batches (a child process's job).
-
-    Messages are ("batch", items) ..., then ("done", None); a failure anywhere (the safety
-    guard, malformed XML, an unreadable file) is sent as ("error", exception) instead, so the
-    reader raises it and the whole file is refused as it would be in-process.
-    """
-    try:
-        batch: list[ParsedItem] = []
-        for item in iter_pubmed_xml(source):
-            batch.append(item)
-            if len(batch) >= batch_size:
-                _send(out, ("batch", batch))
-                batch = []
-        if batch:
-            _send(out, ("batch", batch))
-        _send(out, ("done", None))
-    except BrokenPipeError:
-        pass  # the reader stopped the import; nothing left to tell it
-    except Exception as exc:  # every failure must reach the reader
-        try:
-            pickle.dumps(exc)
-        except Exception:  # one that does not pickle: keep its text
-            exc = PubMedParseError(f"{type(exc).__name__}: {exc}")
-        try:
-            _send(out, ("error", exc))
-        except OSError:
-            pass
-
-
-def pipe_main() -> None:
-    """Entry point of the parsing child: `... pipe_main()` with argv [path, write fd]."""
-    path, fd = sys.argv[1], int(sys.argv[2])
-    out = open(fd, "wb", buffering=1024 * 1024)  # closed below
-    try:
-        send_pubmed_xml(path, out)
-        out.close()
-    except BrokenPipeError:
-        # The reader stopped the import while the last bytes were on their way.
-        with contextlib.suppress(OSError):
-            out.close()
 
 
 def _raise_for_error_document(root: etree._Element) -> None:

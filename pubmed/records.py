@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 # CommentsCorrections reference types that put a warning on the citation they sit in.
 RETRACTION_REF_TYPES = frozenset({"RetractionIn"})
@@ -25,21 +24,6 @@ class Author:
     affiliations: list[str] = field(default_factory=list)
     orcid: str | None = None
 
-    def __reduce__(self) -> tuple[type[Author], tuple[Any, ...]]:
-        """Pickle as the constructor's arguments (a parsing child sends records)."""
-        return (
-            Author,
-            (
-                self.last_name,
-                self.fore_name,
-                self.initials,
-                self.suffix,
-                self.collective_name,
-                self.affiliations,
-                self.orcid,
-            ),
-        )
-
     @property
     def display_name(self) -> str:
         """Return 'Last FM' for a person, the group name for a collective."""
@@ -57,17 +41,6 @@ class AbstractSection:
     label: str | None = None
     nlm_category: str | None = None
 
-    def __reduce__(self) -> tuple[type[AbstractSection], tuple[Any, ...]]:
-        """Pickle as the constructor's arguments (a parsing child sends records)."""
-        return (
-            AbstractSection,
-            (
-                self.text,
-                self.label,
-                self.nlm_category,
-            ),
-        )
-
 
 @dataclass(slots=True)
 class MeshQualifier:
@@ -76,17 +49,6 @@ class MeshQualifier:
     name: str
     ui: str | None = None
     major_topic: bool = False
-
-    def __reduce__(self) -> tuple[type[MeshQualifier], tuple[Any, ...]]:
-        """Pickle as the constructor's arguments (a parsing child sends records)."""
-        return (
-            MeshQualifier,
-            (
-                self.name,
-                self.ui,
-                self.major_topic,
-            ),
-        )
 
 
 @dataclass(slots=True)
@@ -97,18 +59,6 @@ class MeshHeading:
     ui: str | None = None
     major_topic: bool = False
     qualifiers: list[MeshQualifier] = field(default_factory=list)
-
-    def __reduce__(self) -> tuple[type[MeshHeading], tuple[Any, ...]]:
-        """Pickle as the constructor's arguments (a parsing child sends records)."""
-        return (
-            MeshHeading,
-            (
-                self.descriptor,
-                self.ui,
-                self.major_topic,
-                self.qualifiers,
-            ),
-        )
 
     @property
     def is_major(self) -> bool:
@@ -125,18 +75,6 @@ class CommentCorrection:
     ref_source: str | None = None
     note: str | None = None
 
-    def __reduce__(self) -> tuple[type[CommentCorrection], tuple[Any, ...]]:
-        """Pickle as the constructor's arguments (a parsing child sends records)."""
-        return (
-            CommentCorrection,
-            (
-                self.ref_type,
-                self.pmid,
-                self.ref_source,
-                self.note,
-            ),
-        )
-
 
 @dataclass(slots=True)
 class PubDate:
@@ -147,19 +85,6 @@ class PubDate:
     day: int | None = None
     season: str | None = None
     medline_date: str | None = None
-
-    def __reduce__(self) -> tuple[type[PubDate], tuple[Any, ...]]:
-        """Pickle as the constructor's arguments (a parsing child sends records)."""
-        return (
-            PubDate,
-            (
-                self.year,
-                self.month,
-                self.day,
-                self.season,
-                self.medline_date,
-            ),
-        )
 
     @property
     def text(self) -> str:
@@ -205,34 +130,6 @@ class PubmedRecord:
     comments_corrections: list[CommentCorrection] = field(default_factory=list)
     status: str | None = None  # MedlineCitation/@Status, e.g. "MEDLINE", "In-Data-Review"
     date_revised: str | None = None
-
-    def __reduce__(self) -> tuple[type[PubmedRecord], tuple[Any, ...]]:
-        """Pickle as the constructor's arguments (a parsing child sends records)."""
-        return (
-            PubmedRecord,
-            (
-                self.pmid,
-                self.title,
-                self.kind,
-                self.abstract_sections,
-                self.journal_title,
-                self.journal_iso,
-                self.volume,
-                self.issue,
-                self.pages,
-                self.pub_date,
-                self.doi,
-                self.pmcid,
-                self.languages,
-                self.authors,
-                self.publication_types,
-                self.mesh_headings,
-                self.keywords,
-                self.comments_corrections,
-                self.status,
-                self.date_revised,
-            ),
-        )
 
     @property
     def year(self) -> int | None:
@@ -295,10 +192,6 @@ class DeletedCitation:
     """PMIDs that PubMed withdrew (a DeleteCitation block in an update file)."""
 
     pmids: list[int] = field(default_factory=list)
-
-    def __reduce__(self) -> tuple[type[DeletedCitation], tuple[Any, ...]]:
-        """Pickle as the constructor's arguments (a parsing child sends records)."""
-        return (DeletedCitation, (self.pmids,))
 
 
 @dataclass(slots=True)
