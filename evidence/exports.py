@@ -30,7 +30,7 @@ from bibtexparser.model import Field as BibField
 from sqlalchemy.sql import Select
 from sqlmodel import Session, col, select
 
-from evidence import queries, reports
+from evidence import queries, reports, search
 from evidence.iterutil import batched
 from evidence.levels import LEVEL_LABELS
 from evidence.models import (
@@ -546,6 +546,8 @@ def iter_citations(
     """Yield the filter's citations in the table's order, loading them batch by batch."""
     loader = RecordLoader(session, statuses=link_statuses(flt), parts=parts)
     # yield_per streams the ids (a server-side cursor on PostgreSQL) instead of fetching all.
+    if flt.q:
+        search.refresh_pending(session.get_bind())
     result = session.execute(ordered_ids_query(flt).execution_options(yield_per=batch_size))
     for partition in result.partitions(batch_size):
         yield from loader.iter_load([row[0] for row in partition])

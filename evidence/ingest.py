@@ -25,6 +25,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
+from evidence import search
 from evidence.iterutil import batched
 from evidence.levels import grade
 from evidence.models import (
@@ -362,6 +363,8 @@ def upsert_batch(
     _propagate_notices(conn, latest.values())
     if link is not None:
         counts.linked = _link(conn, [ids[str(p)] for p in latest], link, now)
+    # The batch's citations, marked by the triggers, are indexed in this transaction.
+    search.refresh(conn)
     return counts
 
 
