@@ -329,6 +329,8 @@ class SearchMatch(ColumnElement[bool]):
 
     type = Boolean()
     inherit_cache = False  # the query tree is not a cacheable SQL structure
+    # A predicate already: without this, SQLite gets "... IN (...) = 1", which no index serves.
+    _is_implicitly_boolean = True
 
     def __init__(self, id_column: Any, node: Node) -> None:
         """Match id_column (citation.id) against the query tree."""
