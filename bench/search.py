@@ -59,15 +59,24 @@ def vocabulary(rng: random.Random) -> list[str]:
 def build(url: str, count: int) -> tuple[list[str], float]:
     """Migrate the database and fill it with `count` generated citations; return the words."""
     import numpy as np
+    from alembic.script import ScriptDirectory
     from sqlalchemy import insert
     from sqlmodel import Session, select
 
-    from evidence import migrate, search, snapshot
+    from evidence import migrate, snapshot
     from evidence.db import make_engine
     from evidence.models import Citation, CitationAuthor, CitationLink, CitationMesh, Treatment
 
     started = time.perf_counter()
-    migrate.upgrade(url)
+    # Rows first, index after: the search migration indexes existing citations in one
+    # statement and builds the GIN index in bulk, as on a database upgraded in place.
+    # (Row by row through the triggers and search.refresh is what the ingest does; the
+    # tests cover that path, and bench/ingest.py times it.)
+    before = ScriptDirectory.from_config(migrate.alembic_config(url)).get_revision(
+        "0006_fulltext_search"
+    )
+    assert before is not None and isinstance(before.down_revision, str)
+    migrate.upgrade(url, before.down_revision)
     engine = make_engine(url)
     rng = random.Random(10)
     words = vocabulary(rng)
@@ -148,7 +157,9 @@ def build(url: str, count: int) -> tuple[list[str], float]:
                     for cid in ids
                 ],
             )
-            search.refresh(conn)  # as the ingest does after each batch
+    engine.dispose()
+    migrate.upgrade(url)  # 0006_fulltext_search: builds the index over every citation
+    engine = make_engine(url)
     with engine.connect() as conn:
         conn.exec_driver_sql("ANALYZE")  # autovacuum would have, on a live database
         conn.commit()
@@ -227,7 +238,7 @@ def measure(name: str, url: str, count: int) -> float | None:
                 times.append((time.perf_counter() - t) * 1000)
             hits.append(total)
         base_times: list[float] = []
-        for q in pairs[:3]:
+        for q in pairs[:1]:  # seconds each: one is enough to show the scale
             t = time.perf_counter()
             baseline_query(session, q)
             base_times.append((time.perf_counter() - t) * 1000)
@@ -238,7 +249,7 @@ def measure(name: str, url: str, count: int) -> float | None:
         f"{name}: two-word search p50 {p50:.1f} ms, p95 {p95:.1f} ms "
         f"({len(times)} timed: {QUERIES} queries x {REPEATS}; hits per query median "
         f"{statistics.median(hits):,.0f}, range {min(hits):,}-{max(hits):,}) | baseline "
-        f"substring filter p50 {base:.0f} ms (3 queries) | ratio {p50 / base:.3f}"
+        f"substring filter {base:.0f} ms (1 query) | ratio {p50 / base:.3f}"
     )
     return p50
 

@@ -20,13 +20,8 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from itertools import groupby
 from operator import itemgetter
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-import rispy
-from bibtexparser import Library
-from bibtexparser import write_string as bibtex_write_string
-from bibtexparser.model import Entry
-from bibtexparser.model import Field as BibField
 from sqlalchemy.sql import Select
 from sqlmodel import Session, col, select
 
@@ -41,6 +36,9 @@ from evidence.models import (
     OutcomeReport,
     Treatment,
 )
+
+if TYPE_CHECKING:  # the export libraries load with the first export, not with the CLI
+    from bibtexparser.model import Entry
 
 BATCH_SIZE = 1000
 # Rows per streamed chunk for the text formats: big enough to keep per-chunk overhead low,
@@ -678,19 +676,35 @@ def write_csv(
 # --- RIS ------------------------------------------------------------------------------
 
 
-class PlainRisWriter(rispy.RisWriter):
-    """rispy's writer without its '1.' counter lines, which are not part of RIS.
+def _plain_ris_writer() -> type:
+    """Return rispy's writer without its '1.' counter lines, which are not part of RIS.
 
-    The reference `ris_record` is checked against (tests/evidence/test_exports.py).
+    The reference `ris_record` is checked against (tests/evidence/test_exports.py); built on
+    first use so that importing this module does not import rispy.
     """
+    import rispy
 
-    def set_header(self, count: int) -> str:
-        """Write no counter line before each reference."""
-        return ""
+    class PlainRisWriter(rispy.RisWriter):
+        """rispy's writer without its counter lines."""
 
-    def _format_line(self, tag: str, value: str = "") -> str:
-        """Format 'TAG  - value' as PATTERN does, without str.format's per-call parsing."""
-        return tag + "  - " + str(value)
+        def set_header(self, count: int) -> str:
+            """Write no counter line before each reference."""
+            return ""
+
+        def _format_line(self, tag: str, value: str = "") -> str:
+            """Format 'TAG  - value' as PATTERN does, without str.format's per-call parsing."""
+            return tag + "  - " + str(value)
+
+    return PlainRisWriter
+
+
+def __getattr__(name: str) -> Any:
+    """Build PlainRisWriter on first access (module attribute, PEP 562)."""
+    if name == "PlainRisWriter":
+        writer = _plain_ris_writer()
+        globals()["PlainRisWriter"] = writer
+        return writer
+    raise AttributeError(name)
 
 
 def _one_line(value: str | None) -> str:
@@ -888,6 +902,9 @@ def bibtex_name(author: Author) -> str:
 
 def bibtex_entry(record: CitationRecord) -> Entry:
     """Return one citation as a bibtexparser entry keyed 'pmid<PMID>'."""
+    from bibtexparser.model import Entry
+    from bibtexparser.model import Field as BibField
+
     fields: list[tuple[str, str | None]] = [
         ("title", record.title),
         ("author", None),
@@ -921,6 +938,9 @@ def bibtex_entry(record: CitationRecord) -> Entry:
 
 def write_bibtex(records: Iterable[CitationRecord]) -> Iterator[str]:
     """Yield BibTeX text, one @article per citation."""
+    from bibtexparser import Library
+    from bibtexparser import write_string as bibtex_write_string
+
     for batch in batched(records, CHUNK_ROWS):
         library = Library()
         library.add([bibtex_entry(r) for r in batch])

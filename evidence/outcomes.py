@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from scipy import stats
 from sqlalchemy import case, distinct, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
@@ -29,6 +28,14 @@ from evidence.models import (
     OutcomeReport,
     Treatment,
 )
+
+
+def _stats() -> Any:
+    """Return scipy.stats, imported on first use (it costs ~0.5 s; most commands never need it)."""
+    from scipy import stats
+
+    return stats
+
 
 SMALL_N = 10
 RESPONDER_THRESHOLD = 2  # improvement >= 2 means more than 25% better (quartile scale)
@@ -102,7 +109,7 @@ def _wilson(k: int, n: int) -> tuple[float, float]:
     Memoised: a group's adverse events mostly share the same (k, n), usually (0, n), and
     binomtest also computes a p-value we do not use (about 0.3 ms a call).
     """
-    ci = stats.binomtest(k, n).proportion_ci(confidence_level=CONFIDENCE, method="wilson")
+    ci = _stats().binomtest(k, n).proportion_ci(confidence_level=CONFIDENCE, method="wilson")
     return float(ci.low), float(ci.high)
 
 
@@ -126,7 +133,7 @@ def mean_ci(values: Sequence[float]) -> MeanCI:
     if sem == 0:
         # Identical values: scipy returns nan for a zero scale; the interval is the point.
         return MeanCI(n=n, mean=mean, low=mean, high=mean, small=n < SMALL_N)
-    low, high = stats.t.interval(CONFIDENCE, n - 1, loc=mean, scale=sem)
+    low, high = _stats().t.interval(CONFIDENCE, n - 1, loc=mean, scale=sem)
     return MeanCI(n=n, mean=mean, low=float(low), high=float(high), small=n < SMALL_N)
 
 
@@ -176,7 +183,7 @@ def mean_ci_from_sums(n: int, total: int, total_sq: int) -> MeanCI:
     if spread == 0:
         return MeanCI(n=n, mean=mean, low=mean, high=mean, small=n < SMALL_N)
     sem = math.sqrt(spread / (n * (n - 1))) / math.sqrt(n)
-    low, high = stats.t.interval(CONFIDENCE, n - 1, loc=mean, scale=sem)
+    low, high = _stats().t.interval(CONFIDENCE, n - 1, loc=mean, scale=sem)
     return MeanCI(n=n, mean=mean, low=float(low), high=float(high), small=n < SMALL_N)
 
 
