@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install install-dev browser lint typecheck pytest serve worker bench screenshots clean
+.PHONY: run test install install-dev browser lint typecheck pytest serve worker bench bench-check screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,8 +49,13 @@ pytest: install-dev browser
 ## make test: lint (ruff), type checks (mypy), then the whole pytest suite incl. browser tests.
 test: lint typecheck pytest
 
+## make bench: every benchmark, figures beside their same-run baselines (BENCH_ARGS=--check fails on a miss).
 bench: install-dev
-	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b $(BENCH_ARGS) || exit 1; done
+
+## make bench-check: the same run, failing when a benchmark misses its target.
+bench-check:
+	@$(MAKE) --no-print-directory bench BENCH_ARGS=--check
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
