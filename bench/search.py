@@ -56,11 +56,25 @@ def vocabulary(rng: random.Random) -> list[str]:
     return sorted(words)
 
 
+def write(conn: Any, model: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert rows: psycopg's COPY on PostgreSQL (bulk, as a restore would), else executemany."""
+    from sqlalchemy import insert
+
+    if conn.dialect.name != "postgresql":
+        conn.execute(insert(model), rows)
+        return
+    columns = list(rows[0])
+    table = model.__tablename__
+    cursor = conn.connection.driver_connection.cursor()
+    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([row[c] for c in columns])
+
+
 def build(url: str, count: int) -> tuple[list[str], float]:
     """Migrate the database and fill it with `count` generated citations; return the words."""
     import numpy as np
     from alembic.script import ScriptDirectory
-    from sqlalchemy import insert
     from sqlmodel import Session, select
 
     from evidence import migrate, snapshot
@@ -96,8 +110,9 @@ def build(url: str, count: int) -> tuple[list[str], float]:
         titles = gen.choice(VOCABULARY, size=(len(ids), 10), p=weights)
         abstracts = gen.choice(VOCABULARY, size=(len(ids), 60), p=weights)
         with engine.begin() as conn:
-            conn.execute(
-                insert(Citation),
+            write(
+                conn,
+                Citation,
                 [
                     {
                         "id": cid,
@@ -117,8 +132,9 @@ def build(url: str, count: int) -> tuple[list[str], float]:
                     for n, cid in enumerate(ids)
                 ],
             )
-            conn.execute(
-                insert(CitationAuthor),
+            write(
+                conn,
+                CitationAuthor,
                 [
                     {
                         "citation_id": cid,
@@ -130,26 +146,30 @@ def build(url: str, count: int) -> tuple[list[str], float]:
                     for p in range(3)
                 ],
             )
-            conn.execute(
-                insert(CitationMesh),
+            write(
+                conn,
+                CitationMesh,
                 [
                     {
                         "citation_id": cid,
                         "position": p,
                         "descriptor": headings[(cid * 3 + p * 31) % len(headings)],
                         "qualifiers": "",
+                        "major": False,
                     }
                     for cid in ids
                     for p in range(4)
                 ],
             )
-            conn.execute(
-                insert(CitationLink),
+            write(
+                conn,
+                CitationLink,
                 [
                     {
                         "citation_id": cid,
                         "treatment_id": treatment_ids[cid % len(treatment_ids)],
                         "treatment_key": treatment_ids[cid % len(treatment_ids)],
+                        "indication_key": 0,
                         "status": "included",
                         "found_by": "bench",
                         "created_at": now,
