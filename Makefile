@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install install-dev browser lint typecheck pytest serve worker bench screenshots clean audit
+.PHONY: run test install install-dev browser lint typecheck pytest serve worker bench bench-check screenshots clean audit
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,8 +53,13 @@ test: lint typecheck pytest
 audit: install-dev
 	$(BIN)/python scripts/audit.py
 
+## make bench: every benchmark, figures beside their same-run baselines (BENCH_ARGS=--check fails on a miss).
 bench: install-dev
-	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b $(BENCH_ARGS) || exit 1; done
+
+## make bench-check: the same run, failing when a benchmark misses its target.
+bench-check:
+	@$(MAKE) --no-print-directory bench BENCH_ARGS=--check
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

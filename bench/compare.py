@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 TARGET_COLD_MS = 150
+TARGET_COLD_P95_MS = 300
 TARGET_CACHED_MS = 30
 SELECTIONS = (
     "t=microneedling&t=fractional-co2-laser",
@@ -210,8 +211,8 @@ def line(name: str, values: list[float], target: float | None = None) -> str:
     return f"{name:<34} p50 {p50:8.1f} ms   p95 {p95:8.1f} ms   n={len(values)}{verdict}"
 
 
-def main() -> None:
-    """Build the database, time the pages, print the figures."""
+def main() -> int:
+    """Build the database, time the pages, print the figures; --check: exit 1 on a miss."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--citations", type=int, default=50_000)
     parser.add_argument("--reports", type=int, default=20_000)
@@ -222,18 +223,29 @@ def main() -> None:
         help="a PostgreSQL server URL (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test): "
         "a new database is created there for the run and dropped after; default: SQLite",
     )
+    parser.add_argument(
+        "--check", action="store_true", help="exit 1 when the cold page misses p50/p95 targets"
+    )
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="evidence-bench-compare-"))
     os.environ["EVIDENCE_INSTANCE_PATH"] = str(tmp / "instance")
     try:
         with temporary_database(args.postgres, tmp) as url:
-            run(url, args)
+            cold = run(url, args)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    misses = []
+    if statistics.median(cold) > TARGET_COLD_MS:
+        misses.append(f"cold p50 {statistics.median(cold):.0f} ms > {TARGET_COLD_MS} ms")
+    if pct(cold, 0.95) > TARGET_COLD_P95_MS:
+        misses.append(f"cold p95 {pct(cold, 0.95):.0f} ms > {TARGET_COLD_P95_MS} ms")
+    for miss in misses:
+        print(f"MISSED: /compare {miss}")
+    return 1 if misses and args.check else 0
 
 
-def run(url: str, args: argparse.Namespace) -> None:
+def run(url: str, args: argparse.Namespace) -> list[float]:
     """Fill the database at url, time the pages and print the figures."""
     start = time.perf_counter()
     build_database(url, citations=args.citations, reports=args.reports)
@@ -340,7 +352,8 @@ def run(url: str, args: argparse.Namespace) -> None:
     print(line("  data: citation counts", lit_ms))
     print(line("  data: report statistics", prac_ms))
     engine.dispose()
+    return cold
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

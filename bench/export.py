@@ -4,7 +4,7 @@ Prints rows/s, time to the first byte and peak RSS for the CSV and RIS exports b
 plain csv.writer pass over the same citations in the same run (one SELECT of the citation
 table, no authors, MeSH or links: the floor any export of these rows pays). Each pass runs
 in its own process, so peak RSS is that pass's alone; a 10,000-row pass shows whether
-memory grows with the number of rows. Target: at least 20,000 rows/s.
+memory grows with the number of rows. Targets (issue 10): CSV >= 40,000 rows/s, RIS >= 25,000.
 
     .venv/bin/python bench/export.py [--rows 50000] [--check]
 
@@ -30,7 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-TARGET_ROWS_PER_S = 20_000
+TARGET_ROWS_PER_S = {"csv": 40_000, "ris": 25_000}
 WORDS = (
     "microneedling fractional laser scars acne atrophic randomized split-face trial "
     "collagen induction radiofrequency platelet-rich plasma striae melasma erbium CO2 "
@@ -280,9 +280,10 @@ def main() -> int:
             )
         print("rows/s: wall clock; CPU rows/s: this process's CPU time (steady on a busy machine)")
         print("RSS: after imports -> peak, each pass in its own process")
-        slow = [r for r in results[1:3] if r["rows_per_s"] < TARGET_ROWS_PER_S]
+        slow = [r for r in results[1:3] if r["rows_per_s"] < TARGET_ROWS_PER_S[r["pass"]]]
         for r in slow:
-            print(f"BELOW TARGET: {r['pass']} {r['rows_per_s']:,} rows/s < {TARGET_ROWS_PER_S:,}")
+            target = TARGET_ROWS_PER_S[r["pass"]]
+            print(f"BELOW TARGET: {r['pass']} {r['rows_per_s']:,} rows/s < {target:,}")
         # `make bench` runs every bench in turn: only --check turns a miss into a failure.
         return 1 if slow and args.check else 0
     finally:

@@ -7,6 +7,7 @@ users). `roles_required` lists the roles a route accepts; an admin passes every 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,7 +28,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 MIN_PASSWORD_LENGTH = 10
 # Hashing a throwaway password on unknown e-mails keeps failed logins equally slow either way.
-_DUMMY_HASH = generate_password_hash("not-a-real-password-0000")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Return a hash to check unknown usernames against (built on first use: scrypt is slow)."""
+    return generate_password_hash("not-a-real-password-0000")
+
 
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
@@ -224,7 +231,7 @@ def authenticate(session: Session, *, email: str, password: str) -> User | None:
     """Return the user when the e-mail and password match an active account, else None."""
     user = find_user(session, email)
     if user is None:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_hash(), password)
         return None
     if not check_password_hash(user.password_hash, password) or not user.active:
         return None

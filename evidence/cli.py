@@ -8,7 +8,7 @@ import click
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
-from evidence import create_app, migrate
+from evidence import create_app
 from evidence.db import get_engine, session_scope
 
 
@@ -27,6 +27,8 @@ def db() -> None:
 @with_appcontext
 def db_upgrade(revision: str) -> None:
     """Apply migrations up to a revision; at head, add the catalogue's missing entries."""
+    from evidence import migrate  # alembic: only the db commands need it
+
     url = current_app.config["DATABASE_URL"]
     migrate.upgrade(url, revision)
     current = migrate.current_revision(get_engine())
@@ -48,6 +50,8 @@ def db_upgrade(revision: str) -> None:
 @with_appcontext
 def db_downgrade(revision: str) -> None:
     """Revert migrations down to a revision ('base' for an empty schema)."""
+    from evidence import migrate  # alembic: only the db commands need it
+
     migrate.downgrade(current_app.config["DATABASE_URL"], revision)
     click.echo(f"database at {migrate.current_revision(get_engine())}")
 
@@ -56,6 +60,8 @@ def db_downgrade(revision: str) -> None:
 @with_appcontext
 def db_current() -> None:
     """Print the revision the database is at and the newest one known."""
+    from evidence import migrate  # alembic: only the db commands need it
+
     url = current_app.config["DATABASE_URL"]
     click.echo(f"current: {migrate.current_revision(get_engine())}")
     click.echo(f"head:    {migrate.head_revision(url)}")

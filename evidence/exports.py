@@ -20,17 +20,12 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from itertools import groupby
 from operator import itemgetter
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-import rispy
-from bibtexparser import Library
-from bibtexparser import write_string as bibtex_write_string
-from bibtexparser.model import Entry
-from bibtexparser.model import Field as BibField
 from sqlalchemy.sql import Select
 from sqlmodel import Session, col, select
 
-from evidence import queries, reports
+from evidence import queries, reports, search
 from evidence.iterutil import batched
 from evidence.levels import LEVEL_LABELS
 from evidence.models import (
@@ -42,6 +37,9 @@ from evidence.models import (
     Treatment,
 )
 from evidence.pmidorder import pmid_desc
+
+if TYPE_CHECKING:  # the export libraries load with the first export, not with the CLI
+    from bibtexparser.model import Entry
 
 BATCH_SIZE = 1000
 # Rows per streamed chunk for the text formats: big enough to keep per-chunk overhead low,
@@ -241,6 +239,116 @@ def _batch_sql(dialect: str) -> dict[str, str] | None:
     return {k: sql.replace("{ids}", ids) for k, sql in _BATCH_SQL.items()}
 
 
+# One query per batch for everything a record holds: each related table's rows for a
+# citation come back concatenated into one string by a correlated subquery, in position
+# order. A batch then costs SQLite (or PostgreSQL) one statement and Python a few strings
+# per citation instead of ~15 row tuples to group (bench/export.py: the per-table queries
+# and their rows were nearly half an export's time).
+# Values are separated by ASCII record/unit separators (RS between items, US between an
+# item's fields). A stored value may contain anything, so every citation is checked: an
+# item with the wrong number of fields, a list longer than its row count, or the marker an
+# empty-string field is sent as (STX; NULL is sent as '') sends that citation to the
+# per-table queries, which read the rows as they are.
+RS, US, STX = "\x1e", "\x1f", "\x02"
+# Statuses come from link_statuses(): only these are ever written into the SQL.
+LINK_STATUSES = ("included", "candidate", "excluded")
+
+
+def _agg(dialect: str, expr: str, table: str, order: str, sep: str) -> str:
+    """Return a correlated subquery concatenating `expr` over a citation's rows, in order."""
+    if dialect == "postgresql":
+        return (
+            f"(SELECT string_agg({expr}, {sep} ORDER BY {order}) FROM {table} t "
+            "WHERE t.citation_id = c.id)"
+        )
+    # SQLite before 3.44 has no ORDER BY inside an aggregate: group_concat keeps the order
+    # of an ordered subquery (true of every SQLite release, though not promised).
+    return (
+        f"(SELECT group_concat(v, {sep}) FROM (SELECT {expr} AS v FROM {table} t "
+        f"WHERE t.citation_id = c.id ORDER BY {order}))"
+    )
+
+
+def _aggregated_sql(dialect: str, parts: frozenset[str], statuses: Sequence[str]) -> str:
+    """Return the one-query-per-batch SQL: citation columns, then one column per part."""
+    chr_ = "chr" if dialect == "postgresql" else "char"
+    rs, us = f"{chr_}(30)", f"{chr_}(31)"
+
+    def field(name: str) -> str:
+        # NULL -> '' (the common case), '' -> STX (rare: that citation takes the slow path).
+        return f"CASE WHEN t.{name} = '' THEN {chr_}(2) ELSE coalesce(t.{name}, '') END"
+
+    cols = ["c." + name for name in _CITATION_FIELDS]
+    null = "NULL"
+    if "authors" in parts:
+        names = ("last_name", "fore_name", "initials", "suffix", "collective_name")
+        expr = f" || {us} || ".join(field(n) for n in names)
+        cols.append(_agg(dialect, expr, "citation_author", "t.position", rs))
+    else:
+        cols.append(null)
+    counted = []
+    for part, table, column in (
+        ("publication_types", "citation_publication_type", "name"),
+        ("keywords", "citation_keyword", "keyword"),
+    ):
+        if part in parts:
+            cols.append(_agg(dialect, f"t.{column}", table, "t.position", rs))
+            counted.append(f"(SELECT count(*) FROM {table} t WHERE t.citation_id = c.id)")
+        else:
+            cols.append(null)
+    # Single-value lists cannot check themselves: their row counts, summed, check them.
+    cols.append(" + ".join(counted) if counted else "0")
+    if "mesh_terms" in parts:
+        expr = (
+            f"t.descriptor || {us} || coalesce(t.qualifiers, '') || {us} || "
+            "CASE WHEN t.major THEN '1' ELSE '' END"
+        )
+        cols.append(_agg(dialect, expr, "citation_mesh", "t.position", rs))
+    else:
+        cols.append(null)
+    if "identifiers" in parts:
+        # A DOI or PMCID kept only among the identifiers fills the citation's empty one.
+        for column, types in (("doi", "'doi'"), ("pmcid", "'pmc', 'pmcid'")):
+            cols.append(
+                f"CASE WHEN c.{column} IS NULL OR c.{column} = '' THEN (SELECT t.value "
+                f"FROM citation_identifier t WHERE t.citation_id = c.id AND t.id_type IN "
+                f"({types}) ORDER BY t.id LIMIT 1) END"
+            )
+    else:
+        cols += [null, null]
+    if "abstract" in parts:
+        # Where only the sections were kept: 'LABEL: text' joined by spaces.
+        expr = "CASE WHEN t.label <> '' THEN t.label || ': ' || t.text ELSE t.text END"
+        sections = _agg(dialect, expr, "citation_abstract_section", "t.position", "' '")
+        cols.append(f"CASE WHEN c.abstract IS NULL THEN {sections} END")
+    else:
+        cols.append(null)
+    if "links" in parts:
+        wanted = [s for s in statuses if s in LINK_STATUSES]
+        inlist = ", ".join(f"'{s}'" for s in wanted) or "NULL"
+        for column in ("treatment_id", "indication_id"):
+            expr = f"CASE WHEN t.status IN ({inlist}) THEN CAST(t.{column} AS TEXT) END"
+            cols.append(_agg(dialect, expr, "citation_link", "t.id", "','"))
+    else:
+        cols += [null, null]
+    ids = "IN (SELECT value FROM json_each(?))" if dialect == "sqlite" else "= ANY(%s)"
+    return "SELECT " + ", ".join(cols) + f" FROM citation c WHERE c.id {ids}"
+
+
+@lru_cache(maxsize=65536)
+def _mesh_item(item: str) -> str:
+    """Return the MEDLINE form of one aggregated MeSH item 'descriptor US qualifiers US major'.
+
+    Cached: the same headings recur across a literature (Humans, Female, Acne Vulgaris ...).
+    """
+    descriptor, qualifiers, major = item.split(US)
+    return mesh_label(descriptor, qualifiers, bool(major))
+
+
+class _Mismatch(Exception):
+    """An aggregated value did not split as its rows would: read that citation per table."""
+
+
 _FIRST = itemgetter(0)
 # What a record holds beyond the citation row, each read by one query per batch.
 RECORD_PARTS = (
@@ -278,22 +386,94 @@ class RecordLoader:
         self.sql = _batch_sql(self.dialect)
         if self.sql is None:
             raise ExportError(f"exports support SQLite and PostgreSQL, not {self.dialect}")
+        self.aggregated_sql = _aggregated_sql(self.dialect, self.parts, self.statuses)
+        # Link ids come back as text: map the text straight to the Named.
+        self.treatments_by_text = {str(k): v for k, v in self.treatments.items()}
+        self.indications_by_text = {str(k): v for k, v in self.indications.items()}
 
     def _rows(self, name: str, ids: list[int]) -> list[Any]:
         """Run one batch query on the session's own DB-API connection (its transaction too)."""
         assert self.sql is not None
+        sql = self.aggregated_sql if name == "aggregated" else self.sql[name]
         param: Any = json.dumps(ids) if self.dialect == "sqlite" else ids
         dbapi = self.session.connection().connection.driver_connection
         assert dbapi is not None
         cursor = dbapi.cursor()
         try:
-            cursor.execute(self.sql[name], (param,))
+            cursor.execute(sql, (param,))
             return list(cursor.fetchall())
         finally:
             cursor.close()
 
     def load(self, ids: Sequence[int]) -> list[CitationRecord]:
-        """Return the records of these citation ids, in the order given."""
+        """Return the records of these citation ids, in the order given: one query in all."""
+        return list(self.iter_load(ids))
+
+    def iter_load(self, ids: Sequence[int]) -> Iterator[CitationRecord]:
+        """Yield the records of these citation ids in the order given, one query in all.
+
+        Records are built one at a time as they are consumed: a batch's thousands of lists
+        and tuples never live at once, so the garbage collector has little to scan.
+        """
+        if not ids:
+            return
+        ids = list(ids)
+        rows = {row[0]: row for row in self._rows("aggregated", ids)}
+        for cid in ids:
+            row = rows.get(cid)
+            if row is None:
+                continue
+            try:
+                yield self._record(row)
+            except (_Mismatch, TypeError, ValueError):
+                yield from self.load_by_table([cid])
+
+    def _record(self, row: Sequence[Any]) -> CitationRecord:
+        """Build one record from an aggregated row; raise where a value hid a separator."""
+        (authors, ptypes, keywords, count, mesh, doi, pmcid, abstract, tids, iids) = row[17:]
+        rec = CitationRecord(*row[1:17])
+        if authors is not None:
+            if STX in authors:  # an empty-string field: only the row itself says so
+                raise _Mismatch
+            # Author._make refuses an item with more or fewer than its five fields.
+            rec.authors = [
+                Author._make([f or None for f in item.split(US)]) for item in authors.split(RS)
+            ]
+        if ptypes is not None:
+            rec.publication_types = ptypes.split(RS)
+        if keywords is not None:
+            rec.keywords = keywords.split(RS)
+        if count and len(rec.publication_types) + len(rec.keywords) != count:
+            raise _Mismatch
+        if mesh is not None:
+            rec.mesh_terms = [_mesh_item(item) for item in mesh.split(RS)]
+        if doi is not None:
+            rec.doi = doi
+        if pmcid is not None:
+            rec.pmcid = pmcid
+        if abstract is not None:
+            rec.abstract = abstract
+        if tids is not None:
+            rec.treatments = self._named(tids, self.treatments_by_text)
+        if iids is not None:
+            rec.indications = self._named(iids, self.indications_by_text)
+        return rec
+
+    @staticmethod
+    def _named(ids: str, names: dict[str, Named]) -> list[Named]:
+        """Return the treatments (or indications) of comma-separated link ids, each once."""
+        out: list[Named] = []
+        for key in ids.split(","):
+            named = names.get(key)
+            if named is not None and named not in out:
+                out.append(named)
+        return out
+
+    def load_by_table(self, ids: Sequence[int]) -> list[CitationRecord]:
+        """Return the records of these ids, in order, reading one query per related table.
+
+        The exact path: used for citations whose values hold the aggregated separators.
+        """
         if not ids:
             return []
         ids = list(ids)
@@ -365,9 +545,11 @@ def iter_citations(
     """Yield the filter's citations in the table's order, loading them batch by batch."""
     loader = RecordLoader(session, statuses=link_statuses(flt), parts=parts)
     # yield_per streams the ids (a server-side cursor on PostgreSQL) instead of fetching all.
+    if flt.q:
+        search.refresh_pending(session.get_bind())
     result = session.execute(ordered_ids_query(flt).execution_options(yield_per=batch_size))
     for partition in result.partitions(batch_size):
-        yield from loader.load([row[0] for row in partition])
+        yield from loader.iter_load([row[0] for row in partition])
 
 
 # --- CSV ------------------------------------------------------------------------------
@@ -515,19 +697,35 @@ def write_csv(
 # --- RIS ------------------------------------------------------------------------------
 
 
-class PlainRisWriter(rispy.RisWriter):
-    """rispy's writer without its '1.' counter lines, which are not part of RIS.
+def _plain_ris_writer() -> type:
+    """Return rispy's writer without its '1.' counter lines, which are not part of RIS.
 
-    The reference `ris_record` is checked against (tests/evidence/test_exports.py).
+    The reference `ris_record` is checked against (tests/evidence/test_exports.py); built on
+    first use so that importing this module does not import rispy.
     """
+    import rispy
 
-    def set_header(self, count: int) -> str:
-        """Write no counter line before each reference."""
-        return ""
+    class PlainRisWriter(rispy.RisWriter):
+        """rispy's writer without its counter lines."""
 
-    def _format_line(self, tag: str, value: str = "") -> str:
-        """Format 'TAG  - value' as PATTERN does, without str.format's per-call parsing."""
-        return tag + "  - " + str(value)
+        def set_header(self, count: int) -> str:
+            """Write no counter line before each reference."""
+            return ""
+
+        def _format_line(self, tag: str, value: str = "") -> str:
+            """Format 'TAG  - value' as PATTERN does, without str.format's per-call parsing."""
+            return tag + "  - " + str(value)
+
+    return PlainRisWriter
+
+
+def __getattr__(name: str) -> Any:
+    """Build PlainRisWriter on first access (module attribute, PEP 562)."""
+    if name == "PlainRisWriter":
+        writer = _plain_ris_writer()
+        globals()["PlainRisWriter"] = writer
+        return writer
+    raise AttributeError(name)
 
 
 def _one_line(value: str | None) -> str:
@@ -676,8 +874,15 @@ def ris_record(record: CitationRecord) -> str:
 
 def write_ris(records: Iterable[CitationRecord]) -> Iterator[str]:
     """Yield RIS text, one 'TY  - JOUR' ... 'ER  - ' reference per citation, blank-line apart."""
-    for batch in batched(records, CHUNK_ROWS):
-        yield "".join([ris_record(r) for r in batch])
+    # Each record becomes text as it arrives; only the text waits for the chunk to fill.
+    pending: list[str] = []
+    for r in records:
+        pending.append(ris_record(r))
+        if len(pending) >= CHUNK_ROWS:
+            yield "".join(pending)
+            pending = []
+    if pending:
+        yield "".join(pending)
 
 
 # --- BibTeX ---------------------------------------------------------------------------
@@ -718,6 +923,9 @@ def bibtex_name(author: Author) -> str:
 
 def bibtex_entry(record: CitationRecord) -> Entry:
     """Return one citation as a bibtexparser entry keyed 'pmid<PMID>'."""
+    from bibtexparser.model import Entry
+    from bibtexparser.model import Field as BibField
+
     fields: list[tuple[str, str | None]] = [
         ("title", record.title),
         ("author", None),
@@ -751,6 +959,9 @@ def bibtex_entry(record: CitationRecord) -> Entry:
 
 def write_bibtex(records: Iterable[CitationRecord]) -> Iterator[str]:
     """Yield BibTeX text, one @article per citation."""
+    from bibtexparser import Library
+    from bibtexparser import write_string as bibtex_write_string
+
     for batch in batched(records, CHUNK_ROWS):
         library = Library()
         library.add([bibtex_entry(r) for r in batch])

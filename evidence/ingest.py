@@ -25,7 +25,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
-from evidence import duplicates
+from evidence import duplicates, search
 from evidence.iterutil import batched
 from evidence.levels import grade
 from evidence.models import (
@@ -415,6 +415,8 @@ def upsert_batch(
         indication_id=link.indication_id if link else None,
         now=now,
     )
+    # The batch's citations, marked by the triggers, are indexed in this transaction.
+    search.refresh(conn)
     return counts
 
 

@@ -546,3 +546,14 @@ class AuditEntry(SQLModel, table=True):
     row_id: str | None = Field(default=None, max_length=60)
     fields: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     origin: str | None = Field(default=None, max_length=300)  # "POST /reports/new", "cli"
+
+# --- full-text search (issue 10; migration 0006_fulltext_search) ------------------------
+# The index itself is backend-specific and lives only in the migration: an FTS5 table
+# citation_fts on SQLite, citation_search (tsvector + GIN) on PostgreSQL (evidence/search.py).
+
+
+class SearchDirty(SQLModel, table=True):
+    """A citation whose search-index row is out of date (set by triggers, cleared by refresh)."""
+
+    __tablename__ = "search_dirty"
+    citation_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})

@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from scipy import stats
 from sqlalchemy import case, distinct, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
@@ -30,6 +29,14 @@ from evidence.models import (
     OutcomeReport,
     Treatment,
 )
+
+
+def _stats() -> Any:
+    """Return scipy.stats, imported on first use (it costs ~0.5 s; most commands never need it)."""
+    from scipy import stats
+
+    return stats
+
 
 SMALL_N = 10
 RESPONDER_THRESHOLD = 2  # improvement >= 2 means more than 25% better (quartile scale)
@@ -105,7 +112,7 @@ def _wilson(k: int, n: int) -> tuple[float, float]:
     Memoised: a group's adverse events mostly share the same (k, n), usually (0, n), and
     binomtest also computes a p-value we do not use (about 0.3 ms a call).
     """
-    ci = stats.binomtest(k, n).proportion_ci(confidence_level=CONFIDENCE, method="wilson")
+    ci = _stats().binomtest(k, n).proportion_ci(confidence_level=CONFIDENCE, method="wilson")
     return float(ci.low), float(ci.high)
 
 
@@ -178,7 +185,7 @@ def mean_interval(
         # Identical values: scipy returns nan for a zero scale; the interval is the point.
         return MeanCI(n=n, mean=mean, low=mean, high=mean, small=False)
     sem = math.sqrt(spread / (n * (n - 1))) / math.sqrt(n)
-    low, high = (float(x) for x in stats.t.interval(CONFIDENCE, n - 1, loc=mean, scale=sem))
+    low, high = (float(x) for x in _stats().t.interval(CONFIDENCE, n - 1, loc=mean, scale=sem))
     floor, ceiling = bounds
     clipped = low < floor or high > ceiling
     return MeanCI(

@@ -6,10 +6,11 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from sqlalchemy import distinct, func, or_
+from sqlalchemy import distinct, false, func, or_
 from sqlalchemy.sql import Select
 from sqlmodel import Session, col, select
 
+from evidence import search
 from evidence.models import (
     Citation,
     CitationAbstractSection,
@@ -30,6 +31,7 @@ from evidence.pmidorder import pmid_desc
 
 LEVEL_KEYS = ("1", "2", "3", "4", "5", "unrated")
 STATUS_KEYS = ("included", "candidate", "excluded", "any", "unlinked")
+SORTS = ("relevance", "newest")  # a text search's orders; without text: newest first
 
 
 @dataclass
@@ -47,6 +49,7 @@ class CitationFilter:
     # linked to no treatment and no indication (an import without --treatment leaves these).
     status: str | None = "included"
     retracted: str | None = None  # "only" / "exclude" / None
+    sort: str | None = None  # with text: "relevance" (None) or "newest"
 
     # What the query string asked for that could not be used (evidence/params.py).
     ignored: tuple[str, ...] = field(default=(), compare=False)
@@ -65,6 +68,7 @@ class CitationFilter:
             q=p.text("q"),
             status=p.choice("status", STATUS_KEYS, default="included"),
             retracted=p.choice("retracted", ("only", "exclude")),
+            sort=p.choice("sort", SORTS),
         )
         return replace(flt, ignored=p.publish())
 
@@ -111,23 +115,7 @@ def citation_ids_query(flt: CitationFilter) -> Select[Any]:
         )
         stmt = stmt.where(col(Citation.id).in_(sub))
     if flt.q:
-        like = f"%{flt.q.lower()}%"
-        author_sub = select(CitationAuthor.citation_id).where(
-            or_(
-                func.lower(CitationAuthor.last_name).like(like),
-                func.lower(CitationAuthor.collective_name).like(like),
-            )
-        )
-        stmt = stmt.where(
-            or_(
-                func.lower(Citation.title).like(like),
-                func.lower(func.coalesce(Citation.abstract, "")).like(like),
-                func.lower(func.coalesce(Citation.journal, "")).like(like),
-                col(Citation.pmid) == flt.q,
-                func.lower(func.coalesce(Citation.doi, "")) == flt.q.lower(),
-                col(Citation.id).in_(author_sub),
-            )
-        )
+        stmt = stmt.where(text_condition(flt.q))
     if flt.retracted == "only":
         stmt = stmt.where(col(Citation.retraction_status) != "none")
     elif flt.retracted == "exclude":
@@ -135,8 +123,27 @@ def citation_ids_query(flt: CitationFilter) -> Select[Any]:
     return stmt
 
 
+def text_condition(q: str) -> Any:
+    """Return the text filter: the full-text index's hits, or the PMID / DOI typed.
+
+    Text that cannot be read as a search matches nothing (search.syntax_error says why).
+    """
+    try:
+        node = search.parse(q)
+    except search.SearchSyntaxError:
+        return false()
+    conditions: list[Any] = [search.SearchMatch(col(Citation.id), node)]
+    if q.isdigit():
+        conditions.append(col(Citation.pmid) == q)
+    if q.startswith("10.") and "/" in q:
+        conditions.append(func.lower(func.coalesce(Citation.doi, "")) == q.lower())
+    return or_(*conditions) if len(conditions) > 1 else conditions[0]
+
+
 def count_citations(session: Session, flt: CitationFilter) -> int:
     """Count the citations matching a filter."""
+    if flt.q:
+        search.refresh_pending(session.get_bind())
     sub = citation_ids_query(flt).subquery()
     return int(session.exec(select(func.count()).select_from(sub)).one())
 
@@ -144,16 +151,31 @@ def count_citations(session: Session, flt: CitationFilter) -> int:
 def citation_rows(
     session: Session, flt: CitationFilter, *, page: int = 1, per_page: int = 25
 ) -> list[Citation]:
-    """Return one page of citations matching a filter, newest first."""
+    """Return one page of citations matching a filter: most relevant first for a text
+    search (unless flt.sort is "newest"), else newest first."""
     ids = citation_ids_query(flt).subquery()
-    stmt = (
-        select(Citation)
-        .where(col(Citation.id).in_(select(ids.c.id)))
-        .order_by(col(Citation.year).desc().nulls_last(), *pmid_desc())
-        .offset((page - 1) * per_page)
-        .limit(per_page)
-    )
-    return list(session.exec(stmt))
+    newest = (col(Citation.year).desc().nulls_last(), *pmid_desc())
+    stmt = select(Citation).where(col(Citation.id).in_(select(ids.c.id)))
+    node = _ranked_node(flt)
+    if node is not None:
+        hits = search.ranked_hits(session.get_bind().dialect.name, node)
+        # Outer join: a PMID or DOI typed matches without being a text hit.
+        stmt = stmt.outerjoin(hits, hits.c.id == col(Citation.id)).order_by(
+            hits.c.rank.is_(None), hits.c.rank, *newest
+        )
+    else:
+        stmt = stmt.order_by(*newest)
+    return list(session.exec(stmt.offset((page - 1) * per_page).limit(per_page)))
+
+
+def _ranked_node(flt: CitationFilter) -> search.Node | None:
+    """Return the query tree to rank by, or None when the table is ordered newest first."""
+    if not flt.q or flt.sort == "newest":
+        return None
+    try:
+        return search.parse(flt.q)
+    except search.SearchSyntaxError:
+        return None
 
 
 def authors_by_citation(session: Session, ids: list[int]) -> dict[int, list[CitationAuthor]]:

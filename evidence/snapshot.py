@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from evidence import search
 from evidence.catalogue import INDICATIONS, TREATMENTS
 from evidence.levels import grade
 from evidence.models import (
@@ -141,6 +142,7 @@ def load(session: Session, snapshot_dir: Path = SNAPSHOT_DIR) -> LoadReport:
     for rec in forum["price_points"]:
         _load_price(session, rec, forum["source"], treatments, report)
     session.flush()
+    search.refresh(session.connection())  # index the citations just added
     return report
 
 

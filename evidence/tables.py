@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from evidence import queries
+from evidence import queries, search
 from evidence.models import Citation, CitationAuthor, Indication, Treatment
 
 PER_PAGE = 25
@@ -27,6 +27,7 @@ class CitationTable:
     treatments: list[Treatment]
     indications: list[Indication]
     pub_type_choices: list[str]
+    search_error: str | None = None  # why the text could not be read as a search
 
 
 def citation_table(session: Session, flt: queries.CitationFilter, args: Any) -> CitationTable:
@@ -48,4 +49,5 @@ def citation_table(session: Session, flt: queries.CitationFilter, args: Any) -> 
         treatments=queries.treatments(session),
         indications=queries.indications(session),
         pub_type_choices=queries.publication_type_names(session),
+        search_error=search.syntax_error(flt.q),
     )

@@ -19,7 +19,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response as BaseResponse
 
-from evidence import charts, compare, living, queries
+from evidence import compare, living, queries
 from evidence.db import get_session
 from evidence.downloads import attach
 from evidence.filters import endpoint_exists
@@ -98,6 +98,8 @@ def canonical_args(selection: compare.Selection) -> dict[str, Any]:
 @bp.get("/compare")
 def page() -> BaseResponse | str:
     """Compare two to four treatments on literature and practice; the URL is a permalink."""
+    from evidence import charts  # matplotlib: loaded by the first chart, not at start-up
+
     selection = _selection()
     canonical = canonical_args(selection)
     asked_indication = request.args.get("indication")
@@ -169,6 +171,8 @@ def table_csv() -> Response:
 @bp.get("/compare/chart/<kind>.<fmt>")
 def chart(kind: str, fmt: str) -> BaseResponse:
     """Download one comparison chart as PNG or SVG."""
+    from evidence import charts  # matplotlib: loaded by the first chart, not at start-up
+
     if kind not in charts.KINDS or fmt not in charts.FORMATS:
         abort(404, description=f"No chart {kind}.{fmt}.")
     selection = _selection()

@@ -487,14 +487,26 @@ def test_rows_are_loaded_per_batch_not_per_row(app: Flask) -> None:
     all_rows, all_queries = statements(None)
     assert all_rows > 2 * few_rows > 0
     assert all_queries == few_queries
-    # Batches of 10: the same per-batch queries, once for each of the ceil(rows / 10) batches.
+    # Batches of 10: the per-batch query, once for each of the ceil(rows / 10) batches. One
+    # statement per batch: every related table is aggregated into it.
     _rows, batched = statements(None, batch_size=10)
     per_batch = (batched - all_queries) / (-(-all_rows // 10) - 1)
-    assert 6 <= per_batch <= 9
+    assert per_batch == 1
+
+
+RELATED_TABLES = {
+    "citation_author",
+    "citation_publication_type",
+    "citation_keyword",
+    "citation_mesh",
+    "citation_identifier",
+    "citation_abstract_section",
+    "citation_link",
+}
 
 
 def test_a_few_csv_columns_read_only_their_tables(app: Flask) -> None:
-    def selects(fmt: str, columns: list[str]) -> tuple[int, bytes]:
+    def selects(fmt: str, columns: list[str]) -> tuple[set[str], bytes]:
         executed: list[str] = []
         with app.app_context(), Session(get_engine()) as session:
             raw = session.connection().connection.driver_connection
@@ -504,15 +516,17 @@ def test_a_few_csv_columns_read_only_their_tables(app: Flask) -> None:
                 data = b"".join(exports.export_citations(session, flt, fmt, columns=columns))
             finally:
                 raw.set_trace_callback(None)
-        return len([q for q in executed if "citation_" in q and "json_each" in q]), data
+        batch = [q for q in executed if "json_each" in q]
+        assert len(batch) == 1  # the snapshot is one batch: one statement reads it all
+        return set(re.findall(r"\bcitation_[a-z_]+", batch[0])) & RELATED_TABLES, data
 
     few, data = selects("csv", ["pmid", "title"])
     every, _ = selects("ris", list(exports.DEFAULT_COLUMNS))
     assert data.decode().splitlines()[0] == "pmid,title"
-    assert few == 0  # the citation row alone: no author, MeSH, link ... table is read
-    assert every == 7  # authors, publication types, keywords, MeSH, identifiers, abstract, links
+    assert few == set()  # the citation row alone: no author, MeSH, link ... table is read
+    assert every == RELATED_TABLES  # RIS carries authors, types, keywords, MeSH, ids, links
     authors, _ = selects("csv", ["pmid", "authors", "treatments"])
-    assert authors == 2
+    assert authors == {"citation_author", "citation_link"}
 
 
 def test_small_batches_give_the_same_records(any_app: Flask) -> None:
@@ -588,3 +602,75 @@ def test_ris_lines_are_exactly_what_rispy_writes(tricky_app: Flask) -> None:
     # Suffixes, collective authors, expanded pages: the cases a careless writer gets wrong.
     for line in ("AU  - English, RS, Jr\n", "AU  - Split-Face Study Group\n", "EP  - 1129\n"):
         assert line in ours
+
+
+def test_one_query_per_batch_gives_the_records_the_tables_hold(tricky_app: Flask) -> None:
+    """Aggregated loading (one query per batch) equals reading each related table's rows."""
+    with tricky_app.app_context(), Session(get_engine()) as session:
+        ids = [
+            row[0]
+            for row in session.execute(
+                exports.ordered_ids_query(queries.CitationFilter(status="any"))
+            )
+        ]
+        loader = exports.RecordLoader(session, statuses=("included", "candidate"))
+        aggregated = loader.load(ids)
+        by_table = loader.load_by_table(ids)
+    assert aggregated == by_table
+    assert len(aggregated) == len(expected_records())
+    tricky = next(r for r in aggregated if r.pmid == "99000001")
+    assert tricky.mesh_terms == ["Acne Vulgaris/*therapy/complications", "*Needles"]
+    assert tricky.pmcid == "PMC1234567"  # kept only among the identifiers
+    assert [a.label for a in tricky.authors][-1] == "Split-Face Study Group"
+    assert [t.slug for t in tricky.treatments] == ["microneedling"]
+
+
+def test_values_holding_the_separators_are_exported_as_stored(any_app: Flask) -> None:
+    """Separator characters, empty strings and a missing last name survive aggregation."""
+    with any_app.app_context(), session_scope() as session:
+        c = Citation(pmid="99000003", title="Separators", year=2020, evidence_rule="test")
+        session.add(c)
+        session.flush()
+        assert c.id is not None
+        cid = c.id
+        session.add_all(
+            [
+                CitationAuthor(citation_id=cid, position=0, last_name="Ro\x1ee", initials="A"),
+                CitationAuthor(citation_id=cid, position=1, last_name="Un\x1fit", initials="B"),
+                CitationAuthor(citation_id=cid, position=2, last_name="", fore_name="Cher"),
+                CitationAuthor(citation_id=cid, position=3, fore_name="Mononym"),
+                CitationPublicationType(citation_id=cid, position=0, name="Type\x1eSplit"),
+                CitationKeyword(citation_id=cid, position=0, keyword="key\x1fword"),
+                CitationMesh(
+                    citation_id=cid, position=0, descriptor="Skin\x1f", qualifiers="", major=True
+                ),
+            ]
+        )
+    with any_app.app_context(), Session(get_engine()) as session:
+        loader = exports.RecordLoader(session)
+        (record,) = loader.load([cid])
+        assert record == loader.load_by_table([cid])[0]
+    assert [a.last_name for a in record.authors] == ["Ro\x1ee", "Un\x1fit", "", None]
+    assert record.publication_types == ["Type\x1eSplit"]
+    assert record.keywords == ["key\x1fword"]
+    assert record.mesh_terms == ["*Skin\x1f"]
+    # Each kind of value on its own is caught too, not only all of them together.
+    with any_app.app_context(), session_scope() as session:
+        for pos, text in enumerate(("Plain", "Ty\x1epe")):
+            session.add(CitationPublicationType(citation_id=cid, position=pos + 1, name=text))
+    with any_app.app_context(), Session(get_engine()) as session:
+        loader = exports.RecordLoader(session, parts=["publication_types"])
+        (record,) = loader.load([cid])
+    assert record.publication_types == ["Type\x1eSplit", "Plain", "Ty\x1epe"]
+    # An empty last name alone (no separator anywhere) stays empty, not missing.
+    with any_app.app_context(), session_scope() as session:
+        other = Citation(pmid="99000004", title="Empty", evidence_rule="test")
+        session.add(other)
+        session.flush()
+        assert other.id is not None
+        other_id = other.id
+        session.add(CitationAuthor(citation_id=other_id, position=0, last_name="", fore_name="C"))
+    with any_app.app_context(), Session(get_engine()) as session:
+        (record,) = exports.RecordLoader(session).load([other_id])
+    assert record.authors == [exports.Author("", "C", None, None, None)]
+    assert record.authors[0].inverted == ", C"
