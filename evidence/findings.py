@@ -60,6 +60,7 @@ class Block:
     head_to_head: bool
     findings: tuple[Finding, ...]
     published: tuple[Published, ...] = ()
+    not_estimable: tuple[str, ...] = ()  # outcomes extracted with no number to show
 
     @property
     def key(self) -> str:
@@ -135,20 +136,27 @@ def study_findings(
     for first, second in itertools.combinations(slugs, 2):
         found = head_to_head(relevant, first, second, indication)
         if found:
+            shown, missing = _split(found)
             out.pairs.append(
                 Block(
                     (first, second),
                     True,
-                    tuple(found),
+                    shown,
                     matching_published(published, (first, second), indication),
+                    missing,
                 )
             )
     for slug in slugs:
         own = single_arm(relevant, slug, indication)
         if own:
+            shown, missing = _split(own)
             out.indirect.append(
                 Block(
-                    (slug,), False, tuple(own), matching_published(published, (slug,), indication)
+                    (slug,),
+                    False,
+                    shown,
+                    matching_published(published, (slug,), indication),
+                    missing,
                 )
             )
     by_slug = {p.treatment: p for p in practice}
@@ -160,6 +168,24 @@ def study_findings(
                 )
             )
     return out
+
+
+def has_number(f: Finding) -> bool:
+    """Return whether a finding has a number to show: an estimate, or one study's difference."""
+    return f.estimate is not None or any(r.yi is not None for r in f.pooled.rows)
+
+
+def _split(found: Sequence[Finding]) -> tuple[tuple[Finding, ...], tuple[str, ...]]:
+    """Split findings into those with a number (estimates first) and the names of the rest.
+
+    An outcome extracted with no count, mean or n says nothing on the page but its name.
+    """
+    shown = sorted(
+        (f for f in found if has_number(f)),
+        key=lambda f: (f.estimate is None, f.adverse, f.label.lower(), f.group),
+    )
+    missing = tuple(dict.fromkeys(f.label for f in found if not has_number(f)))
+    return tuple(shown), missing
 
 
 def _indirect_pih(findings: StudyFindings, slug: str) -> Finding | None:
@@ -351,3 +377,34 @@ def find(findings: StudyFindings, treatments: Sequence[str], slug: str) -> Findi
                 if f.slug == slug:
                     return f
     return None
+
+
+def effect_text(f: Finding) -> str:
+    """Return a finding's pooled effect and interval in words, or why there is none."""
+    if f.estimate is None:
+        unpooled = next((r for r in f.pooled.rows if r.yi is not None), None)
+        if unpooled is not None and unpooled.yi is not None:
+            name = "MD" if f.effect_type == "MD" else "change"
+            return f"{name} {unpooled.yi:+.2f}, no interval ({unpooled.excluded})"
+        return "not estimable"
+    name = {"RR": "RR", "MD": "MD", "proportion": "", "mean change": "change"}[f.effect_type]
+    if f.effect_type == "RR":
+        body = f"{f.estimate:.2f} ({f.ci_low:.2f} to {f.ci_high:.2f})"
+    elif f.effect_type == "proportion":
+        body = f"{_pct(f.estimate)} ({_pct(f.ci_low)} to {_pct(f.ci_high)})"
+    else:
+        body = f"{f.estimate:+.2f} ({f.ci_low:+.2f} to {f.ci_high:+.2f})"
+    return f"{name} {body}".strip()
+
+
+def direction_text(f: Finding, names: dict[str, str]) -> str:
+    """Say which treatment the pooled interval favours, or that it includes no effect."""
+    if f.estimate is None or f.ci_low is None or f.ci_high is None or f.null_value is None:
+        return ""
+    if len(f.treatments) != 2:
+        return ""
+    first, second = (names.get(t, t) for t in f.treatments)
+    if f.ci_low <= f.null_value <= f.ci_high:
+        return "the interval includes no difference"
+    below = f.ci_high < f.null_value
+    return f"favours {first if below == f.lower_is_better else second}"

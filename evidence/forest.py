@@ -139,6 +139,12 @@ def figure(data: dict[str, Any]) -> Figure:
         labels.append(row["label"])
         if row["estimate"] is None:
             why = row["excluded"] or "not estimable"
+            if row["raw"] is not None and effect in ("MD", "mean change"):
+                # A difference with no SD: drawn hollow, with no interval and no weight.
+                values.append(row["raw"])
+                ax.plot([row["raw"]], [y], marker="o", markersize=6, markerfacecolor="none",
+                        markeredgecolor=BLUE, linestyle="")  # fmt: skip
+                why = f"{row['raw']:+.2f}, no interval (no SD)"
             right.append(why if len(why) < 34 else why[:32] + "…")
             continue
         values += [row["low"], row["high"]]

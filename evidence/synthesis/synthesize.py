@@ -121,6 +121,8 @@ def arm_n(study: Study, arm: Arm, value: ArmValue | None) -> int | None:
 def arm_events(value: ArmValue, n: int | None) -> tuple[int | None, str]:
     """Return an arm's event count and a note when it was derived from a stated percentage."""
     if value.events is not None:
+        if n and not 0 <= value.events <= n:
+            return None, f"{value.events} events of {n} is impossible"
         return value.events, ""
     if value.percent is None or not n:
         return None, ""
@@ -290,7 +292,8 @@ def _pair_finding(
     rd_result = pool(rd_effects, method=method) if dichotomous else None
     log_scale = dichotomous
     studies = [e[0] for e in entries]
-    participants = result.participants
+    # Persons in the studies behind the result, pooled or not (GRADE reads the pooled count).
+    participants = sum(participants_by_study.values())
     certainty = grade(
         designs=[_design(s) for s in studies],
         i2=result.i2,
@@ -298,7 +301,7 @@ def _pair_finding(
         ci_high=result.ci_high,
         null_value=0.0,
         dichotomous=dichotomous,
-        participants=participants,
+        participants=result.participants,
         head_to_head=True,
     )
     if not result.pooled and result.k == 0:
@@ -532,7 +535,8 @@ def _change_finding(
         risk_difference=None,
         control_risk=None,
         studies=tuple(_ref(s) for s in studies),
-        participants=result.participants,
+        # Persons in the arms behind the result, pooled or not.
+        participants=sum(e.participants or 0 for e in effects),
         certainty=certainty,
         notes=tuple(dict.fromkeys(base_notes + list(result.notes))),
     )

@@ -23,6 +23,7 @@ from evidence import charts, compare, queries
 from evidence.db import get_session
 from evidence.filters import endpoint_exists
 from evidence.models import Treatment
+from evidence.views.synthesis import study_findings_for
 
 bp = Blueprint("compare", __name__)
 
@@ -110,8 +111,10 @@ def page() -> BaseResponse | str:
     session = get_session()
     comparison = None
     figures = []
+    studies_found = None
     if selection.treatments:
         comparison = compare.cached_compare(session, selection=selection)
+        studies_found = study_findings_for(selection, comparison)
         data = charts.chart_data(comparison)
         for kind in charts.KINDS:
             alt = charts.alt_text(kind, data[kind])
@@ -133,6 +136,7 @@ def page() -> BaseResponse | str:
         selection=selection,
         comparison=comparison,
         figures=figures,
+        studies_found=studies_found,
         args=canonical,
         href=href,
         treatments=queries.treatments(session),

@@ -332,6 +332,18 @@ def test_writes_need_a_live_practitioner_token(app: Flask, checked: CheckedClien
     assert not_json.status_code == 400
 
 
+def test_synthesis_names_the_selection_and_refuses_bad_requests(checked: CheckedClient) -> None:
+    """/api/v1/synthesis answers the selection, and JSON errors for missing or unknown names."""
+    url = "/api/v1/synthesis?t=microneedling&t=fractional-co2-laser&indication=acne-scars"
+    body = checked.get(url).get_json()
+    assert [t["slug"] for t in body["treatments"]] == ["microneedling", "fractional-co2-laser"]
+    assert body["indication"]["slug"] == "acne-scars"
+    missing = checked.get("/api/v1/synthesis")
+    assert missing.status_code == 400 and "?t=" in missing.get_json()["message"]
+    assert checked.get("/api/v1/synthesis?t=nothing").status_code == 404
+    assert checked.get("/api/v1/synthesis?t=microneedling&indication=nope").status_code == 404
+
+
 def test_every_documented_response_is_exercised(app: Flask, checked: CheckedClient) -> None:
     """Run every test scenario's requests in one client, then compare with the document."""
     test_document_is_valid_openapi_31(checked)
@@ -344,6 +356,7 @@ def test_every_documented_response_is_exercised(app: Flask, checked: CheckedClie
     test_reports_list_one_and_hidden_ones_stay_hidden(app, checked)
     test_practitioner_token_writes_a_report(app, checked)
     test_writes_need_a_live_practitioner_token(app, checked)
+    test_synthesis_names_the_selection_and_refuses_bad_requests(checked)
     checked.post(
         "/api/v1/reports",
         json={**REPORT, "improvement": 9},
