@@ -298,7 +298,7 @@ def relative_effect(f: Finding) -> str:
 def absolute_effect(f: Finding, names: dict[str, str]) -> str:
     """Return a finding's absolute effect: per 1000 for ratios, the difference or the rate."""
     if f.estimate is None:
-        return "not estimable"
+        return effect_text(f)
     if f.effect_type == "RR" and f.control_risk is not None:
         assert f.ci_low is not None and f.ci_high is not None
         base = 1000 * f.control_risk

@@ -69,6 +69,8 @@ def heterogeneity_text(finding: Finding) -> str:
     if not p.pooled:
         if p.k == 1:
             return "One study only: no pooling, so no heterogeneity or prediction interval."
+        if any(r.yi is not None for r in p.rows):
+            return "No study reports the spread (SD) this needs: differences without intervals."
         return "No study could be pooled."
     q_p = "p < 0.001" if (p.q_p or 0) < 0.001 else f"p = {p.q_p:.3f}"
     return (
