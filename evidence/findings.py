@@ -228,9 +228,10 @@ def literature_against_practice(
                 "too-few",
                 f"{name}: the studies put PIH in skin types IV-VI at {_pct(literature.estimate)} "
                 f"(95% CI {_pct(literature.ci_low)} to {_pct(literature.ci_high)}, "
-                f"{literature.participants} participants); practice has only {n} report"
-                f"{'s' if n != 1 else ''} for those types (fewer than {SMALL_N}): too few to say "
-                "whether practice agrees.",
+                f"{literature.participants} participants); practice has "
+                + (f"only {n} report{'s' if n != 1 else ''}" if n else "no reports")
+                + f" for those types (fewer than {SMALL_N}): too few to say whether practice "
+                "agrees.",
                 slug,
             )
         )

@@ -141,9 +141,7 @@ def mean_difference(
     participants = max(n1, n2) if paired else n1 + n2
     md = mean1 - mean2
     if sd1 is None or sd2 is None:
-        return StudyEffect(
-            key, label, md, None, participants, excluded="SD not reported: no interval, not pooled"
-        )
+        return StudyEffect(key, label, md, None, participants, excluded="SD not reported")
     if paired and within_person_r is not None:
         n = max(n1, n2)
         var = (sd1**2 + sd2**2 - 2 * within_person_r * sd1 * sd2) / n
@@ -169,9 +167,7 @@ def hedges_g(
     """Return Hedges' g (bias-corrected SMD, arm 1 minus arm 2) from statsmodels' effectsize_smd."""
     participants = max(n1, n2) if paired else n1 + n2
     if sd1 is None or sd2 is None:
-        return StudyEffect(
-            key, label, None, None, participants, excluded="SD not reported: no SMD, not pooled"
-        )
+        return StudyEffect(key, label, None, None, participants, excluded="SD not reported")
     g, var = effectsize_smd(mean1, sd1, n1, mean2, sd2, n2)
     note = "split-face analysed as parallel arms (correlation 0)" if paired else ""
     return StudyEffect(key, label, float(g), float(var), participants, note)

@@ -497,7 +497,7 @@ def _change_finding(
                     change,
                     None,
                     n,
-                    excluded="SD of the change not reported: no interval, not pooled",
+                    excluded="SD of the change not reported",
                 )  # fmt: skip
             )
         else:
