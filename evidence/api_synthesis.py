@@ -90,11 +90,12 @@ def synthesis(session: Session, *, slugs: list[str], indication_slug: str | None
         if treatment is None:
             raise ApiError(404, "not found", f"No treatment is called {slug!r}.")
         treatments.append(treatment)
-    indication = None
-    if indication_slug:
-        indication = queries.indication_by_slug(session, indication_slug)
-        if indication is None:
-            raise ApiError(404, "not found", f"No indication is called {indication_slug!r}.")
+    if not indication_slug:
+        # Pooling across indications would mix different conditions.
+        raise ApiError(400, "bad request", "Name an indication: &indication=slug.")
+    indication = queries.indication_by_slug(session, indication_slug)
+    if indication is None:
+        raise ApiError(404, "not found", f"No indication is called {indication_slug!r}.")
     studies, published = findings_db.load(session, indication=indication_slug)
     result = findings.study_findings(
         studies,
@@ -106,9 +107,7 @@ def synthesis(session: Session, *, slugs: list[str], indication_slug: str | None
     blocks = result.pairs + result.indirect
     return {
         "treatments": [{"slug": t.slug, "name": t.name} for t in treatments],
-        "indication": (
-            {"slug": indication.slug, "name": indication.name} if indication is not None else None
-        ),
+        "indication": {"slug": indication.slug, "name": indication.name},
         "studies_extracted": result.studies,
         "unverified": result.unverified,
         "retracted_left_out": result.retracted,

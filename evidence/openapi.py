@@ -302,7 +302,7 @@ SCHEMAS: dict[str, Any] = {
     "Synthesis": _obj(
         {
             "treatments": {"type": "array", "items": _ref("Named")},
-            "indication": {"oneOf": [_ref("Named"), {"type": "null"}]},
+            "indication": _ref("Named"),
             "studies_extracted": INT,
             "unverified": INT,
             "retracted_left_out": INT,
@@ -598,7 +598,13 @@ def _document() -> dict[str, Any]:
                     "style": "form",
                     "explode": True,
                 },
-                _query("indication", "Indication slug."),
+                {
+                    "name": "indication",
+                    "in": "query",
+                    "required": True,
+                    "description": "Indication slug (results are never pooled across indications).",
+                    "schema": STR,
+                },
             ],
             errors=(400, 404),
             op_id="synthesis",

@@ -114,7 +114,9 @@ def page() -> BaseResponse | str:
     studies_found = None
     if selection.treatments:
         comparison = compare.cached_compare(session, selection=selection)
-        studies_found = study_findings_for(selection, comparison)
+        # Pooling across indications would mix different conditions: only for one indication.
+        if selection.indication is not None:
+            studies_found = study_findings_for(selection, comparison)
         data = charts.chart_data(comparison)
         for kind in charts.KINDS:
             alt = charts.alt_text(kind, data[kind])

@@ -340,7 +340,9 @@ def test_synthesis_names_the_selection_and_refuses_bad_requests(checked: Checked
     assert body["indication"]["slug"] == "acne-scars"
     missing = checked.get("/api/v1/synthesis")
     assert missing.status_code == 400 and "?t=" in missing.get_json()["message"]
-    assert checked.get("/api/v1/synthesis?t=nothing").status_code == 404
+    assert checked.get("/api/v1/synthesis?t=nothing&indication=acne-scars").status_code == 404
+    no_indication = checked.get("/api/v1/synthesis?t=microneedling")
+    assert no_indication.status_code == 400 and "indication" in no_indication.get_json()["message"]
     assert checked.get("/api/v1/synthesis?t=microneedling&indication=nope").status_code == 404
 
 

@@ -187,3 +187,6 @@ def test_compare_page_forest_summary_and_api_show_the_same_numbers(app: Flask) -
     rr = next(r for r in body["results"] if r["outcome"] == "pih" and r["head_to_head"])
     assert round(rr["estimate"], 2) == 4.50 and rr["studies"][0]["pmid"] == pmid
     assert rr["studies"][0]["verified"] is False and body["unverified"] == 1
+    # Without an indication nothing is pooled: conditions are never mixed.
+    every = client.get("/compare?t=microneedling&t=fractional-co2-laser").get_data(as_text=True)
+    assert "Choose an indication to see" in every and "RR 4.50" not in every
