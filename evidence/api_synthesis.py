@@ -36,6 +36,15 @@ def finding_json(f: Finding, block: findings.Block) -> dict[str, Any]:
         "ci_high": f.ci_high,
         "pi_low": f.pi_low,
         "pi_high": f.pi_high,
+        "risk_difference": (
+            {
+                "estimate": f.risk_difference.estimate,
+                "ci_low": f.risk_difference.ci_low,
+                "ci_high": f.risk_difference.ci_high,
+            }
+            if f.risk_difference is not None and f.risk_difference.estimate is not None
+            else None
+        ),
         "i2": f.pooled.i2,
         "tau2": f.pooled.tau2,
         "q": f.pooled.q,

@@ -409,3 +409,11 @@ def direction_text(f: Finding, names: dict[str, str]) -> str:
         return "the interval includes no difference"
     below = f.ci_high < f.null_value
     return f"favours {first if below == f.lower_is_better else second}"
+
+
+def risk_difference_text(f: Finding) -> str:
+    """Return the pooled risk difference of a ratio finding in words, or nothing."""
+    rd = f.risk_difference
+    if rd is None or rd.estimate is None or rd.ci_low is None or rd.ci_high is None:
+        return ""
+    return f"RD {rd.estimate:+.2f} ({rd.ci_low:+.2f} to {rd.ci_high:+.2f})"

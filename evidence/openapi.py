@@ -324,6 +324,18 @@ SCHEMAS: dict[str, Any] = {
                         "ci_high": _nullable("number"),
                         "pi_low": _nullable("number"),
                         "pi_high": _nullable("number"),
+                        "risk_difference": {
+                            "oneOf": [
+                                _obj(
+                                    {
+                                        "estimate": {"type": "number"},
+                                        "ci_low": {"type": "number"},
+                                        "ci_high": {"type": "number"},
+                                    }
+                                ),
+                                {"type": "null"},
+                            ]
+                        },
                         "i2": _nullable("number"),
                         "tau2": _nullable("number"),
                         "q": _nullable("number"),

@@ -169,6 +169,7 @@ def init_app(app: Flask) -> None:
         forest_url=forest_url,
         sof_rows=findings.sof_rows,
         effect_text=findings.effect_text,
+        risk_difference_text=findings.risk_difference_text,
         direction_text=findings.direction_text,
         outcome_label=findings.outcome_label,
         heterogeneity_text=forest.heterogeneity_text,

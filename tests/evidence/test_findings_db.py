@@ -7,6 +7,7 @@ abstract states it), and a study of a citation marked retracted.
 
 from __future__ import annotations
 
+import pytest
 from flask import Flask
 from sqlmodel import Session, select
 
@@ -186,6 +187,9 @@ def test_compare_page_forest_summary_and_api_show_the_same_numbers(app: Flask) -
     body = client.get(f"/api/v1/synthesis?{args}").get_json()
     rr = next(r for r in body["results"] if r["outcome"] == "pih" and r["head_to_head"])
     assert round(rr["estimate"], 2) == 4.50 and rr["studies"][0]["pmid"] == pmid
+    # 9/30 - 2/30 = 0.2333; var 0.3 * 0.7 / 30 + (1/15) * (14/15) / 30
+    assert rr["risk_difference"]["estimate"] == pytest.approx(7 / 30)
+    assert "RD +0.23 (+0.05 to +0.42)" in page
     assert rr["studies"][0]["verified"] is False and body["unverified"] == 1
     # Without an indication nothing is pooled: conditions are never mixed.
     every = client.get("/compare?t=microneedling&t=fractional-co2-laser").get_data(as_text=True)
