@@ -381,7 +381,10 @@ def study_record(session: Session, study: Study) -> dict[str, Any]:
                 "responders_n": o.responders_n,
                 "responders_percent": o.responders_percent,
                 "value_as_stated": o.value_as_stated,
+                "ci_as_stated": o.ci_as_stated,
+                "categories_as_stated": o.categories_as_stated,
                 "p_value_as_stated": o.p_value_as_stated,
+                "p_vs_baseline_as_stated": o.p_vs_baseline_as_stated,
                 "direction_as_stated": o.direction_as_stated,
             }
             for o in outcomes
@@ -391,6 +394,7 @@ def study_record(session: Session, study: Study) -> dict[str, Any]:
                 "arm": index.get(e.arm_id) if e.arm_id else None,
                 "event": e.event,
                 "event_as_stated": e.event_as_stated,
+                "scope_as_stated": e.scope_as_stated,
                 "events": e.events,
                 "n": e.n,
                 "percent": e.percent,

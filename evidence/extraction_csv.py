@@ -25,13 +25,15 @@ COLUMNS = (
     "arm", "treatment", "comparator", "arm_label", "co_intervention", "sessions",
     "interval_weeks", "interval_as_stated", "arm_n", "row_type", "measure", "measure_as_stated",
     "timepoint", "n", "baseline", "mean", "mean_change", "sd", "sd_of", "percent_improvement",
-    "events", "total", "percent", "p_value_as_stated",
+    "events", "total", "percent", "p_value_as_stated", "baseline_sd", "value_as_stated",
+    "ci_as_stated", "categories_as_stated", "p_vs_baseline_as_stated", "direction_as_stated",
+    "scope_as_stated", "notes",
 )  # fmt: skip
 ROW_TYPES = ("outcome", "adverse_event", "arm")
 INT_COLS = {"study_id", "n_enrolled", "n_analysed", "arm", "sessions", "arm_n", "n", "events",
             "total"}  # fmt: skip
-FLOAT_COLS = {"interval_weeks", "baseline", "mean", "mean_change", "sd", "percent_improvement",
-              "percent"}  # fmt: skip
+FLOAT_COLS = {"interval_weeks", "baseline", "baseline_sd", "mean", "mean_change", "sd",
+              "percent_improvement", "percent"}  # fmt: skip
 BOOL_COLS = {"split_face", "randomised", "blinded"}
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # Record fields -> CSV columns, to point a validation problem at the column to fix.
@@ -114,6 +116,7 @@ def _rows(citation: Citation, study: Study, rec: dict[str, Any]) -> list[dict[st
         "fitzpatrick_types": rec["fitzpatrick_types"], "n_enrolled": rec["n_enrolled"],
         "n_analysed": rec["n_analysed"], "source_url": rec["source_url"],
         "checked_on": rec["checked_on"], "verified": "yes" if study.verified_at else "no",
+        "notes": rec["notes"],
     }  # fmt: skip
 
     def arm_cols(index: int | None) -> dict[str, Any]:
@@ -141,7 +144,11 @@ def _rows(citation: Citation, study: Study, rec: dict[str, Any]) -> list[dict[st
                 "mean_change": out["mean_change"], "sd": out["sd"], "sd_of": out["sd_of"],
                 "percent_improvement": out["percent_improvement"], "events": out["responders"],
                 "total": out["responders_n"], "percent": out["responders_percent"],
-                "p_value_as_stated": out["p_value_as_stated"],
+                "p_value_as_stated": out["p_value_as_stated"], "baseline_sd": out["baseline_sd"],
+                "value_as_stated": out["value_as_stated"], "ci_as_stated": out["ci_as_stated"],
+                "categories_as_stated": out["categories_as_stated"],
+                "p_vs_baseline_as_stated": out["p_vs_baseline_as_stated"],
+                "direction_as_stated": out["direction_as_stated"],
             }
         )  # fmt: skip
     for ev in rec["adverse_events"]:
@@ -152,12 +159,12 @@ def _rows(citation: Citation, study: Study, rec: dict[str, Any]) -> list[dict[st
                 **base, **arm_cols(ev["arm"]), "row_type": "adverse_event",
                 "measure": ev["event"], "measure_as_stated": ev["event_as_stated"],
                 "events": ev["events"], "total": ev["n"], "percent": ev["percent"],
+                "scope_as_stated": ev["scope_as_stated"],
             }
         )  # fmt: skip
     for index in range(len(rec["arms"])):
         if index not in used:
             rows.append({**base, **arm_cols(index), "row_type": "arm"})
-    rows.sort(key=lambda r: (r.get("arm") or 0, ROW_TYPES.index(r["row_type"])))
     return rows
 
 
@@ -318,6 +325,7 @@ def _plan(
         "n_analysed": first["n_analysed"],
         "source_url": first["source_url"],
         "checked_on": first["checked_on"],
+        "notes": first["notes"],
         "arms": [arms[n] for n in numbers],
         "outcomes": [
             {
@@ -336,6 +344,12 @@ def _plan(
                 "responders_n": c["total"],
                 "responders_percent": c["percent"],
                 "p_value_as_stated": c["p_value_as_stated"],
+                "baseline_sd": c["baseline_sd"],
+                "value_as_stated": c["value_as_stated"],
+                "ci_as_stated": c["ci_as_stated"],
+                "categories_as_stated": c["categories_as_stated"],
+                "p_vs_baseline_as_stated": c["p_vs_baseline_as_stated"],
+                "direction_as_stated": c["direction_as_stated"],
             }
             for n, c in outcomes
         ],  # fmt: skip
@@ -347,6 +361,7 @@ def _plan(
                 "events": c["events"],
                 "n": c["total"],
                 "percent": c["percent"],
+                "scope_as_stated": c["scope_as_stated"],
             }
             for n, c in events
         ],  # fmt: skip
