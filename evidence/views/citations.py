@@ -6,7 +6,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from sqlmodel import select
 from werkzeug.wrappers import Response
 
-from evidence import curation, queries
+from evidence import curation, extraction, queries
 from evidence.auth import current_account, roles_required
 from evidence.db import get_session
 from evidence.models import Citation
@@ -30,11 +30,16 @@ def detail(pmid: str) -> str:
     record = queries.citation_detail(session, pmid)
     if record is None:
         abort(404, description=f"No citation with PMID {pmid} is in the database.")
+    studies = extraction.studies_for_citation(session, record.citation)
     return render_template(
         "citations/detail.html",
         r=record,
         treatments=queries.treatments(session),
         indications=queries.indications(session),
+        studies=studies,
+        facts=extraction.field_facts(session, record.citation),
+        event_labels=extraction.EVENT_LABELS,
+        user_names=extraction.user_names(session, studies),
     )
 
 
