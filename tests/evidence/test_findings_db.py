@@ -20,8 +20,6 @@ from evidence.models import (
     MeasureKind,
     OutcomeMeasure,
     OutcomeMeasurement,
-    PublishedMetaAnalysis,
-    PublishedPooledResult,
     StudyAdverseEvent,
     StudyArm,
     StudyDesign,
@@ -92,86 +90,74 @@ def add_split_face_study(
     return study.id
 
 
-def test_loader_reads_studies_and_marks_retracted(any_app: Flask) -> None:
-    """The loader gives arms by slug, percentages as stated, and marks retraction and checks."""
-    with any_app.app_context(), session_scope() as session:
-        _acne, _mn, _co2, (first, second) = _ids(session)
-        add_split_face_study(session, citation_id=first, pih=(30.0, 6.67))
-        add_split_face_study(session, citation_id=second, pih=(90.0, 3.33), verified=True)
-        retracted = session.get(Citation, second)
-        assert retracted is not None
-        retracted.retraction_status = "retracted"
-        session.add(retracted)
+def test_loader_reads_the_snapshot_study_and_marks_retracted(any_app: Flask) -> None:
+    """PMID 39640445 (split-face, PIH stated as 30% and 6.67%) loads as extracted; retracting
+    its citation leaves it out of the pooling, and the result says so."""
     with any_app.app_context(), session_scope() as session:
         studies, _published = findings_db.load(session, indication="acne-scars")
-        assert len(studies) == 2
-        kept = next(s for s in studies if not s.retracted)
-        assert [a.treatment for a in kept.arms] == ["fractional-co2-laser", "microneedling"]
-        assert kept.split_face and not kept.randomized and not kept.verified
-        assert kept.participants == 30
-        pih = next(o for o in kept.outcomes if o.measure == "pih")
+        study = next(s for s in studies if s.pmid == "39640445")
+        assert [a.treatment for a in study.arms] == ["fractional-co2-laser", "microneedling"]
+        assert study.split_face and not study.randomized and not study.verified
+        assert study.participants == 30
+        pih = next(o for o in study.outcomes if o.measure == "pih")
         assert pih.adverse and [v.percent for v in pih.values] == [30.0, 6.67]
-        assert any(s.retracted and s.verified for s in studies)
         result = findings.study_findings(
             studies, slugs=list(NAMES), names=NAMES, indication="acne-scars"
         )
-    (pair,) = result.pairs
-    rr = next(f for f in pair.findings if f.measure == "pih")
-    # 2/30 (6.67%) with microneedling against 9/30 (30%) with CO2: RR 0.22; the retracted
-    # study (1/30 against 27/30) is left out and the result says so.
-    assert findings.effect_text(rr) == "RR 0.22 (0.05 to 0.94)"
-    assert any("Retracted, left out" in n for n in rr.notes)
-    assert result.retracted == 1 and result.unverified == 1
-    grade = next(f for f in pair.findings if f.measure == "goodman-baron-qualitative")
-    assert findings.effect_text(grade).startswith("MD +0.83, no interval")
+        (pair,) = result.pairs
+        rr = next(f for f in pair.findings if f.measure == "pih")
+        # 2/30 (6.67%) with microneedling against 9/30 (30%) with CO2: RR 0.22.
+        assert findings.effect_text(rr) == "RR 0.22 (0.05 to 0.94)"
+        grade = next(f for f in pair.findings if f.measure == "goodman-baron-qualitative")
+        assert findings.effect_text(grade).startswith("MD +0.83, no interval")
+        before = result.unverified
+        # A second curator verifies it; then its citation is retracted.
+        row = session.exec(select(StudyRow).where(StudyRow.citation_id == study.citation_id)).one()
+        row.verified_at = utcnow()
+        session.add(row)
+        citation = session.get(Citation, study.citation_id)
+        assert citation is not None
+        citation.retraction_status = "retracted"
+        session.add(citation)
+    with any_app.app_context(), session_scope() as session:
+        studies, _published = findings_db.load(session, indication="acne-scars")
+        again = next(s for s in studies if s.pmid == "39640445")
+        assert again.retracted and again.verified
+        result = findings.study_findings(
+            studies, slugs=list(NAMES), names=NAMES, indication="acne-scars"
+        )
+    assert result.pairs == [] and result.retracted == 1 and result.unverified == before - 1
+    co2 = next(b for b in result.indirect if b.treatments == ("fractional-co2-laser",))
+    pih_rate = next(f for f in co2.findings if f.measure == "pih" and f.group == "all")
+    assert "39640445" not in [s.pmid for s in pih_rate.studies]
+    assert any("Retracted, left out: PMID 39640445" in n for n in pih_rate.notes)
 
 
 def test_published_results_name_their_treatments(any_app: Flask) -> None:
     """A published review's stated comparison is matched to catalogue slugs, numbers as printed."""
     with any_app.app_context(), session_scope() as session:
-        review = PublishedMetaAnalysis(
-            pmid="35237616",
-            title="Combined Effect of Microneedling and Platelet-Rich Plasma for Acne Scars",
-            year=2022,
-            comparison_as_stated="microneedling-prp vs microneedling",
-        )
-        session.add(review)
-        session.flush()
-        assert review.id is not None
-        session.add(
-            PublishedPooledResult(
-                meta_analysis_id=review.id,
-                measure_as_stated="mean Goodman qualitative score",
-                effect_type="MD",
-                estimate=-0.32,
-                ci_low=-0.44,
-                ci_high=-0.2,
-                i2=0,
-            )
-        )
-    with any_app.app_context(), session_scope() as session:
-        _studies, published = findings_db.load(session, indication=None)
-    (result,) = published
-    assert result.treatments == ("microneedling-prp", "microneedling")
-    assert (result.estimate, result.ci_low, result.ci_high) == (-0.32, -0.44, -0.2)
+        _studies, published = findings_db.load(session, indication="acne-scars")
+    mean_score = next(p for p in published if p.measure == "mean Goodman qualitative score")
+    assert mean_score.pmid == "35237616"
+    assert mean_score.treatments == ("microneedling-prp", "microneedling")
+    assert (mean_score.estimate, mean_score.ci_low, mean_score.ci_high) == (-0.32, -0.44, -0.2)
     assert findings.matching_published(published, ("microneedling", "microneedling-prp"), None)
+    # "fractional radiofrequency vs fractional laser" names no catalogue slug: shown nowhere.
+    assert not findings.matching_published(published, ("microneedling-radiofrequency",), None)
 
 
 def test_compare_page_forest_summary_and_api_show_the_same_numbers(app: Flask) -> None:
     """The compare block, the forest plot page, the CSV and the API agree on the pooled PIH."""
-    with app.app_context(), session_scope() as session:
-        _acne, _mn, _co2, (first, _second) = _ids(session)
-        add_split_face_study(session, citation_id=first, pih=(6.67, 30.0))
-        pmid = session.get(Citation, first).pmid  # type: ignore[union-attr]
+    # Reversed here (CO2 against microneedling) so the ratio is 9/30 over 2/30: 4.50.
+    pmid = "39640445"
     client = app.test_client()
-    # Arms are CO2 first here: microneedling had 30%, CO2 6.67%, so the RR is 4.50 (1.06 to 19.11)
-    args = "t=microneedling&t=fractional-co2-laser&indication=acne-scars"
+    args = "t=fractional-co2-laser&t=microneedling&indication=acne-scars"
     page = client.get(f"/compare?{args}").get_data(as_text=True)
     assert "What the studies found" in page
     assert "RR 4.50 (1.06 to 19.11)" in page
-    assert "favours Fractional CO2 laser" in page
+    assert "favours Microneedling" in page
     assert f'href="/citations/{pmid}"' in page and "unverified" in page
-    assert "/compare/forest?t=microneedling&amp;t=fractional-co2-laser" in page
+    assert "/compare/forest?t=fractional-co2-laser&amp;t=microneedling" in page
     forest = client.get(f"/compare/forest?{args}&outcome=pih")
     assert forest.status_code == 200
     html = forest.get_data(as_text=True)
@@ -190,7 +176,7 @@ def test_compare_page_forest_summary_and_api_show_the_same_numbers(app: Flask) -
     # 9/30 - 2/30 = 0.2333; var 0.3 * 0.7 / 30 + (1/15) * (14/15) / 30
     assert rr["risk_difference"]["estimate"] == pytest.approx(7 / 30)
     assert "RD +0.23 (+0.05 to +0.42)" in page
-    assert rr["studies"][0]["verified"] is False and body["unverified"] == 1
+    assert rr["studies"][0]["verified"] is False and body["unverified"] == body["studies_extracted"]
     # Without an indication nothing is pooled: conditions are never mixed.
-    every = client.get("/compare?t=microneedling&t=fractional-co2-laser").get_data(as_text=True)
+    every = client.get("/compare?t=fractional-co2-laser&t=microneedling").get_data(as_text=True)
     assert "Choose an indication to see" in every and "RR 4.50" not in every
