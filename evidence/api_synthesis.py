@@ -122,6 +122,10 @@ def synthesis(session: Session, *, slugs: list[str], indication_slug: str | None
         "retracted_left_out": result.retracted,
         "results": [finding_json(f, block) for block in blocks for f in block.findings],
         "published": [
-            published_json(p) for p in dict.fromkeys(p for block in blocks for p in block.published)
+            published_json(p)
+            for p in dict.fromkeys(
+                [p for block in blocks for p in block.published]
+                + [p for stated in result.published_pairs.values() for p in stated]
+            )
         ],
     }

@@ -86,6 +86,8 @@ class StudyFindings:
     pairs: list[Block] = field(default_factory=list)
     indirect: list[Block] = field(default_factory=list)
     practice: list[PracticeLine] = field(default_factory=list)
+    # Published results for compared pairs no extracted head-to-head study covers.
+    published_pairs: dict[tuple[str, str], tuple[Published, ...]] = field(default_factory=dict)
     studies: int = 0
     unverified: int = 0
     retracted: int = 0
@@ -135,6 +137,10 @@ def study_findings(
     )
     for first, second in itertools.combinations(slugs, 2):
         found = head_to_head(relevant, first, second, indication)
+        if not found:
+            stated = matching_published(published, (first, second), indication)
+            if stated:
+                out.published_pairs[(first, second)] = stated
         if found:
             shown, missing = _split(found)
             out.pairs.append(

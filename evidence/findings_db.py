@@ -254,9 +254,11 @@ def comparison_slugs(stated: str, known: set[str]) -> tuple[str, ...]:
     """Return the catalogue treatments a stated comparison names ("a vs b"), in order."""
     out = []
     for side in re.split(r"\s+vs\.?\s+", stated):
-        word = side.strip().split(" ")[0] if side.strip() else ""
-        if word in known:
-            out.append(word)
+        # A side names a treatment only when, glosses in parentheses aside, it is the slug
+        # itself: "microneedling or subcision + PRP" is no catalogue treatment.
+        bare = re.sub(r"\s*\(.*?\)", "", side).strip()
+        if bare in known:
+            out.append(bare)
     return tuple(out)
 
 

@@ -142,8 +142,27 @@ def test_published_results_name_their_treatments(any_app: Flask) -> None:
     assert mean_score.treatments == ("microneedling-prp", "microneedling")
     assert (mean_score.estimate, mean_score.ci_low, mean_score.ci_high) == (-0.32, -0.44, -0.2)
     assert findings.matching_published(published, ("microneedling", "microneedling-prp"), None)
-    # "fractional radiofrequency vs fractional laser" names no catalogue slug: shown nowhere.
+    # "fractional radiofrequency vs fractional laser" and "microneedling or subcision + PRP vs
+    # without PRP" name no catalogue treatment: shown under neither.
     assert not findings.matching_published(published, ("microneedling-radiofrequency",), None)
+    assert not findings.matching_published(published, ("microneedling",), None)
+    assert findings_db.comparison_slugs(
+        "fractional-co2-laser (ultra-pulse) vs other methods", {"fractional-co2-laser"}
+    ) == ("fractional-co2-laser",)
+
+
+def test_published_review_shows_where_no_extracted_study_compares(app: Flask) -> None:
+    """With no head-to-head extraction, the pair's published pooled results still show."""
+    client = app.test_client()
+    page = client.get("/compare?t=microneedling-prp&t=microneedling&indication=acne-scars")
+    html = page.get_data(as_text=True)
+    assert "No head-to-head study of Microneedling with platelet-rich plasma" in html
+    assert "MD -0.32 (-0.44 to -0.2), I² 0" in html
+    assert 'href="/citations/35237616"' in html
+    body = client.get(
+        "/api/v1/synthesis?t=microneedling-prp&t=microneedling&indication=acne-scars"
+    ).get_json()
+    assert any(p["pmid"] == "35237616" and p["estimate"] == -0.32 for p in body["published"])
 
 
 def test_compare_page_forest_summary_and_api_show_the_same_numbers(app: Flask) -> None:
