@@ -143,7 +143,9 @@ def snapshot_load() -> None:
     click.echo(
         f"added {report.treatments} treatments, {report.indications} indications, "
         f"{report.citations} citations, {report.links} links, {report.reports} outcome reports, "
-        f"{report.price_points} price points"
+        f"{report.price_points} price points, {report.measures} outcome measures, "
+        f"{report.facts} labelled citation facts, {report.studies} studies, "
+        f"{report.meta_analyses} published meta-analyses"
     )
     for line in report.skipped:
         click.echo(f"skipped: {line}", err=True)
@@ -152,6 +154,7 @@ def snapshot_load() -> None:
 @snapshot.command("build")
 @click.option(
     "--from",
+    "--source",
     "source",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     default=Path("../shared/data"),
@@ -162,7 +165,11 @@ def snapshot_build(source: Path) -> None:
     from evidence import snapshot as snap
 
     counts = snap.build(source)
-    click.echo(f"wrote {counts['citations']} citations and {counts['reports']} reports")
+    click.echo(
+        f"copied the inputs to evidence/snapshot/sources/; wrote {counts['citations']} "
+        f"citations, {counts['reports']} reports, {counts['studies']} studies and "
+        f"{counts['meta_analyses']} published meta-analyses"
+    )
 
 
 def _register_extra_commands() -> None:

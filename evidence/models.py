@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+from enum import StrEnum
+
 from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -557,3 +559,250 @@ class SearchDirty(SQLModel, table=True):
 
     __tablename__ = "search_dirty"
     citation_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+
+# --- study extraction (issue 9: what the studies found) ------------------------------------
+# Fixed vocabularies are StrEnums stored as short strings (portable on SQLite and PostgreSQL;
+# no native ENUM types to migrate). Every extracted number keeps the page it was read from
+# (source_url, checked_on); a field the source did not state stays NULL.
+
+
+class StudyDesign(StrEnum):
+    """Study designs as extracted (the wording of study-outcomes.json)."""
+
+    RANDOMIZED_PARALLEL = "randomized parallel"
+    RANDOMIZED_SPLIT_FACE = "randomized split-face"
+    NON_RANDOMIZED_COMPARATIVE = "non-randomized comparative"
+    RETROSPECTIVE = "retrospective"
+    SINGLE_ARM_PROSPECTIVE = "single-arm prospective"
+    OTHER = "other"
+
+
+class MeasureKind(StrEnum):
+    """What an outcome measure counts."""
+
+    CONTINUOUS = "continuous"
+    DICHOTOMOUS = "dichotomous"
+    ADVERSE = "adverse"
+    # The generic measure for stated names that match no vocabulary entry (never guessed).
+    UNCLASSIFIED = "unclassified"
+
+
+class MeasureDirection(StrEnum):
+    """Which way is better on a measure."""
+
+    LOWER_IS_BETTER = "lower_is_better"
+    HIGHER_IS_BETTER = "higher_is_better"
+
+
+class SdOf(StrEnum):
+    """Which value a stated SD belongs to."""
+
+    BASELINE = "baseline"
+    FINAL = "final"
+    CHANGE = "change"
+
+
+class StudyAdverseEventKind(StrEnum):
+    """Adverse events extracted from studies."""
+
+    PIH = "pih"
+    ERYTHEMA = "erythema"
+    EDEMA = "edema"
+    PAIN = "pain"
+    SCARRING = "scarring"
+    HYPOPIGMENTATION = "hypopigmentation"
+    INFECTION = "infection"
+    HERPES = "herpes"
+    ACNEIFORM = "acneiform"
+    OTHER = "other"
+
+
+class OutcomeMeasure(SQLModel, table=True):
+    """A vocabulary entry for outcome measures (Goodman-Baron, ECCA, GAIS, PIH ...)."""
+
+    __tablename__ = "outcome_measure"
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=80, unique=True, index=True)
+    name: str = Field(max_length=200)
+    kind: str = Field(max_length=20)  # MeasureKind
+    direction: str | None = Field(default=None, max_length=20)  # MeasureDirection; None unknown
+    scale_min: float | None = None
+    scale_max: float | None = None
+    unit: str | None = Field(default=None, max_length=60)
+    description: str = Field(default="", max_length=1000)
+    position: int = 0
+
+
+class Study(SQLModel, table=True):
+    """One clinical study reported by a citation, as extracted by a curator or the snapshot."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    citation_id: int = Field(foreign_key="citation.id", index=True, ondelete="CASCADE")
+    # "study-outcomes:<pmid>" for studies loaded from the snapshot (idempotent reloads).
+    snapshot_key: str | None = Field(default=None, max_length=100, unique=True)
+    design: str = Field(max_length=40, index=True)  # StudyDesign
+    design_note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    split_face: bool = False  # paired (within-person) comparison: split-face, split-scalp ...
+    randomised: bool | None = None  # None: not stated
+    blinded: bool | None = None  # None: not stated
+    indication_id: int | None = Field(default=None, foreign_key="indication.id", index=True)
+    indication_note: str | None = Field(default=None, max_length=1000)
+    fitzpatrick_types: str | None = Field(default=None, max_length=40)  # as stated, e.g. III-V
+    n_enrolled: int | None = None
+    n_analysed: int | None = None
+    downtime_days: float | None = None
+    downtime_note: str | None = Field(default=None, max_length=1000)
+    adverse_events_note: str | None = Field(default=None, max_length=1000)
+    outcomes_note: str | None = Field(default=None, max_length=1000)
+    notes: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    source_url: str | None = Field(default=None, max_length=1000)
+    extra_sources: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
+    checked_on: date | None = None
+    verified_by_id: int | None = Field(default=None, foreign_key="user.id")
+    verified_at: datetime | None = None
+    created_by_id: int | None = Field(default=None, foreign_key="user.id")
+    updated_by_id: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class StudyArm(SQLModel, table=True):
+    """One arm (or side, for split-face studies) of a study: a catalogue treatment or a label."""
+
+    __tablename__ = "study_arm"
+    id: int | None = Field(default=None, primary_key=True)
+    study_id: int = Field(foreign_key="study.id", index=True, ondelete="CASCADE")
+    position: int
+    treatment_id: int | None = Field(default=None, foreign_key="treatment.id", index=True)
+    # For arms outside the catalogue, e.g. "no treatment (control side)".
+    comparator_label: str | None = Field(default=None, max_length=300)
+    label: str | None = Field(default=None, max_length=300)  # the arm's own name as stated
+    co_intervention: str | None = Field(default=None, max_length=300)
+    sessions: int | None = None
+    interval_weeks: float | None = None
+    interval_as_stated: str | None = Field(default=None, max_length=200)
+    n: int | None = None
+
+
+class OutcomeMeasurement(SQLModel, table=True):
+    """One outcome of one arm at one time point, with the numbers as stated."""
+
+    __tablename__ = "outcome_measurement"
+    id: int | None = Field(default=None, primary_key=True)
+    study_id: int = Field(foreign_key="study.id", index=True, ondelete="CASCADE")
+    # None: stated for the whole cohort, not per arm.
+    arm_id: int | None = Field(default=None, foreign_key="study_arm.id", ondelete="CASCADE")
+    measure_id: int = Field(foreign_key="outcome_measure.id", index=True)
+    measure_as_stated: str = Field(max_length=500)
+    position: int = 0
+    timepoint: str | None = Field(default=None, max_length=300)
+    baseline: float | None = None
+    baseline_sd: float | None = None
+    final: float | None = None
+    mean_change: float | None = None
+    sd: float | None = None
+    sd_of: str | None = Field(default=None, max_length=20)  # SdOf; None: not stated
+    n: int | None = None
+    percent_improvement: float | None = None
+    responders: int | None = None  # count of responders (events)
+    responders_n: int | None = None  # denominator the count is out of
+    responders_percent: float | None = None
+    value_as_stated: str | None = Field(default=None, max_length=500)
+    ci_as_stated: str | None = Field(default=None, max_length=200)
+    categories_as_stated: str | None = Field(default=None, max_length=1000)  # JSON as stated
+    p_value_as_stated: str | None = Field(default=None, max_length=200)  # between arms
+    p_vs_baseline_as_stated: str | None = Field(default=None, max_length=200)
+    direction_as_stated: str | None = Field(default=None, max_length=300)  # which arm did better
+
+
+class StudyAdverseEvent(SQLModel, table=True):
+    """An adverse event count of one arm (or the whole cohort) of a study."""
+
+    __tablename__ = "study_adverse_event"
+    id: int | None = Field(default=None, primary_key=True)
+    study_id: int = Field(foreign_key="study.id", index=True, ondelete="CASCADE")
+    arm_id: int | None = Field(default=None, foreign_key="study_arm.id", ondelete="CASCADE")
+    position: int = 0
+    event: str = Field(max_length=40, index=True)  # StudyAdverseEventKind
+    event_as_stated: str | None = Field(default=None, max_length=500)
+    scope_as_stated: str | None = Field(default=None, max_length=200)
+    events: int | None = None
+    n: int | None = None
+    percent: float | None = None
+
+
+class ExtractionRevision(SQLModel, table=True):
+    """One change to an extraction: who, when, and the study before and after (JSON)."""
+
+    __tablename__ = "extraction_revision"
+    id: int | None = Field(default=None, primary_key=True)
+    # No foreign key on study_id: the history outlives a deleted study.
+    study_id: int = Field(index=True)
+    citation_id: int = Field(foreign_key="citation.id", index=True, ondelete="CASCADE")
+    user_id: int | None = Field(default=None, foreign_key="user.id")
+    changed_at: datetime = Field(default_factory=utcnow)
+    action: str = Field(max_length=20)  # create / edit / verify / import / delete
+    summary: str = Field(default="", max_length=2000)
+    before: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    after: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class PublishedMetaAnalysis(SQLModel, table=True):
+    """A published systematic review / meta-analysis, shown beside the app's own pooling."""
+
+    __tablename__ = "published_meta_analysis"
+    id: int | None = Field(default=None, primary_key=True)
+    pmid: str = Field(max_length=20, unique=True, index=True)
+    citation_id: int | None = Field(default=None, foreign_key="citation.id", index=True)
+    title: str = Field(sa_column=Column(Text, nullable=False))
+    year: int | None = None
+    journal: str | None = Field(default=None, max_length=500)
+    doi: str | None = Field(default=None, max_length=200)
+    comparison_as_stated: str = Field(max_length=500)
+    comparison_note: str | None = Field(default=None, max_length=1000)
+    indication_id: int | None = Field(default=None, foreign_key="indication.id")
+    studies_included: int | None = None
+    patients_included: int | None = None
+    studies_note: str | None = Field(default=None, max_length=1000)
+    outcomes_note: str | None = Field(default=None, max_length=1000)
+    source_url: str | None = Field(default=None, max_length=1000)
+    extra_sources: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
+    checked_on: date | None = None
+
+
+class PublishedPooledResult(SQLModel, table=True):
+    """One pooled result of a published meta-analysis, exactly as printed."""
+
+    __tablename__ = "published_pooled_result"
+    id: int | None = Field(default=None, primary_key=True)
+    meta_analysis_id: int = Field(
+        foreign_key="published_meta_analysis.id", index=True, ondelete="CASCADE"
+    )
+    position: int = 0
+    measure_as_stated: str = Field(max_length=500)
+    measure_id: int | None = Field(default=None, foreign_key="outcome_measure.id")
+    effect_type: str | None = Field(default=None, max_length=20)  # OR, RR, MD, SMD as stated
+    estimate: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    ci_as_printed: str | None = Field(default=None, max_length=100)
+    i2: float | None = None
+    n_studies: int | None = None
+    favours_as_stated: str | None = Field(default=None, max_length=300)
+    p_value_as_stated: str | None = Field(default=None, max_length=100)
+
+
+class CitationFieldSource(SQLModel, table=True):
+    """A bibliographic fact read from a further page, kept labelled beside the citation's own.
+
+    Where two pages disagree (e.g. e-pub year 2019 on one, print year 2020 on another) both
+    facts stay, each with its label and source.
+    """
+
+    __tablename__ = "citation_field_source"
+    id: int | None = Field(default=None, primary_key=True)
+    citation_id: int = Field(foreign_key="citation.id", index=True, ondelete="CASCADE")
+    field: str = Field(max_length=40)  # year / authors / journal / publication_types / title
+    value: str = Field(sa_column=Column(Text, nullable=False))
+    label: str | None = Field(default=None, max_length=1000)
+    source_url: str | None = Field(default=None, max_length=1000)

@@ -317,6 +317,99 @@ SCHEMAS: dict[str, Any] = {
             "across_treatments": {"type": "array", "items": _obj({"kind": STR, "text": STR})},
         }
     ),
+    # What the studies found (evidence/api_synthesis.py): every outcome's pooled result.
+    "Synthesis": _obj(
+        {
+            "treatments": {"type": "array", "items": _ref("Named")},
+            "indication": _ref("Named"),
+            "studies_extracted": INT,
+            "unverified": INT,
+            "retracted_left_out": INT,
+            "results": {
+                "type": "array",
+                "items": _obj(
+                    {
+                        "comparison": {"type": "array", "items": STR},
+                        "head_to_head": {"type": "boolean"},
+                        "outcome": STR,
+                        "outcome_label": STR,
+                        "skin_group": {"type": "string", "enum": ["all", "I-III", "IV-VI"]},
+                        "effect_type": {
+                            "type": "string",
+                            "enum": ["RR", "MD", "proportion", "mean change"],
+                        },
+                        "estimate": _nullable("number"),
+                        "ci_low": _nullable("number"),
+                        "ci_high": _nullable("number"),
+                        "pi_low": _nullable("number"),
+                        "pi_high": _nullable("number"),
+                        "risk_difference": {
+                            "oneOf": [
+                                _obj(
+                                    {
+                                        "estimate": {"type": "number"},
+                                        "ci_low": {"type": "number"},
+                                        "ci_high": {"type": "number"},
+                                    }
+                                ),
+                                {"type": "null"},
+                            ]
+                        },
+                        "i2": _nullable("number"),
+                        "tau2": _nullable("number"),
+                        "q": _nullable("number"),
+                        "q_p": _nullable("number"),
+                        "pooled": {"type": "boolean"},
+                        "model": STR,
+                        "studies": {
+                            "type": "array",
+                            "items": _obj(
+                                {
+                                    "pmid": _nullable("string"),
+                                    "label": STR,
+                                    "verified": {"type": "boolean"},
+                                    "design": STR,
+                                }
+                            ),
+                        },
+                        "participants": INT,
+                        "certainty": _obj(
+                            {
+                                "level": {
+                                    "type": "string",
+                                    "enum": ["high", "moderate", "low", "very low"],
+                                },
+                                "steps": {
+                                    "type": "array",
+                                    "items": _obj(
+                                        {"domain": STR, "rule": STR, "finding": STR, "change": INT}
+                                    ),
+                                },
+                            }
+                        ),
+                        "notes": {"type": "array", "items": STR},
+                    }
+                ),
+            },
+            "published": {
+                "type": "array",
+                "items": _obj(
+                    {
+                        "pmid": STR,
+                        "title": STR,
+                        "year": _nullable("integer"),
+                        "comparison": {"type": "array", "items": STR},
+                        "measure": STR,
+                        "effect_type": _nullable("string"),
+                        "estimate": _nullable("number"),
+                        "ci_low": _nullable("number"),
+                        "ci_high": _nullable("number"),
+                        "i2": _nullable("number"),
+                    }
+                ),
+            },
+        }
+    ),
     "ReportInput": {
         "type": "object",
         "required": ["treatment", "improvement"],
@@ -553,6 +646,31 @@ def _document() -> dict[str, Any]:
             ],
             errors=(400, 404),
             op_id="compareTreatments",
+        ),
+        "/api/v1/synthesis": _get(
+            "What the extracted studies found: every outcome's pooled result, with its "
+            "interval, heterogeneity, studies (PMIDs), model and GRADE certainty step by step.",
+            "Synthesis",
+            parameters=[
+                {
+                    "name": "t",
+                    "in": "query",
+                    "required": True,
+                    "description": "A treatment slug; repeat for each (up to 4).",
+                    "schema": {"type": "array", "items": STR},
+                    "style": "form",
+                    "explode": True,
+                },
+                {
+                    "name": "indication",
+                    "in": "query",
+                    "required": True,
+                    "description": "Indication slug (results are never pooled across indications).",
+                    "schema": STR,
+                },
+            ],
+            errors=(400, 404),
+            op_id="synthesis",
         ),
         "/api/v1/reports/{report_id}": _get(
             "One visible outcome report.",

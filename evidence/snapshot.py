@@ -2,28 +2,36 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+import shutil
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from evidence import search
+from evidence import extraction, search
 from evidence.catalogue import INDICATIONS, TREATMENTS
 from evidence.levels import grade
 from evidence.models import (
     Citation,
     CitationAuthor,
     CitationCoIntervention,
+    CitationFieldSource,
     CitationIdentifier,
     CitationLink,
     CitationPublicationType,
     Indication,
     OutcomeAdverseEvent,
+    OutcomeMeasure,
     OutcomeReport,
     PricePoint,
+    PublishedMetaAnalysis,
+    PublishedPooledResult,
+    Study,
     Treatment,
     utcnow,
 )
@@ -42,6 +50,10 @@ class LoadReport:
     links: int = 0
     reports: int = 0
     price_points: int = 0
+    measures: int = 0
+    facts: int = 0
+    studies: int = 0
+    meta_analyses: int = 0
     skipped: list[str] = field(default_factory=list)
 
     def total(self) -> int:
@@ -53,6 +65,10 @@ class LoadReport:
             + self.links
             + self.reports
             + self.price_points
+            + self.measures
+            + self.facts
+            + self.studies
+            + self.meta_analyses
         )
 
 
@@ -64,10 +80,46 @@ def split_author(name: str) -> dict[str, Any]:
     return {"last_name": None, "initials": None, "collective_name": name.strip()}
 
 
+SOURCE_FILES = (
+    "citations.json",
+    "citations-extra.json",
+    "forum-reports.json",
+    "study-outcomes.json",
+    "meta-analyses.json",
+)
+SOURCES_DIR = SNAPSHOT_DIR / "sources"
+
+
+def sha256_of(path: Path) -> str:
+    """Return the hex SHA-256 of a file's bytes."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def build(shared_data: Path, out_dir: Path = SNAPSHOT_DIR) -> dict[str, int]:
-    """Build the snapshot files from shared/data (maintainers run it; the output is committed)."""
-    citations_in = json.loads((shared_data / "citations.json").read_text())
-    forum = json.loads((shared_data / "forum-reports.json").read_text())
+    """Copy shared/data's inputs into the repository, then build the snapshot from the copies.
+
+    Maintainers run it; the copies (snapshot/sources/) and the output are both committed, so
+    a clone can rebuild the snapshot from its own files and check it byte for byte.
+    """
+    sources = out_dir / "sources"
+    sources.mkdir(parents=True, exist_ok=True)
+    for name in SOURCE_FILES:
+        shutil.copyfile(shared_data / name, sources / name)
+    return build_from_sources(sources, out_dir)
+
+
+def _dump(path: Path, data: Any) -> None:
+    """Write JSON the one way the snapshot is always written (stable bytes)."""
+    path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+
+
+def build_from_sources(sources: Path, out_dir: Path = SNAPSHOT_DIR) -> dict[str, int]:
+    """Build the snapshot files from the committed source copies (deterministic)."""
+    citations_in = json.loads((sources / "citations.json").read_text())
+    extra_in = {
+        str(r["pmid"]): r for r in json.loads((sources / "citations-extra.json").read_text())
+    }
+    forum = json.loads((sources / "forum-reports.json").read_text())
     citations = []
     for rec in citations_in:
         citations.append(
@@ -84,8 +136,15 @@ def build(shared_data: Path, out_dir: Path = SNAPSHOT_DIR) -> dict[str, int]:
                 "other_treatments": rec.get("other_treatments") or [],
                 "verified_at": rec.get("verified_at"),
                 "field_sources": rec.get("field_sources") or [],
+                "facts": [],
             }
         )
+    by_pmid = {c["pmid"]: c for c in citations}
+    for pmid, extra in extra_in.items():
+        if pmid in by_pmid:
+            _complete(by_pmid[pmid], extra)
+        else:
+            citations.append(_new_record(extra))
     citations.sort(key=lambda c: int(c["pmid"]))
     source = forum["source"]
     out = {
@@ -99,17 +158,93 @@ def build(shared_data: Path, out_dir: Path = SNAPSHOT_DIR) -> dict[str, int]:
         "practice_notes": forum.get("practice_notes", []),
         "price_points": forum.get("price_points", []),
     }
+    studies = json.loads((sources / "study-outcomes.json").read_text())
+    studies.sort(key=lambda s: int(s["pmid"]))
+    metas = json.loads((sources / "meta-analyses.json").read_text())
+    metas.sort(key=lambda m: int(m["pmid"]))
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "citations.json").write_text(
-        json.dumps(
-            {"source": "shared/data/citations.json", "records": citations},
-            indent=1,
-            ensure_ascii=False,
-        )
-        + "\n"
+    _dump(
+        out_dir / "citations.json",
+        {
+            "source": "shared/data/citations.json + shared/data/citations-extra.json",
+            "records": citations,
+        },
     )
-    (out_dir / "forum.json").write_text(json.dumps(out, indent=1, ensure_ascii=False) + "\n")
-    return {"citations": len(citations), "reports": len(out["outcome_reports"])}
+    _dump(out_dir / "forum.json", out)
+    _dump(
+        out_dir / "studies.json", {"source": "shared/data/study-outcomes.json", "studies": studies}
+    )
+    _dump(
+        out_dir / "meta-analyses.json",
+        {"source": "shared/data/meta-analyses.json", "meta_analyses": metas},
+    )
+    built = ("citations.json", "forum.json", "studies.json", "meta-analyses.json")
+    _dump(
+        out_dir / "manifest.json",
+        {
+            "sources": {f"sources/{n}": sha256_of(sources / n) for n in SOURCE_FILES},
+            "built": {n: sha256_of(out_dir / n) for n in built},
+        },
+    )
+    return {
+        "citations": len(citations),
+        "reports": len(out["outcome_reports"]),
+        "studies": len(studies),
+        "meta_analyses": len(metas),
+    }
+
+
+def _fact(field_name: str, value: Any, label: str | None, url: str | None) -> dict[str, Any]:
+    """One labelled bibliographic fact with its page."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return {"field": field_name, "value": text, "label": label, "source_url": url}
+
+
+def _complete(rec: dict[str, Any], extra: dict[str, Any]) -> None:
+    """Fill a record's unknown fields from citations-extra.json; keep disagreements, labelled."""
+    url, note = extra.get("source_url"), extra.get("note")
+    for key in ("journal", "year", "doi", "publication_types", "authors"):
+        value = extra.get(key)
+        if value in (None, []):
+            continue
+        mine = rec.get(key)
+        if mine in (None, []):
+            rec[key] = value
+            rec["facts"].append(_fact(key, value, note, url))
+        elif key == "authors" and value[: len(mine)] == mine and len(value) > len(mine):
+            # The first record showed only the first author(s): the longer byline completes it.
+            rec[key] = value
+            rec["facts"].append(_fact(key, value, note, url))
+        elif value != mine:
+            # Two pages disagree (e.g. e-pub year vs print year): keep both, each labelled.
+            rec["facts"].append(_fact(key, mine, "as in citations.json", rec.get("verified_at")))
+            rec["facts"].append(_fact(key, value, note, url))
+    rec["field_sources"] = rec["field_sources"] + [
+        u for u in [url, *(extra.get("extra_sources") or [])] if u and u not in rec["field_sources"]
+    ]
+
+
+def _new_record(extra: dict[str, Any]) -> dict[str, Any]:
+    """A record the studies need that citations.json lacked (title may be unknown: None)."""
+    url = extra.get("source_url")
+    facts = (
+        [_fact("note", extra["note"], "note on the page read", url)] if extra.get("note") else []
+    )
+    return {
+        "pmid": str(extra["pmid"]),
+        "title": extra.get("title"),
+        "authors": extra.get("authors") or [],
+        "journal": extra.get("journal"),
+        "year": extra.get("year"),
+        "doi": extra.get("doi"),
+        "publication_types": extra.get("publication_types") or [],
+        "treatments": extra.get("treatments") or [],
+        "indications": extra.get("indications") or [],
+        "other_treatments": extra.get("other_treatments") or [],
+        "verified_at": url,
+        "field_sources": list(extra.get("extra_sources") or []),
+        "facts": facts,
+    }
 
 
 def load_catalogue(session: Session, report: LoadReport) -> None:
@@ -142,8 +277,107 @@ def load(session: Session, snapshot_dir: Path = SNAPSHOT_DIR) -> LoadReport:
     for rec in forum["price_points"]:
         _load_price(session, rec, forum["source"], treatments, report)
     session.flush()
+    report.measures += extraction.ensure_measures(session)
+    _load_studies(session, snapshot_dir, report)
+    _load_meta_analyses(session, snapshot_dir, indications, report)
+    session.flush()
     search.refresh(session.connection())  # index the citations just added
     return report
+
+
+def _citation_by_pmid(session: Session, pmid: str) -> Citation | None:
+    """Return the citation with this PMID, if loaded."""
+    return session.exec(select(Citation).where(Citation.pmid == pmid)).first()
+
+
+def _load_studies(session: Session, snapshot_dir: Path, report: LoadReport) -> None:
+    """Insert the snapshot's extracted studies that are missing (by snapshot key)."""
+    path = snapshot_dir / "studies.json"
+    if not path.exists():
+        return
+    have = set(session.exec(select(Study.snapshot_key).where(col(Study.snapshot_key).is_not(None))))
+    for rec in json.loads(path.read_text())["studies"]:
+        key = f"study-outcomes:{rec['pmid']}"
+        if key in have:
+            continue
+        citation = _citation_by_pmid(session, str(rec["pmid"]))
+        if citation is None:
+            report.skipped.append(f"study {rec['pmid']}: no citation record")
+            continue
+        try:
+            extraction.save_study(
+                session,
+                citation,
+                extraction.record_from_source(rec),
+                user_id=None,
+                action="import",
+                snapshot_key=key,
+            )
+        except extraction.ExtractionError as exc:
+            report.skipped.append(f"study {rec['pmid']}: {exc}")
+            continue
+        report.studies += 1
+
+
+def _load_meta_analyses(
+    session: Session,
+    snapshot_dir: Path,
+    indications: dict[str, Indication],
+    report: LoadReport,
+) -> None:
+    """Insert the published meta-analyses and their pooled results, as printed."""
+    path = snapshot_dir / "meta-analyses.json"
+    if not path.exists():
+        return
+    have = set(session.exec(select(PublishedMetaAnalysis.pmid)))
+    measures = {m.slug: m.id for m in session.exec(select(OutcomeMeasure))}
+    for rec in json.loads(path.read_text())["meta_analyses"]:
+        pmid = str(rec["pmid"])
+        if pmid in have:
+            continue
+        citation = _citation_by_pmid(session, pmid)
+        indication = indications.get(rec.get("indication") or "")
+        meta = PublishedMetaAnalysis(
+            pmid=pmid,
+            citation_id=citation.id if citation else None,
+            title=rec["title"],
+            year=rec.get("year"),
+            journal=rec.get("journal"),
+            doi=rec.get("doi"),
+            comparison_as_stated=rec["comparison"],
+            comparison_note=rec.get("comparison_note"),
+            indication_id=indication.id if indication else None,
+            studies_included=rec.get("studies_included"),
+            patients_included=rec.get("patients_included"),
+            studies_note=rec.get("studies_note"),
+            outcomes_note=rec.get("outcomes_note"),
+            source_url=rec.get("source_url"),
+            extra_sources=json.dumps(rec.get("extra_sources") or []),
+            checked_on=date.fromisoformat(rec["checked_on"]) if rec.get("checked_on") else None,
+        )
+        session.add(meta)
+        session.flush()
+        assert meta.id is not None
+        for pos, out in enumerate(rec["outcomes"]):
+            slug = extraction.measure_slug_for(out["measure"])
+            session.add(
+                PublishedPooledResult(
+                    meta_analysis_id=meta.id,
+                    position=pos,
+                    measure_as_stated=out["measure"],
+                    measure_id=measures.get(slug) if slug != extraction.GENERIC_MEASURE else None,
+                    effect_type=out.get("effect_type"),
+                    estimate=out.get("estimate"),
+                    ci_low=out.get("ci_low"),
+                    ci_high=out.get("ci_high"),
+                    ci_as_printed=out.get("ci_as_printed"),
+                    i2=out.get("i2"),
+                    n_studies=out.get("n_studies"),
+                    favours_as_stated=out.get("favours"),
+                    p_value_as_stated=out.get("p_value"),
+                )
+            )
+        report.meta_analyses += 1
 
 
 def _load_citation(
@@ -156,10 +390,11 @@ def _load_citation(
     """Insert one snapshot citation and its links unless already present."""
     citation = session.exec(select(Citation).where(Citation.pmid == rec["pmid"])).first()
     if citation is None:
-        g = grade(rec["publication_types"], rec["title"])
+        g = grade(rec["publication_types"], rec["title"] or "")
         citation = Citation(
             pmid=rec["pmid"],
-            title=rec["title"],
+            # No page showed the title: stored empty (NOT NULL column), shown as unknown.
+            title=rec["title"] or "",
             journal=rec["journal"],
             year=rec["year"],
             pub_date=str(rec["year"]) if rec["year"] else None,
@@ -184,6 +419,9 @@ def _load_citation(
             )
         for name in rec["other_treatments"]:
             session.add(CitationCoIntervention(citation_id=citation.id, name=name))
+        for fact in rec.get("facts") or []:
+            session.add(CitationFieldSource(citation_id=citation.id, **fact))
+            report.facts += 1
         report.citations += 1
     assert citation.id is not None
     pairs: list[tuple[str | None, str | None]] = [

@@ -147,6 +147,18 @@ def compare() -> dict[str, Any]:
     )
 
 
+@bp.get("/api/v1/synthesis")
+def synthesis() -> dict[str, Any]:
+    """Every outcome's pooled result for the treatments (?t=slug&t=slug) and an indication."""
+    from evidence import api_synthesis
+
+    return api_synthesis.synthesis(
+        get_session(),
+        slugs=[s.strip() for s in request.args.getlist("t") if s.strip()],
+        indication_slug=request.args.get("indication") or None,
+    )
+
+
 def _json_http_error(error: HTTPException) -> Any:
     """Answer HTTP errors under /api/ as JSON; elsewhere keep Flask's own page."""
     if not request.path.startswith("/api/"):

@@ -6,7 +6,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from sqlmodel import select
 from werkzeug.wrappers import Response
 
-from evidence import curation, duplicates, queries, retractions
+from evidence import curation, duplicates, extraction, queries, retractions
 from evidence.auth import current_account, roles_required
 from evidence.db import get_session
 from evidence.models import Citation
@@ -33,12 +33,17 @@ def detail(pmid: str) -> str | Response:
         return redirect(url_for("citations.detail", pmid=kept))
     if record is None:
         abort(404, description=f"No citation with PMID {pmid} is in the database.")
+    studies = extraction.studies_for_citation(session, record.citation)
     return render_template(
         "citations/detail.html",
         r=record,
         notices=retractions.notices_for(session, record.citation.id or 0),
         treatments=queries.treatments(session),
         indications=queries.indications(session),
+        studies=studies,
+        facts=extraction.field_facts(session, record.citation),
+        event_labels=extraction.EVENT_LABELS,
+        user_names=extraction.user_names(session, studies),
     )
 
 

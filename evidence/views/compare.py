@@ -24,6 +24,7 @@ from evidence.db import get_session
 from evidence.downloads import attach
 from evidence.filters import endpoint_exists
 from evidence.models import Treatment
+from evidence.views.synthesis import study_findings_for
 
 bp = Blueprint("compare", __name__)
 
@@ -113,8 +114,12 @@ def page() -> BaseResponse | str:
     session = get_session()
     comparison = None
     figures = []
+    studies_found = None
     if selection.treatments:
         comparison = compare.cached_compare(session, selection=selection)
+        # Pooling across indications would mix different conditions: only for one indication.
+        if selection.indication is not None:
+            studies_found = study_findings_for(selection, comparison)
         data = charts.chart_data(comparison)
         for kind in charts.KINDS:
             alt = charts.alt_text(kind, data[kind])
@@ -136,6 +141,7 @@ def page() -> BaseResponse | str:
         selection=selection,
         comparison=comparison,
         figures=figures,
+        studies_found=studies_found,
         args=canonical,
         href=href,
         treatments=queries.treatments(session),

@@ -28,7 +28,7 @@ def test_researcher_downloads_microneedling_as_csv_with_chosen_columns_and_ris(
     page.goto(live_server.url + "/treatments/microneedling")
     export = page.locator("details.export")
     export.locator("summary").click()
-    expect(export.locator("summary")).to_have_text("Export these 24 citations")
+    expect(export.locator("summary")).to_have_text("Export these 28 citations")
     assert serious_violations(page) == []
 
     export.get_by_label("CSV").check()
@@ -53,7 +53,7 @@ def test_researcher_downloads_microneedling_as_csv_with_chosen_columns_and_ris(
         "treatments",
         "abstract",
     ]
-    assert len(rows) == 1 + 24
+    assert len(rows) == 1 + 28
     assert all("Microneedling" in row[6] for row in rows[1:])
 
     with page.expect_download() as info:
@@ -61,7 +61,7 @@ def test_researcher_downloads_microneedling_as_csv_with_chosen_columns_and_ris(
     ris = info.value
     assert ris.suggested_filename.endswith(".ris")
     entries = rispy.loads(Path(ris.path()).read_text(encoding="utf-8"))
-    assert len(entries) == 24
+    assert len(entries) == 28
     assert {e["accession_number"] for e in entries} == {r[0] for r in rows[1:]}
     assert all("Evidence level:" in e["notes"][0] for e in entries)
 
@@ -71,7 +71,7 @@ def test_export_api_and_token_pages_pass_axe(
 ) -> None:
     page.goto(live_server.url + "/exports?treatment=microneedling")
     expect(page.get_by_role("heading", level=1)).to_have_text("Exports")
-    expect(page.locator("section").first).to_contain_text("24 citations match")
+    expect(page.locator("section").first).to_contain_text("28 citations match")
     assert serious_violations(page) == []
 
     page.get_by_role("link", name="API", exact=True).click()

@@ -97,11 +97,11 @@ def test_charts_never_import_pyplot() -> None:
 
 def test_alt_text_describes_the_data(data: dict[str, dict[str, object]]) -> None:
     levels = charts.alt_text("levels", data["levels"])
-    assert "Microneedling: 3 at level 1, 4 at level 2" in levels
-    assert "Fractional CO2 laser: 2 at level 1, 5 at level 2" in levels
+    assert "Microneedling: 3 at level 1, 5 at level 2" in levels
+    assert "Fractional CO2 laser: 3 at level 1, 5 at level 2" in levels
     assert (
-        "Microneedling: 3 at level 1, 4 at level 2, 2 at level 3, 0 at level 4, 4 at level 5, "
-        "11 not rated; 0 retracted or flagged." in levels
+        "Microneedling: 3 at level 1, 5 at level 2, 2 at level 3, 0 at level 4, 4 at level 5, "
+        "14 not rated; 0 retracted or flagged." in levels
     )
     improvement = charts.alt_text("improvement", data["improvement"])
     assert "Microneedling: 2 reports (too few reports): 1 rated 0, 1 rated 4." in improvement

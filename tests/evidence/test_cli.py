@@ -19,7 +19,7 @@ def test_upgrade_then_load_twice_adds_nothing(tmp_path: Path) -> None:
     assert f"database at {migrate.head_revision(url)}" in result.output
     first = run_cli(app, "snapshot", "load")
     assert first.exit_code == 0, first.output
-    assert "55 citations" in first.output and "3 outcome reports" in first.output
+    assert "63 citations" in first.output and "3 outcome reports" in first.output
     second = run_cli(app, "snapshot", "load")
     assert second.exit_code == 0
     assert "added 0 treatments, 0 indications, 0 citations, 0 links, 0 outcome reports" in (

@@ -30,9 +30,9 @@ def test_export_microneedling_as_ris_to_a_file(app: Flask, tmp_path: Path) -> No
         str(out),
     )
     assert result.exit_code == 0, result.output
-    assert "wrote 24 citations" in result.output
+    assert "wrote 28 citations" in result.output
     entries = rispy.loads(out.read_text(encoding="utf-8"))
-    assert len(entries) == 24
+    assert len(entries) == 28
     assert all(e["type_of_reference"] == "JOUR" and e["accession_number"] for e in entries)
 
 

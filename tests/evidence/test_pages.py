@@ -26,26 +26,26 @@ def test_home_lists_treatments_with_real_counts(any_app: Flask) -> None:
         "Microneedling with platelet-rich plasma",
     ):
         assert name in html
-    # Counts from shared/data/citations.json: 24 microneedling, 13 fractional CO2.
+    # Counts from the snapshot (citations.json + citations-extra.json): 28 microneedling, 17 CO2.
     card = html.split('data-slug="microneedling"')[1].split("</li>\n  \n")[0]
-    assert re.search(r'class="citation-count">24<', card)
+    assert re.search(r'class="citation-count">28<', card)
     assert re.search(r'class="report-count">3<', card)
     co2 = html.split('data-slug="fractional-co2-laser"')[1]
-    assert re.search(r'class="citation-count">13<', co2)
+    assert re.search(r'class="citation-count">17<', co2)
 
 
 def test_treatment_page_filters_by_level_year_type_and_text(any_app: Flask) -> None:
     client = any_app.test_client()
     all_rows = client.get("/treatments/microneedling").data.decode()
-    assert "<strong>24</strong> citations" in all_rows
+    assert "<strong>28</strong> citations" in all_rows
     level2 = _text(client.get("/treatments/microneedling?level=2").data)
-    assert "4 citations" in level2
+    assert "5 citations" in level2
     assert "Efficacy of a needling device for the treatment of acne scars" in level2
     assert "A Systematic Review" not in level2
     years = _text(client.get("/treatments/microneedling?year_from=2021&year_to=2022").data)
     assert "6 citations" in years  # 6 microneedling records dated 2021-2022 in the source
     rct = _text(client.get("/treatments/microneedling?pub_type=Randomized+Controlled+Trial").data)
-    assert "1 citation " in rct and "24919799" in rct
+    assert "2 citations" in rct and "24919799" in rct and "28009690" in rct
     text = _text(client.get("/treatments/microneedling?q=striae").data)
     assert "Striae Distensae Treatment Review and Update" in text
     assert "Efficacy of a needling device" not in text
@@ -63,7 +63,7 @@ def test_treatment_page_paginates(app: Flask) -> None:
     pmids = set()
     for page in (first, second, third):
         pmids |= set(re.findall(r'href="/citations/(\d+)"', page))
-    assert len(pmids) == 55
+    assert len(pmids) == 63
 
 
 def test_treatment_page_shows_reports_with_their_source(app: Flask) -> None:
@@ -116,7 +116,7 @@ def test_structured_abstract_and_retraction_are_shown(app: Flask) -> None:
 def test_indication_page(any_app: Flask) -> None:
     html = _text(any_app.test_client().get("/indications/acne-scars").data)
     assert "Acne scars (atrophic)" in html
-    assert "24 citations" in html
+    assert "30 citations" in html
 
 
 def test_unknown_pages_are_friendly_404s(app: Flask) -> None:

@@ -13,29 +13,117 @@ from evidence.db import session_scope
 from evidence.models import (
     Citation,
     CitationAuthor,
+    CitationFieldSource,
     CitationLink,
     Indication,
     OutcomeAdverseEvent,
+    OutcomeMeasure,
+    OutcomeMeasurement,
     OutcomeReport,
     PricePoint,
+    PublishedMetaAnalysis,
+    PublishedPooledResult,
+    Study,
+    StudyAdverseEvent,
+    StudyArm,
     Treatment,
 )
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
+# The repository's own committed copies of the inputs: no test reads outside the repository.
+SOURCES = snapshot.SOURCES_DIR
 
 
 def _count(session, model) -> int:  # type: ignore[no-untyped-def]
     return session.exec(select(func.count()).select_from(model)).one()
 
 
-def test_snapshot_matches_the_shared_source_records() -> None:
+def test_rebuilding_from_the_committed_sources_reproduces_the_snapshot(tmp_path: Path) -> None:
+    counts = snapshot.build_from_sources(SOURCES, tmp_path)
+    assert counts == {"citations": 63, "reports": 3, "studies": 42, "meta_analyses": 4}
+    for name in ("citations.json", "forum.json", "studies.json", "meta-analyses.json"):
+        assert (tmp_path / name).read_bytes() == (snapshot.SNAPSHOT_DIR / name).read_bytes(), name
+    manifest = json.loads((snapshot.SNAPSHOT_DIR / "manifest.json").read_text())
+    for rel, digest in manifest["sources"].items():
+        assert snapshot.sha256_of(snapshot.SNAPSHOT_DIR / rel) == digest, rel
+    assert (tmp_path / "manifest.json").read_bytes() == (
+        snapshot.SNAPSHOT_DIR / "manifest.json"
+    ).read_bytes()
+
+
+def test_snapshot_matches_the_source_records() -> None:
     bundled = json.loads((snapshot.SNAPSHOT_DIR / "citations.json").read_text())["records"]
-    source = json.loads((SHARED / "citations.json").read_text())
-    assert {r["pmid"] for r in bundled} == {str(r["pmid"]) for r in source}
+    source = json.loads((SOURCES / "citations.json").read_text())
+    extra = {str(r["pmid"]): r for r in json.loads((SOURCES / "citations-extra.json").read_text())}
+    assert {r["pmid"] for r in bundled} == {str(r["pmid"]) for r in source} | set(extra)
     by_pmid = {str(r["pmid"]): r for r in source}
     for rec in bundled:
+        if rec["pmid"] not in by_pmid:
+            assert rec["title"] == extra[rec["pmid"]]["title"]
+            continue
         assert rec["title"] == by_pmid[rec["pmid"]]["title"]
-        assert rec["authors"] == by_pmid[rec["pmid"]]["authors"]
+        # Authors are citations.json's, or citations-extra.json's fuller byline that starts
+        # with them.
+        mine = by_pmid[rec["pmid"]]["authors"]
+        assert rec["authors"][: len(mine)] == mine
+
+
+def test_disagreeing_years_are_both_kept_and_labelled(app: Flask) -> None:
+    with app.app_context(), session_scope() as session:
+        cit = session.exec(select(Citation).where(Citation.pmid == "31592915")).one()
+        facts = session.exec(
+            select(CitationFieldSource).where(CitationFieldSource.citation_id == cit.id)
+        ).all()
+    assert cit.year == 2019
+    years = {f.value: f for f in facts if f.field == "year"}
+    assert set(years) == {"2019", "2020"}
+    assert "print issue 2020" in (years["2020"].label or "")
+    assert years["2020"].source_url and "31592915" in years["2020"].source_url
+    html = app.test_client().get("/citations/31592915").data.decode()
+    assert "print issue 2020" in html
+
+
+def test_studies_keep_their_numbers_and_sources(any_app: Flask) -> None:
+    with any_app.app_context(), session_scope() as session:
+        cit = session.exec(select(Citation).where(Citation.pmid == "39640445")).one()
+        study = session.exec(select(Study).where(Study.citation_id == cit.id)).one()
+        arms = session.exec(
+            select(StudyArm).where(StudyArm.study_id == study.id).order_by(StudyArm.position)
+        ).all()
+        rows = session.exec(
+            select(OutcomeMeasurement, OutcomeMeasure)
+            .join(OutcomeMeasure)
+            .where(OutcomeMeasurement.study_id == study.id)
+        ).all()
+        pih = session.exec(
+            select(StudyAdverseEvent).where(StudyAdverseEvent.study_id == study.id)
+        ).all()
+        metas = _count(session, PublishedMetaAnalysis)
+        pooled = session.exec(
+            select(PublishedPooledResult).where(PublishedPooledResult.effect_type == "OR")
+        ).all()
+    assert study.design == "non-randomized comparative"
+    assert study.split_face is True
+    assert study.randomised is None  # "randomization not stated"
+    assert study.n_enrolled == 30 and study.n_analysed is None
+    assert study.source_url == "https://api-pubmed-ncbi.laibokeji.com/39640445"
+    assert str(study.checked_on) == "2026-12-02"
+    assert study.verified_at is None
+    assert [a.n for a in arms] == [None, None]
+    gb = [m for m, measure in rows if measure.slug == "goodman-baron-qualitative"]
+    assert sorted((m.baseline, m.final, m.percent_improvement) for m in gb) == [
+        (3.53, 2.37, 32.9),
+        (3.53, 3.2, 9.3),
+    ]
+    assert all(m.sd is None and m.mean_change is None for m in gb)
+    # A stated name outside the vocabulary keeps its words with the generic measure.
+    other = [m for m, measure in rows if measure.slug == "as-stated"]
+    assert {m.measure_as_stated for m in other} >= {"patient subjective score"}
+    assert sorted((e.event, e.percent, e.events, e.n) for e in pih) == [
+        ("pih", 6.67, None, None),
+        ("pih", 30.0, None, None),
+    ]
+    assert metas == 4
+    assert {(p.estimate, p.ci_low, p.ci_high) for p in pooled} >= {(2.97, 1.96, 4.51)}
 
 
 def test_load_twice_adds_nothing(any_app: Flask) -> None:
@@ -44,20 +132,25 @@ def test_load_twice_adds_nothing(any_app: Flask) -> None:
             m.__name__: _count(session, m)
             for m in (Treatment, Indication, Citation, CitationLink, OutcomeReport, PricePoint)
         }
+        studies_before = _count(session, Study), _count(session, OutcomeMeasurement)
         report = snapshot.load(session)
         after = {
             m.__name__: _count(session, m)
             for m in (Treatment, Indication, Citation, CitationLink, OutcomeReport, PricePoint)
         }
+        studies_after = _count(session, Study), _count(session, OutcomeMeasurement)
+    assert studies_before == studies_after
+    assert studies_after[0] == 42
     assert report.total() == 0
     assert before == after
-    assert after["Citation"] == 55
+    assert after["Citation"] == 63
     assert after["Treatment"] == 6
     assert after["OutcomeReport"] == 3
 
 
 def test_missing_fields_stay_missing_never_guessed(app: Flask) -> None:
-    source = {str(r["pmid"]): r for r in json.loads((SHARED / "citations.json").read_text())}
+    bundled = json.loads((snapshot.SNAPSHOT_DIR / "citations.json").read_text())["records"]
+    source = {r["pmid"]: r for r in bundled}
     with app.app_context(), session_scope() as session:
         for citation in session.exec(select(Citation)):
             rec = source[citation.pmid]
