@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-
 from enum import StrEnum
 
 from sqlalchemy import Column, Index, Text, UniqueConstraint
@@ -527,6 +526,7 @@ class DuplicatePair(SQLModel, table=True):
     decided_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
+
 # --- audit log (issue 12: data safety) -------------------------------------------------------
 
 
@@ -549,6 +549,7 @@ class AuditEntry(SQLModel, table=True):
     fields: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     origin: str | None = Field(default=None, max_length=300)  # "POST /reports/new", "cli"
 
+
 # --- full-text search (issue 10; migration 0006_fulltext_search) ------------------------
 # The index itself is backend-specific and lives only in the migration: an FTS5 table
 # citation_fts on SQLite, citation_search (tsvector + GIN) on PostgreSQL (evidence/search.py).
@@ -559,6 +560,7 @@ class SearchDirty(SQLModel, table=True):
 
     __tablename__ = "search_dirty"
     citation_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+
 
 # --- study extraction (issue 9: what the studies found) ------------------------------------
 # Fixed vocabularies are StrEnums stored as short strings (portable on SQLite and PostgreSQL;
