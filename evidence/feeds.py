@@ -60,7 +60,7 @@ def feed_entries(
         if key not in entries:
             entries[key] = FeedEntry(
                 key=key,
-                title=f"Included: {citation.title}",
+                title=f"Included: {_title(citation)}",
                 summary=f"{citation.journal or 'Journal not given'} {citation.year or ''}; "
                 f"{level}; PMID {citation.pmid}.",
                 pmid=citation.pmid,
@@ -93,7 +93,7 @@ def feed_entries(
         key = f"{citation.retraction_status}/{citation.pmid}"
         entries[key] = FeedEntry(
             key=key,
-            title=f"{word}: {citation.title}",
+            title=f"{word}: {_title(citation)}",
             summary=f"PMID {citation.pmid} is flagged: {word.lower()}.{dated}{detail}",
             pmid=citation.pmid,
             updated=_aware(citation.updated_at),
@@ -128,3 +128,8 @@ def build_atom(
         entry.updated(item.updated)
     atom: bytes = feed.atom_str(pretty=True)
     return atom
+
+
+def _title(citation: Citation) -> str:
+    """Return the citation's title, or say it is not known (no page read showed it)."""
+    return citation.title or f"Title not shown on the page read (PMID {citation.pmid})"
