@@ -252,7 +252,7 @@ def test_treatment_page_shows_scale_statistics(any_app: Flask) -> None:
     text = " ".join(html_lib.unescape(re.sub(r"<[^>]+>", " ", table)).split())
     assert "-1.0 grade (10 reports; 95% CI -1.5 to -0.5)" in text
     assert "2.6 / 5 (10 reports; 95% CI 2.0 to 3.2)" in text
-    assert "1: 1, 2: 3, 3: 5, 4: 1, 5: 0" in text
+    assert "reports per score: 1: 1, 2: 3, 3: 5, 4: 1, 5: 0" in text
     link = re.search(r'href="([^"]*has=goodman_baron[^"]*)"', table)
     assert link is not None
     listed = client.get(html_lib.unescape(link.group(1))).text
