@@ -35,7 +35,14 @@ from wtforms.validators import (
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from evidence.auth import MIN_PASSWORD_LENGTH
-from evidence.models import ADVERSE_EVENTS, AGE_BANDS, IMPROVEMENT_SCALE, ROLES
+from evidence.models import (
+    ADVERSE_EVENTS,
+    AGE_BANDS,
+    GAIS_SCALE,
+    GOODMAN_BARON_SCALE,
+    IMPROVEMENT_SCALE,
+    ROLES,
+)
 from evidence.reports import (
     FITZPATRICK_NUMERALS,
     MAX_CHECKED_TEXT,
@@ -252,6 +259,25 @@ class ReportForm(FlaskForm):
         coerce=_optional_int,
         validators=[Optional()],
     )
+    # Validated scales: Goodman-Baron for acne scars only (checked in reports.scale_problems).
+    goodman_baron_before = SelectField(
+        "Goodman-Baron grade before treatment",
+        choices=options([("", "Not assessed"), *GOODMAN_BARON_SCALE]),
+        coerce=_optional_int,
+        validators=[Optional()],
+    )
+    goodman_baron_after = SelectField(
+        "Goodman-Baron grade at follow-up",
+        choices=options([("", "Not assessed"), *GOODMAN_BARON_SCALE]),
+        coerce=_optional_int,
+        validators=[Optional()],
+    )
+    gais = SelectField(
+        "GAIS (Global Aesthetic Improvement Scale)",
+        choices=options([("", "Not assessed"), *GAIS_SCALE]),
+        coerce=_optional_int,
+        validators=[Optional()],
+    )
     adverse_events = MultiCheckboxField("Adverse events", choices=options(ADVERSE_EVENTS))
     adverse_other = StringField(
         "Other adverse event (describe)", validators=[Length(max=500), no_identifiers]
@@ -341,6 +367,9 @@ class ReportForm(FlaskForm):
             follow_up_months=num(self.follow_up_months),
             notes=text(self.notes),
             protocol_pmid=text(self.protocol_pmid),
+            goodman_baron_before=self.goodman_baron_before.data,
+            goodman_baron_after=self.goodman_baron_after.data,
+            gais=self.gais.data,
         )
 
 

@@ -32,6 +32,16 @@ IMPROVEMENT_SCALE = (
     (3, "3: 51-75%"),
     (4, "4: over 75%"),
 )
+GOODMAN_BARON_SCALE = ((1, "1: macular"), (2, "2: mild"), (3, "3: moderate"), (4, "4: severe"))
+GAIS_SCALE = (
+    (1, "1: exceptional improvement"),
+    (2, "2: very improved"),
+    (3, "3: improved"),
+    (4, "4: no change"),
+    (5, "5: worse"),
+)
+# Goodman-Baron grades acne scars only: the one indication the grade is offered for.
+GOODMAN_BARON_INDICATION = "acne-scars"
 AGE_BANDS = ("18-24", "25-34", "35-44", "45-54", "55-64", "65+")
 
 
@@ -352,6 +362,11 @@ class OutcomeReport(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, index=True)
     # Optimistic lock: an edit names the version it started from; a stale one is refused.
     version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    # Validated scales (migration 0011): Goodman-Baron qualitative grade 1-4 before and
+    # after (acne scars only) and GAIS 1-5 (lower is better); older reports leave them empty.
+    goodman_baron_before: int | None = None
+    goodman_baron_after: int | None = None
+    gais: int | None = None
 
 
 class OutcomeAdverseEvent(SQLModel, table=True):

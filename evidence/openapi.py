@@ -163,6 +163,9 @@ SCHEMAS: dict[str, Any] = {
             "settings": _nullable("string"),
             "improvement": _nullable("integer", minimum=0, maximum=4),
             "satisfaction": _nullable("integer"),
+            "goodman_baron_before": _nullable("integer", minimum=1, maximum=4),
+            "goodman_baron_after": _nullable("integer", minimum=1, maximum=4),
+            "gais": _nullable("integer", minimum=1, maximum=5),
             "adverse_other": _nullable("string"),
             "downtime_days": _nullable("number"),
             "cost_per_session": _nullable("number"),
@@ -429,6 +432,26 @@ SCHEMAS: dict[str, Any] = {
             "settings": _text("settings"),
             "improvement": {"type": "integer", "minimum": 0, "maximum": 4},
             "satisfaction": _nullable("integer", minimum=1, maximum=5),
+            "goodman_baron_before": _nullable(
+                "integer",
+                minimum=1,
+                maximum=4,
+                description="Goodman-Baron qualitative grade before treatment: 1 macular, "
+                "2 mild, 3 moderate, 4 severe. Only with the indication acne-scars.",
+            ),
+            "goodman_baron_after": _nullable(
+                "integer",
+                minimum=1,
+                maximum=4,
+                description="Goodman-Baron grade at follow-up (higher than before: worse).",
+            ),
+            "gais": _nullable(
+                "integer",
+                minimum=1,
+                maximum=5,
+                description="GAIS: 1 exceptional improvement, 2 very improved, 3 improved, "
+                "4 no change, 5 worse (lower is better).",
+            ),
             "adverse_events": {
                 "type": "array",
                 "items": {"type": "string", "enum": [k for k, _ in ADVERSE_EVENTS]},

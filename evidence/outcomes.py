@@ -4,8 +4,10 @@ For a set of reports: n, mean improvement with a 95% t interval clipped to the 0
 (none below SMALL_N reports), responder rate
 (improvement >= 2) with a Wilson interval, each adverse event's rate with a Wilson
 interval, median downtime, median cost per session and per course; and the same by
-skin-type group. Groups with fewer than SMALL_N reports carry `small=True`, which the
-pages show as "too few reports" instead of a bare percentage.
+skin-type group; for the validated scales, the mean change in Goodman-Baron grade (after
+minus before, -3..3; negative is better) and the GAIS distribution and mean (1..5, lower is
+better), each mean with the same bounded interval. Groups with fewer than SMALL_N reports
+carry `small=True`, which the pages show as "too few reports" instead of a bare percentage.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ SMALL_N = 10
 RESPONDER_THRESHOLD = 2  # improvement >= 2 means more than 25% better (quartile scale)
 CONFIDENCE = 0.95
 IMPROVEMENT_SCALE = (0.0, 4.0)  # the quartile scale: 0 none ... 4 over 75%
+GOODMAN_BARON_CHANGE_SCALE = (-3.0, 3.0)  # after - before of two 1-4 grades
+GAIS_BOUNDS = (1.0, 5.0)  # 1 exceptional improvement ... 5 worse
 SKIN_GROUPS = ("I-III", "IV-VI", "not stated")
 EVENT_KEYS = tuple(key for key, _label in ADVERSE_EVENTS)
 
@@ -62,6 +66,16 @@ class ReportData:
     cost_per_course: float | None
     currency: str | None
     adverse_events: tuple[str, ...]
+    goodman_baron_before: int | None = None
+    goodman_baron_after: int | None = None
+    gais: int | None = None
+
+    @property
+    def goodman_baron_change(self) -> int | None:
+        """Return the grade after minus before (negative: better), None unless both are given."""
+        if self.goodman_baron_before is None or self.goodman_baron_after is None:
+            return None
+        return self.goodman_baron_after - self.goodman_baron_before
 
 
 @dataclass(frozen=True)
@@ -103,6 +117,9 @@ class GroupStats:
     median_cost_per_session: float | None
     median_cost_per_course: float | None
     currency: str | None
+    goodman_baron_change: MeanCI  # after - before, over reports giving both grades
+    gais: MeanCI
+    gais_counts: tuple[int, ...]  # reports scoring GAIS 1, 2, 3, 4, 5
 
 
 @functools.lru_cache(maxsize=4096)
@@ -210,11 +227,14 @@ def _group_stats(
     events: Counter[str],
     downtimes: Sequence[float],
     costed: Sequence[Costed],
+    goodman_baron_changes: Sequence[int] = (),
+    gais: Sequence[int] = (),
 ) -> GroupStats:
     """Compute a group's figures from its columns: the one place summaries are computed.
 
     `events` counts reports per adverse event; `costed` holds the reports with a currency and
-    a per-session or per-course cost (the course cost already derived by course_cost).
+    a per-session or per-course cost (the course cost already derived by course_cost);
+    `goodman_baron_changes` the after - before grade of reports giving both, `gais` the scores.
     """
     n = len(ids)
     total = sum(improvements)
@@ -236,7 +256,15 @@ def _group_stats(
         median_cost_per_session=_median(per_session),
         median_cost_per_course=_median(per_course),
         currency=currency,
+        goodman_baron_change=_scale_mean(goodman_baron_changes, GOODMAN_BARON_CHANGE_SCALE),
+        gais=_scale_mean(gais, GAIS_BOUNDS),
+        gais_counts=tuple(sum(1 for v in gais if v == score) for score in range(1, 6)),
     )
+
+
+def _scale_mean(values: Sequence[int], bounds: tuple[float, float]) -> MeanCI:
+    """Return the mean of integer scale values with the bounded interval of mean_interval."""
+    return mean_interval(len(values), sum(values), sum(v * v for v in values), bounds=bounds)
 
 
 def _costed(report: ReportData) -> Costed | None:
@@ -259,6 +287,10 @@ def summarize(reports: Sequence[ReportData], *, label: str = "all") -> GroupStat
         events=events,
         downtimes=[r.downtime_days for r in reports if r.downtime_days is not None],
         costed=[c for c in map(_costed, reports) if c is not None],
+        goodman_baron_changes=[
+            c for c in (r.goodman_baron_change for r in reports) if c is not None
+        ],
+        gais=[r.gais for r in reports if r.gais is not None],
     )
 
 
@@ -295,6 +327,9 @@ def report_data(
             col(OutcomeReport.cost_per_session),
             col(OutcomeReport.cost_per_course),
             col(OutcomeReport.currency),
+            col(OutcomeReport.goodman_baron_before),
+            col(OutcomeReport.goodman_baron_after),
+            col(OutcomeReport.gais),
         )
         .join(Treatment, col(Treatment.id) == col(OutcomeReport.treatment_id))
         .outerjoin(Indication, col(Indication.id) == col(OutcomeReport.indication_id))
@@ -305,7 +340,7 @@ def report_data(
         stmt = stmt.where(col(Treatment.slug) == treatment)
     if indication is not None:
         stmt = stmt.where(col(Indication.slug) == indication)
-    # A plain SQLAlchemy select of 11 columns: SQLModel's select() types at most four.
+    # A plain SQLAlchemy select of 14 columns: SQLModel's select() types at most four.
     rows = list(session.connection().execute(stmt))
     events: dict[int, list[str]] = defaultdict(list)
     if rows:
@@ -335,6 +370,9 @@ def report_data(
                 cost_per_course=row[9],
                 currency=row[10],
                 adverse_events=tuple(sorted(set(events[report_id]))),
+                goodman_baron_before=row[11],
+                goodman_baron_after=row[12],
+                gais=row[13],
             )
         )
     return out
@@ -357,6 +395,8 @@ class _Columns:
     improvements: list[int]
     downtimes: list[float]
     costed: list[Costed]
+    goodman_baron_changes: list[int]
+    gais: list[int]
 
 
 def _skin_case() -> Any:
@@ -398,12 +438,23 @@ def treatment_summaries(
                 col(OutcomeReport.cost_per_course),
                 col(OutcomeReport.sessions),
                 col(OutcomeReport.currency),
+                col(OutcomeReport.goodman_baron_before),
+                col(OutcomeReport.goodman_baron_after),
+                col(OutcomeReport.gais),
             ).select_from(OutcomeReport)
         ).order_by(col(OutcomeReport.id))
     )
-    groups = {(slug, key): _Columns([], [], [], []) for slug in wanted for key in SKIN_GROUPS}
-    for slug, group, rid, improvement, downtime, per_session, per_course, sessions, cur in rows:
+    groups = {
+        (slug, key): _Columns([], [], [], [], [], []) for slug in wanted for key in SKIN_GROUPS
+    }
+    for row in rows:
+        slug, group, rid, improvement, downtime, per_session, per_course, sessions, cur = row[:9]
+        gb_before, gb_after, gais = row[9:]
         g = groups[(slug, group)]
+        if gb_before is not None and gb_after is not None:
+            g.goodman_baron_changes.append(gb_after - gb_before)
+        if gais is not None:
+            g.gais.append(gais)
         g.ids.append(rid)
         if improvement is not None:
             g.improvements.append(improvement)
@@ -440,6 +491,8 @@ def treatment_summaries(
                 events=events[(slug, key)],
                 downtimes=g.downtimes,
                 costed=g.costed,
+                goodman_baron_changes=g.goodman_baron_changes,
+                gais=g.gais,
             )
             for key, g in zip(SKIN_GROUPS, parts, strict=True)
         }
@@ -461,6 +514,8 @@ def treatment_summaries(
                 events=overall_events,
                 downtimes=[v for g in parts for v in g.downtimes],
                 costed=[c for g in parts for c in g.costed],
+                goodman_baron_changes=[v for g in parts for v in g.goodman_baron_changes],
+                gais=[v for g in parts for v in g.gais],
             ),
             by_skin=by_skin,
             improvement_counts=tuple(counts),

@@ -23,6 +23,7 @@ from evidence.models import (
     ADVERSE_EVENT_LABELS,
     ADVERSE_EVENTS,
     AGE_BANDS,
+    GOODMAN_BARON_INDICATION,
     ROLES,
     Indication,
     OutcomeAdverseEvent,
@@ -42,6 +43,8 @@ HAS_FILTERS = {
     "responder": "responders (improvement 2 or more)",
     "downtime": "downtime stated",
     "cost": "cost stated",
+    "goodman_baron": "Goodman-Baron grade before and after stated",
+    "gais": "GAIS stated",
 }
 SKIN_GROUP_TYPES = {"I-III": (1, 2, 3), "IV-VI": (4, 5, 6)}
 
@@ -67,7 +70,11 @@ REPORT_FIELDS = (
     "follow_up_months",
     "notes",
     "protocol_pmid",
+    "goodman_baron_before",
+    "goodman_baron_after",
+    "gais",
 )
+SCALE_FIELDS = ("goodman_baron_before", "goodman_baron_after", "gais")
 FREE_TEXT_FIELDS = ("indication_detail", "device", "energy", "settings", "adverse_other", "notes")
 FIELD_LABELS = {
     "treatment": "Treatment",
@@ -93,6 +100,9 @@ FIELD_LABELS = {
     "follow_up_months": "Follow-up (months)",
     "notes": "Notes",
     "protocol_pmid": "Protocol PMID",
+    "goodman_baron_before": "Goodman-Baron grade before (1-4)",
+    "goodman_baron_after": "Goodman-Baron grade after (1-4)",
+    "gais": "GAIS (1-5)",
 }
 
 
@@ -219,6 +229,9 @@ class ReportInput:
     follow_up_months: float | None = None
     notes: str | None = None
     protocol_pmid: str | None = None
+    goodman_baron_before: int | None = None
+    goodman_baron_after: int | None = None
+    gais: int | None = None
 
 
 class ReportError(ValueError):
@@ -306,6 +319,7 @@ def validate_input(data: ReportInput) -> dict[str, list[str]]:
     _between(errors, "cost_per_session", data.cost_per_session, 0, 1_000_000)
     _between(errors, "cost_per_course", data.cost_per_course, 0, 10_000_000)
     _between(errors, "follow_up_months", data.follow_up_months, 0, 240)
+    errors.update(scale_problems(data))
     if data.age_band and data.age_band not in AGE_BANDS:
         errors["age_band"] = [f"Choose one of {', '.join(AGE_BANDS)}."]
     unknown = [e for e in data.adverse_events if e not in ADVERSE_EVENT_LABELS]
@@ -322,6 +336,28 @@ def validate_input(data: ReportInput) -> dict[str, list[str]]:
         errors["protocol_pmid"] = ["A PMID is a number of up to 9 digits."]
     for name, found in identifier_problems(_as_values(data)).items():
         errors.setdefault(name, []).extend(found)
+    return errors
+
+
+GOODMAN_BARON_ELSEWHERE = (
+    "The Goodman-Baron grade is for acne scars only: choose the indication “Acne scars (atrophic)” "
+    "or leave the grade empty."
+)
+
+
+def scale_problems(data: ReportInput) -> dict[str, list[str]]:
+    """Check Goodman-Baron (1-4, acne scars only) and GAIS (1-5); worsening is allowed."""
+    errors: dict[str, list[str]] = {}
+    for name in ("goodman_baron_before", "goodman_baron_after"):
+        value = getattr(data, name)
+        if value is None:
+            continue
+        if not 1 <= value <= 4:
+            errors[name] = ["Enter a Goodman-Baron grade from 1 (macular) to 4 (severe)."]
+        elif data.indication != GOODMAN_BARON_INDICATION:
+            errors[name] = [GOODMAN_BARON_ELSEWHERE]
+    if data.gais is not None and not 1 <= data.gais <= 5:
+        errors["gais"] = ["Enter a GAIS score from 1 (exceptional improvement) to 5 (worse)."]
     return errors
 
 
@@ -673,6 +709,13 @@ def report_query(flt: ReportFilter) -> Any:
             (col(OutcomeReport.cost_per_session).is_not(None))
             | (col(OutcomeReport.cost_per_course).is_not(None))
         )
+    elif flt.has == "goodman_baron":
+        stmt = stmt.where(
+            col(OutcomeReport.goodman_baron_before).is_not(None),
+            col(OutcomeReport.goodman_baron_after).is_not(None),
+        )
+    elif flt.has == "gais":
+        stmt = stmt.where(col(OutcomeReport.gais).is_not(None))
     if flt.currency:
         stmt = stmt.where(col(OutcomeReport.currency) == flt.currency)
     if flt.ids:
@@ -724,7 +767,7 @@ CSV_COLUMNS = (
     *REPORT_FIELDS[12:],
 )
 MAX_CSV_ROWS = 5000  # every row is validated before any is saved; keep one upload bounded
-_INT_FIELDS = {"sessions", "fitzpatrick", "passes", "improvement", "satisfaction"}
+_INT_FIELDS = {"sessions", "fitzpatrick", "passes", "improvement", "satisfaction", *SCALE_FIELDS}
 _FLOAT_FIELDS = {
     "interval_weeks",
     "needle_depth_mm",
@@ -756,6 +799,9 @@ def csv_template(treatments: Iterable[str], indications: Iterable[str]) -> bytes
         "cost_per_session": "250",
         "currency": "USD",
         "follow_up_months": "3",
+        "goodman_baron_before": "3",
+        "goodman_baron_after": "2",
+        "gais": "3",
     }
     example_row = io.StringIO()
     csv.writer(example_row, lineterminator="").writerow([example.get(c, "") for c in CSV_COLUMNS])
@@ -768,6 +814,9 @@ def csv_template(treatments: Iterable[str], indications: Iterable[str]) -> bytes
         f"# indication: {' | '.join(indications)} (or empty)",
         "# fitzpatrick: 1-6 or I-VI; improvement: 0-4 (0 none, 1 up to 25%, 2 26-50%, "
         "3 51-75%, 4 over 75%); satisfaction: 1-5",
+        "# goodman_baron_before, goodman_baron_after: 1-4 (1 macular, 2 mild, 3 moderate, "
+        "4 severe), acne-scars rows only; gais: 1-5 (1 exceptional improvement, 2 very improved, "
+        "3 improved, 4 no change, 5 worse); leave empty when not assessed",
         f"# age_band: {' | '.join(AGE_BANDS)}",
         f"# adverse_events: any of {' ; '.join(k for k, _ in ADVERSE_EVENTS)} separated by ;",
         "# Never include names, dates of birth, contact details or record numbers.",

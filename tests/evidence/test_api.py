@@ -430,3 +430,42 @@ def test_token_page_needs_login_and_practitioners_to_create(
     assert forged.status_code == 403
     no_csrf = client.post("/account/tokens/1/revoke")
     assert no_csrf.status_code == 400
+
+
+# --- validated scales on reports ---------------------------------------------------------------
+
+
+def test_report_scales_are_written_and_read_back(app: Flask, checked: CheckedClient) -> None:
+    """Goodman-Baron before/after (worse allowed) and GAIS go in and come out, as documented."""
+    headers = bearer(app, "doc@example.org")
+    body = {**REPORT, "goodman_baron_before": 2, "goodman_baron_after": 3, "gais": 4}
+    response = checked.post("/api/v1/reports", json=body, headers=headers)
+    assert response.status_code == 201, response.get_json()
+    saved = response.get_json()
+    assert (saved["goodman_baron_before"], saved["goodman_baron_after"], saved["gais"]) == (2, 3, 4)
+    assert checked.get(f"/api/v1/reports/{saved['id']}").get_json() == saved
+    # A report without the scales reads them as null.
+    plain = checked.post("/api/v1/reports", json=REPORT, headers=headers).get_json()
+    assert plain["goodman_baron_before"] is None and plain["gais"] is None
+    schema = checked.document["components"]["schemas"]["ReportInput"]["properties"]
+    assert schema["goodman_baron_before"]["maximum"] == 4 and schema["gais"]["maximum"] == 5
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "words"),
+    [
+        ({"indication": "wrinkles", "goodman_baron_before": 3}, "goodman_baron_before", "acne"),
+        ({"goodman_baron_after": 5}, "goodman_baron_after", "1 (macular) to 4"),
+        ({"gais": 0}, "gais", "1 (exceptional improvement) to 5"),
+        ({"gais": "improved"}, "gais", "Wrong type"),
+    ],
+)
+def test_invalid_report_scales_are_refused(
+    app: Flask, checked: CheckedClient, changes: dict[str, Any], field: str, words: str
+) -> None:
+    """A grade for another indication, or out of range, is refused with its field named."""
+    response = checked.post(
+        "/api/v1/reports", json={**REPORT, **changes}, headers=bearer(app, "doc@example.org")
+    )
+    assert response.status_code == 422
+    assert words in " ".join(response.get_json()["fields"][field])
