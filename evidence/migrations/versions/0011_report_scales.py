@@ -1,7 +1,7 @@
 """Validated scales on outcome reports: Goodman-Baron grade before/after and GAIS.
 
 Revision ID: 0011_report_scales
-Revises: 0009_sessions_versions
+Revises: 0005_study_extraction
 """
 
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011_report_scales"
-down_revision: str | None = "0009_sessions_versions"
+down_revision: str | None = "0005_study_extraction"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
