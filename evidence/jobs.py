@@ -401,9 +401,24 @@ class _LeaseKeeper:
                 continue
 
 
+def _without_paths(value: Any, path: str | None) -> Any:
+    """Replace an uploaded file's absolute path by its name in a status text (or list)."""
+    if not path:
+        return value
+    name = Path(path).name
+    if isinstance(value, str):
+        return value.replace(path, name)
+    if isinstance(value, list):
+        return [_without_paths(v, path) for v in value]
+    if isinstance(value, dict):
+        return {k: _without_paths(v, path) for k, v in value.items()}
+    return value
+
+
 def job_status(job: FetchJob) -> dict[str, Any]:
-    """Return the JSON the progress bar polls."""
+    """Return the JSON the progress bar polls (no server path: an upload shows its name)."""
     resume = json.loads(job.resume) if job.resume else {}
+    path = json.loads(job.params or "{}").get("path") if job.kind == "import" else None
     percent = None
     if job.total:
         percent = min(100, round(100 * job.done / job.total))
@@ -418,13 +433,13 @@ def job_status(job: FetchJob) -> dict[str, Any]:
         "added": job.added,
         "updated": job.updated,
         "errors": job.errors,
-        "error": job.error,
+        "error": _without_paths(job.error, path),
         "attempts": job.attempts,
         "deaths": job.deaths,
         "percent": percent,
         "finished": job.state in ("done", "failed"),
-        "report": resume.get("report"),
-        "note": resume.get("note"),
+        "report": _without_paths(resume.get("report"), path),
+        "note": _without_paths(resume.get("note"), path),
     }
 
 

@@ -124,10 +124,12 @@ def run(search_id: int) -> Response:
 
 
 def _job_or_404(job_id: int) -> FetchJob:
-    """Load a job or answer 404."""
+    """Load a job or answer 404; an import job (an uploaded file) is for curators only."""
     job = get_session().get(FetchJob, job_id)
     if job is None:
         abort(404, description="No such job.")
+    if job.kind == "import" and not has_role("curator"):
+        abort(403, description="File imports are shown to curators only.")
     return job
 
 

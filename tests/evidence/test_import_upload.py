@@ -80,3 +80,18 @@ def test_wrong_kind_of_file_is_refused_with_a_message(app: Flask) -> None:
     assert '<option value="microneedling" selected>' in html
     with app.app_context(), session_scope() as session:
         assert session.exec(select(FetchJob)).all() == []
+
+
+def test_an_import_job_shows_no_server_path_and_only_to_curators(app: Flask) -> None:
+    """The job's JSON names the uploaded file, never instance/uploads; visitors get 403."""
+    client = _curator_client(app)
+    bomb = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><PubmedArticleSet/>'
+    resp = _upload(app, client, "bomb.xml", bomb)
+    url = resp.headers["Location"]
+    body = client.get(url + ".json").get_data(as_text=True)
+    assert '"state":"failed"' in body.replace(" ", "")
+    assert app.instance_path not in body and "uploads" not in body
+    assert "bomb.xml" in body
+    visitor = app.test_client()
+    assert visitor.get(url + ".json").status_code == 403
+    assert visitor.get(url).status_code == 403
