@@ -144,6 +144,22 @@ def _design(study: Study) -> DesignFacts:
     return DesignFacts(study.label, study.randomized, study.blinded, study.indirect_note)
 
 
+def _grade_pooled(
+    studies: Sequence[Study], result: Pooled, *, dichotomous: bool, head_to_head: bool
+) -> Certainty:
+    """Grade a pooled difference (no effect at 0 on its scale: log ratio or mean difference)."""
+    return grade(
+        designs=[_design(s) for s in studies],
+        i2=result.i2,
+        ci_low=result.ci_low,
+        ci_high=result.ci_high,
+        null_value=0.0,
+        dichotomous=dichotomous,
+        participants=result.participants,
+        head_to_head=head_to_head,
+    )
+
+
 def _value(outcome: Outcome, arm: int) -> ArmValue | None:
     """Return an outcome's value for one arm, if extracted."""
     return next((v for v in outcome.values if v.arm == arm), None)
@@ -294,16 +310,7 @@ def _pair_finding(
     studies = [e[0] for e in entries]
     # Persons in the studies behind the result, pooled or not (GRADE reads the pooled count).
     participants = sum(participants_by_study.values())
-    certainty = grade(
-        designs=[_design(s) for s in studies],
-        i2=result.i2,
-        ci_low=result.ci_low,
-        ci_high=result.ci_high,
-        null_value=0.0,
-        dichotomous=dichotomous,
-        participants=result.participants,
-        head_to_head=True,
-    )
+    certainty = _grade_pooled(studies, result, dichotomous=dichotomous, head_to_head=True)
     if not result.pooled and result.k == 0:
         md_only = next((e for e in effects if e.yi is not None), None)
         if md_only is not None:
@@ -504,16 +511,7 @@ def _change_finding(
             effects.append(StudyEffect(key, study.label, change, value.sd**2 / n, n))
     result = pool(effects, method=method)
     studies = list(dict.fromkeys(e[0] for e in entries))
-    certainty = grade(
-        designs=[_design(s) for s in studies],
-        i2=result.i2,
-        ci_low=result.ci_low,
-        ci_high=result.ci_high,
-        null_value=0.0,
-        dichotomous=False,
-        participants=result.participants,
-        head_to_head=False,
-    )
+    certainty = _grade_pooled(studies, result, dichotomous=False, head_to_head=False)
     return Finding(
         measure=outcome0.measure,
         label=outcome0.label,
