@@ -542,7 +542,7 @@ def comparison(
     session: Session, *, slugs: list[str], indication_slug: str | None
 ) -> dict[str, Any]:
     """Return the comparison of up to four treatments (literature and practice), as the page."""
-    from evidence import compare
+    from evidence.synthesis import compare
 
     if not slugs:
         raise ApiError(400, "bad request", "Name treatments: ?treatments=slug,slug (up to 4).")

@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlmodel import Session
 
-from evidence import findings, findings_db, queries
+from evidence import queries
 from evidence.api import ApiError
-from evidence.synthesis import Finding
+from evidence.synthesis import Finding, findings, findings_db
 from evidence.synthesis.pooling import METHODS
 
 
@@ -85,7 +85,7 @@ def published_json(p: findings.Published) -> dict[str, Any]:
 
 def synthesis(session: Session, *, slugs: list[str], indication_slug: str | None) -> dict[str, Any]:
     """Return every outcome's pooled result for one to four treatments and an indication."""
-    from evidence import compare
+    from evidence.synthesis import compare
 
     if not slugs:
         raise ApiError(400, "bad request", "Name treatments: ?t=slug&t=slug (up to 4).")

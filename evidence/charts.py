@@ -28,10 +28,10 @@ from matplotlib.markers import TICKDOWN, TICKLEFT, MarkerStyle  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 from matplotlib.transforms import offset_copy  # noqa: E402
 
-from evidence.compare import BoundedCache, Comparison  # noqa: E402
 from evidence.levels import LEVEL_COLOURS, LEVEL_LABELS  # noqa: E402
 from evidence.models import ADVERSE_EVENTS, IMPROVEMENT_SCALE  # noqa: E402
 from evidence.outcomes import SMALL_N  # noqa: E402
+from evidence.synthesis.compare import BoundedCache, Comparison  # noqa: E402
 
 # Okabe & Ito (2008), "Color Universal Design": distinguishable with every common colour-vision
 # deficiency.

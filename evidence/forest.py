@@ -24,8 +24,8 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Polygon  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator  # noqa: E402
 
-from evidence.compare import BoundedCache  # noqa: E402
 from evidence.synthesis import Finding  # noqa: E402
+from evidence.synthesis.compare import BoundedCache  # noqa: E402
 from evidence.synthesis.pooling import METHODS  # noqa: E402
 from evidence.synthesis.proportions import expit  # noqa: E402
 

@@ -1,7 +1,10 @@
-"""Evidence synthesis: effect sizes, pooling, pooled proportions and GRADE certainty.
+"""Evidence synthesis: what the studies found, pooled, graded and set against practice.
 
-Plain functions on plain dataclasses (no Flask, no database), built on
-statsmodels.stats.meta_analysis and scipy; see each module's docstring for the rules it states.
+effects, pooling, proportions, grade and synthesize are plain functions on plain dataclasses
+(no Flask, no database), built on statsmodels.stats.meta_analysis and scipy; see each module's
+docstring for the rules it states. findings_db loads extracted studies from the database into
+those dataclasses, findings turns them into the compare page's blocks, and compare builds the
+side-by-side comparison of treatments (literature rows, practice rows, their disagreement).
 """
 
 from evidence.synthesis.grade import Certainty, GradeStep

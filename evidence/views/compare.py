@@ -19,11 +19,12 @@ from flask import (
 )
 from werkzeug.wrappers import Response as BaseResponse
 
-from evidence import compare, living, queries
+from evidence import living, queries
 from evidence.db import get_session
 from evidence.downloads import attach
 from evidence.filters import endpoint_exists
 from evidence.models import Treatment
+from evidence.synthesis import compare
 from evidence.views.synthesis import study_findings_for
 
 bp = Blueprint("compare", __name__)

@@ -9,10 +9,10 @@ from typing import Any
 from flask import Blueprint, Flask, Response, abort, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from evidence import compare, findings, findings_db, forest
+from evidence import forest
 from evidence.charts import inline_svg
 from evidence.db import get_session
-from evidence.synthesis import Finding
+from evidence.synthesis import Finding, compare, findings, findings_db
 
 bp = Blueprint("synthesis", __name__)
 

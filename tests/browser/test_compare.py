@@ -8,9 +8,10 @@ import pytest
 from flask import Flask
 from playwright.sync_api import Locator, Page, expect
 
-from evidence import compare, queries
+from evidence import queries
 from evidence.db import session_scope
 from evidence.outcomes import report_data
+from evidence.synthesis import compare
 from tests.browser.conftest import serious_violations
 from tests.conftest import LiveServer
 

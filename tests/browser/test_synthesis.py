@@ -1,7 +1,7 @@
 """A physician reads what the studies found in Chromium: pooled PIH, forest plot, certainty, axe.
 
 The snapshot's split-face study (PMID 39640445) gives the pooled PIH ratio; a second study,
-written as the extraction form writes it (tests/evidence/test_findings_db.py), changes it.
+written as the extraction form writes it (tests/evidence/synthesis/test_findings_db.py), changes it.
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ import pytest
 from flask import Flask
 from playwright.sync_api import Page, expect
 
-from evidence import auth, compare
+from evidence import auth
 from evidence.db import session_scope
+from evidence.synthesis import compare
 from tests.browser.conftest import serious_violations
 from tests.conftest import LiveServer
-from tests.evidence.test_findings_db import _ids, add_split_face_study
+from tests.evidence.synthesis.test_findings_db import _ids, add_split_face_study
 
 pytestmark = pytest.mark.browser
 URL = "/compare?t=microneedling&t=fractional-co2-laser&indication=acne-scars"

@@ -12,9 +12,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from evidence import charts, compare
+from evidence import charts
 from evidence.db import session_scope
 from evidence.models import OutcomeReport, Treatment
+from evidence.synthesis import compare
 
 PAIR = "t=microneedling&t=fractional-co2-laser"
 SVG_NS = "{http://www.w3.org/2000/svg}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from evidence import forest
 from evidence.synthesis import Arm, ArmValue, Outcome, Study, head_to_head
-from tests.evidence.test_synthesis import BCG
+from tests.evidence.synthesis.test_synthesis import BCG
 
 NAMES = {"bcg": "BCG vaccine", "control": "no vaccine"}
 

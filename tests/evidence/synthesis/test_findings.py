@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from evidence import findings
-from evidence.compare import Practice
 from evidence.outcomes import ReportData, skin_type_groups, summarize
-from evidence.synthesis import Arm, ArmValue, Outcome, Study
+from evidence.synthesis import Arm, ArmValue, Outcome, Study, findings
+from evidence.synthesis.compare import Practice
 from evidence.synthesis.model import DICHOTOMOUS
 
 NAMES = {"microneedling": "Microneedling", "fractional-co2-laser": "Fractional CO2"}

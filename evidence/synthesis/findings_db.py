@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
-from evidence.findings import Published
 from evidence.models import (
     Citation,
     CitationAuthor,
@@ -35,6 +34,7 @@ from evidence.models import (
 )
 from evidence.models import Study as StudyRow
 from evidence.synthesis import Arm, ArmValue, Outcome, Study
+from evidence.synthesis.findings import Published
 from evidence.synthesis.model import CONTINUOUS, DICHOTOMOUS
 
 RETRACTED = ("retracted", "retraction-notice")

@@ -13,10 +13,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
-from evidence import compare, queries
+from evidence import queries
 from evidence.db import session_scope
 from evidence.models import Indication, OutcomeAdverseEvent, OutcomeReport, Treatment
 from evidence.outcomes import ReportData, summarize
+from evidence.synthesis import compare
 
 PAIR = "/compare?t=microneedling&t=fractional-co2-laser"
 

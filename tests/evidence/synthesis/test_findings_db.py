@@ -11,7 +11,6 @@ import pytest
 from flask import Flask
 from sqlmodel import Session, select
 
-from evidence import findings, findings_db
 from evidence.db import session_scope
 from evidence.models import (
     Citation,
@@ -27,6 +26,7 @@ from evidence.models import (
     utcnow,
 )
 from evidence.models import Study as StudyRow
+from evidence.synthesis import findings, findings_db
 
 NAMES = {"microneedling": "Microneedling", "fractional-co2-laser": "Fractional CO2 laser"}
 
