@@ -254,7 +254,8 @@ def run(url: str, args: argparse.Namespace) -> list[float]:
         f"{args.reports:,} generated reports (+ the snapshot), built in "
         f"{time.perf_counter() - start:.1f} s"
     )
-    from evidence import charts, create_app
+    from evidence import create_app
+    from evidence.output import charts
     from evidence.synthesis import compare
 
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "TESTING": False})

@@ -186,8 +186,9 @@ def run_pass(kind: str, url: str, year_to: int | None) -> dict[str, Any]:
     """Run one pass in this process and return its figures."""
     from sqlmodel import Session
 
-    from evidence import exports, queries
+    from evidence import queries
     from evidence.db import make_engine
+    from evidence.output import exports
 
     engine = make_engine(url)
     flt = queries.CitationFilter(status="any", year_to=year_to)

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlmodel import Session, col, func, select
 
-from evidence import exports, queries
+from evidence import queries
 from evidence.hardening import finite_float
 from evidence.models import (
     ADVERSE_EVENT_LABELS,
@@ -31,6 +31,7 @@ from evidence.models import (
     User,
     utcnow,
 )
+from evidence.output import exports
 from evidence.reports import REPORT_FIELDS
 from evidence.roles import role_includes
 

@@ -11,9 +11,10 @@ import click
 from flask.cli import with_appcontext
 from sqlmodel import Session
 
-from evidence import exports, queries
+from evidence import queries
 from evidence.db import get_engine
 from evidence.models import ADVERSE_EVENT_LABELS
+from evidence.output import exports
 from evidence.reports import ReportFilter
 
 

@@ -60,8 +60,8 @@ LEVEL_TABLE: tuple[tuple[int, str, tuple[str, ...]], ...] = (
         ("Case Reports", "Review", "Editorial", "Comment", "Letter"),
     ),
 )
-# One palette for level tiles (style.css --l1 ... --lu) and chart bars; white text on each
-# meets WCAG AA contrast. tests/evidence/test_charts.py checks style.css uses the same values.
+# One palette for level tiles (style.css --l1 ... --lu) and chart bars; white text on each meets
+# WCAG AA contrast. tests/evidence/output/test_charts.py checks style.css uses the same values.
 LEVEL_COLOURS = {
     "1": "#004f7a",
     "2": "#0072b2",

@@ -14,8 +14,8 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from evidence.forest import EFFECT_NAMES, heterogeneity_text
 from evidence.outcomes import SMALL_N, Proportion
+from evidence.output.forest import EFFECT_NAMES, heterogeneity_text
 from evidence.synthesis import Finding, Study, head_to_head, single_arm
 from evidence.synthesis.compare import Practice
 

@@ -21,9 +21,9 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from evidence import living, queries
 from evidence.db import get_session
-from evidence.downloads import attach
 from evidence.filters import endpoint_exists
 from evidence.models import Treatment
+from evidence.output.downloads import attach
 from evidence.synthesis import compare
 from evidence.views.synthesis import study_findings_for
 
@@ -100,7 +100,7 @@ def canonical_args(selection: compare.Selection) -> dict[str, Any]:
 @bp.get("/compare")
 def page() -> BaseResponse | str:
     """Compare two to four treatments on literature and practice; the URL is a permalink."""
-    from evidence import charts  # matplotlib: loaded by the first chart, not at start-up
+    from evidence.output import charts  # matplotlib: loaded by the first chart, not at start-up
 
     selection = _selection()
     canonical = canonical_args(selection)
@@ -178,7 +178,7 @@ def table_csv() -> Response:
 @bp.get("/compare/chart/<kind>.<fmt>")
 def chart(kind: str, fmt: str) -> BaseResponse:
     """Download one comparison chart as PNG or SVG."""
-    from evidence import charts  # matplotlib: loaded by the first chart, not at start-up
+    from evidence.output import charts  # matplotlib: loaded by the first chart, not at start-up
 
     if kind not in charts.KINDS or fmt not in charts.FORMATS:
         abort(404, description=f"No chart {kind}.{fmt}.")

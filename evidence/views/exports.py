@@ -7,10 +7,11 @@ from collections.abc import Callable, Iterator
 from flask import Blueprint, Flask, Response, abort, render_template, request
 from sqlmodel import Session
 
-from evidence import exports, queries
+from evidence import queries
 from evidence.db import get_engine, get_session
-from evidence.downloads import attach
 from evidence.models import ADVERSE_EVENTS
+from evidence.output import exports
+from evidence.output.downloads import attach
 from evidence.reports import ReportFilter
 
 bp = Blueprint("exports", __name__)

@@ -9,10 +9,11 @@ from wtforms import BooleanField, HiddenField, SelectField, StringField, SubmitF
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # not in stubs yet
 from wtforms.validators import Length, Optional
 
-from evidence import charts, duplicates, prisma, queries, screening
+from evidence import duplicates, prisma, queries, screening
 from evidence.auth import current_account, roles_required
 from evidence.db import get_session
 from evidence.models import Citation
+from evidence.output import charts
 
 bp = Blueprint("screening", __name__)
 

@@ -9,9 +9,9 @@ from typing import Any
 from flask import Blueprint, Flask, Response, abort, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from evidence import forest
-from evidence.charts import inline_svg
 from evidence.db import get_session
+from evidence.output import forest
+from evidence.output.charts import inline_svg
 from evidence.synthesis import Finding, compare, findings, findings_db
 
 bp = Blueprint("synthesis", __name__)

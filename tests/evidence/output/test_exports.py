@@ -7,7 +7,6 @@ import io
 import json
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import bibtexparser
@@ -19,7 +18,7 @@ from Bio import Medline
 from flask import Flask
 from sqlmodel import Session, select
 
-from evidence import exports, queries
+from evidence import queries
 from evidence.db import get_engine, session_scope
 from evidence.models import (
     Citation,
@@ -35,10 +34,10 @@ from evidence.models import (
     Treatment,
     User,
 )
+from evidence.output import exports
+from evidence.snapshot import SNAPSHOT_DIR
 
-SNAPSHOT = json.loads((Path(exports.__file__).parent / "snapshot" / "citations.json").read_text())[
-    "records"
-]
+SNAPSHOT = json.loads((SNAPSHOT_DIR / "citations.json").read_text())["records"]
 
 # Records built to break careless writers: LaTeX and RIS specials, braces, newlines, a
 # leading '=', non-ASCII names, a collective author, no year, no authors.

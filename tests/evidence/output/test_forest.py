@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from evidence import forest
+from evidence.output import forest
 from evidence.synthesis import Arm, ArmValue, Outcome, Study, head_to_head
 from tests.evidence.synthesis.test_synthesis import BCG
 

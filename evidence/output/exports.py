@@ -700,7 +700,7 @@ def write_csv(
 def _plain_ris_writer() -> type:
     """Return rispy's writer without its '1.' counter lines, which are not part of RIS.
 
-    The reference `ris_record` is checked against (tests/evidence/test_exports.py); built on
+    The reference `ris_record` is checked against (tests/evidence/output/test_exports.py); built on
     first use so that importing this module does not import rispy.
     """
     import rispy
@@ -836,7 +836,7 @@ def ris_record(record: CitationRecord) -> str:
 
     Written out rather than through rispy: its writer looks up every tag of every entry
     in its mapping and formats line by line, which was half of an RIS export's time.
-    tests/evidence/test_exports.py checks the two agree byte for byte.
+    tests/evidence/output/test_exports.py checks the two agree byte for byte.
     """
     lines = ["TY  - JOUR\nTI  - ", _one_line(record.title), "\n"]
     for a in record.authors:

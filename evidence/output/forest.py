@@ -4,7 +4,7 @@ One row per study (square sized by its weight, line for its 95% interval, and it
 interval and weight written on the right), the pooled diamond, the prediction interval as its own
 row, a line at no effect, and heterogeneity in words for the caption. Ratios are drawn on a log
 axis; proportions as percentages. Built from a plain dict (`forest_data`), cached by its hash,
-deterministic output, as evidence/charts.py does.
+deterministic output, as evidence/output/charts.py does.
 """
 
 from __future__ import annotations

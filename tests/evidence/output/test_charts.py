@@ -12,9 +12,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from evidence import charts
+import evidence
 from evidence.db import session_scope
 from evidence.models import OutcomeReport, Treatment
+from evidence.output import charts
 from evidence.synthesis import compare
 
 PAIR = "t=microneedling&t=fractional-co2-laser"
@@ -86,7 +87,7 @@ def test_chart_cache_follows_the_data(data: dict[str, dict[str, object]]) -> Non
 def test_charts_never_import_pyplot() -> None:
     code = (
         "import sys\n"
-        "from evidence import charts\n"
+        "from evidence.output import charts\n"
         "data = {'treatments': [{'name': 'A', 'years': [[2020, 2], [2021, 1]]}]}\n"
         "assert charts.render('years', data).startswith(b'<?xml')\n"
         "import matplotlib\n"
@@ -218,7 +219,7 @@ def test_chart_level_colours_are_the_tiles_colours() -> None:
 
     from evidence.levels import LEVEL_COLOURS
 
-    css = (Path(charts.__file__).parent / "static" / "style.css").read_text()
+    css = (Path(evidence.__file__).parent / "static" / "style.css").read_text()
     tiles = dict(re.findall(r"--l([1-5u]):\s*(#[0-9a-fA-F]{6})", css))
     for key, colour in LEVEL_COLOURS.items():
         assert tiles["u" if key == "unrated" else key].lower() == colour.lower(), key

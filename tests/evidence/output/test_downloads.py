@@ -28,7 +28,7 @@ def test_a_non_latin_name_is_kept_in_filename_star() -> None:
     """A non-ASCII value gets an ASCII fallback and the UTF-8 name in filename*."""
     from flask import Response
 
-    from evidence.downloads import attach
+    from evidence.output.downloads import attach
 
     response = attach(Response(b""), "citations-微针-2026-12-02.csv")
     kind, options = parse_options_header(response.headers["Content-Disposition"])
