@@ -32,7 +32,7 @@ from evidence.models import (
     utcnow,
 )
 from evidence.output import exports
-from evidence.reports import REPORT_FIELDS
+from evidence.practice.reports import REPORT_FIELDS
 from evidence.roles import role_includes
 
 DEFAULT_LIMIT = 50
@@ -340,7 +340,7 @@ def report_json(
 
 def reports_page(session: Session, flt: Any, *, limit: int, after: int) -> Page:
     """Return one page of visible reports matching a reports.ReportFilter, oldest first."""
-    from evidence import reports
+    from evidence.practice import reports
 
     check_filter_slugs(session, flt)
     flt = replace(flt, hidden=False)  # hidden reports never leave through the open API
@@ -376,7 +376,7 @@ def report(session: Session, report_id: int) -> dict[str, Any]:
 
 def report_input(body: Any) -> Any:
     """Turn a JSON body into a reports.ReportInput, checking types; ApiError 422 otherwise."""
-    from evidence import reports
+    from evidence.practice import reports
 
     if not isinstance(body, dict):
         raise ApiError(400, "bad request", "Send a JSON object (Content-Type: application/json).")
@@ -415,7 +415,7 @@ def report_input(body: Any) -> Any:
 
 def create_report(session: Session, *, body: Any, reporter: User) -> dict[str, Any]:
     """Save a report sent through the API by a practitioner; ApiError 422 if invalid."""
-    from evidence import reports
+    from evidence.practice import reports
 
     data = report_input(body)
     try:

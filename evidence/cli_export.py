@@ -15,7 +15,7 @@ from evidence import queries
 from evidence.db import get_engine
 from evidence.models import ADVERSE_EVENT_LABELS
 from evidence.output import exports
-from evidence.reports import ReportFilter
+from evidence.practice.reports import ReportFilter
 
 
 def _write(chunks: Iterator[bytes], output: Path | None) -> int:

@@ -43,7 +43,7 @@ from evidence.models import (
     IMPROVEMENT_SCALE,
     ROLES,
 )
-from evidence.reports import (
+from evidence.practice.reports import (
     FITZPATRICK_NUMERALS,
     MAX_CHECKED_TEXT,
     ReportInput,

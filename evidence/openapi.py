@@ -12,8 +12,8 @@ from typing import Any
 
 from evidence.catalogue import TREATMENTS
 from evidence.models import ADVERSE_EVENTS, AGE_BANDS, RETRACTION_STATUSES, ROLES
+from evidence.practice.reports import TEXT_LIMITS
 from evidence.queries import LEVEL_KEYS
-from evidence.reports import TEXT_LIMITS
 
 
 def _nullable(kind: str, **extra: Any) -> dict[str, Any]:

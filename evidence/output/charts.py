@@ -30,7 +30,7 @@ from matplotlib.transforms import offset_copy  # noqa: E402
 
 from evidence.levels import LEVEL_COLOURS, LEVEL_LABELS  # noqa: E402
 from evidence.models import ADVERSE_EVENTS, IMPROVEMENT_SCALE  # noqa: E402
-from evidence.outcomes import SMALL_N  # noqa: E402
+from evidence.practice.outcomes import SMALL_N  # noqa: E402
 from evidence.synthesis.compare import BoundedCache, Comparison  # noqa: E402
 
 # Okabe & Ito (2008), "Color Universal Design": distinguishable with every common colour-vision

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from sqlalchemy.sql import Select
 from sqlmodel import Session, col, select
 
-from evidence import queries, reports, search
+from evidence import queries, search
 from evidence.iterutil import batched
 from evidence.levels import LEVEL_LABELS
 from evidence.models import (
@@ -37,6 +37,7 @@ from evidence.models import (
     Treatment,
 )
 from evidence.pmidorder import pmid_desc
+from evidence.practice import reports
 
 if TYPE_CHECKING:  # the export libraries load with the first export, not with the CLI
     from bibtexparser.model import Entry

@@ -2,7 +2,7 @@
 
 Plain functions on plain data. The literature side counts linked citations by evidence level
 (retracted and flagged items counted apart), by year, and names the newest systematic review.
-The practice side comes from `evidence.outcomes` (never recomputed here). Every figure is a
+The practice side comes from `evidence.practice.outcomes` (never recomputed here). Every figure is a
 `Cell` whose numbers carry a `Link` to the citations or reports they were computed from; the
 view turns links into URLs, the template and the CSV export read the same cells.
 """
@@ -20,7 +20,6 @@ from sqlalchemy import case, distinct, func
 from sqlalchemy import select as sa_select  # sqlmodel's select takes at most four columns
 from sqlmodel import Session, col, select
 
-from evidence import outcomes
 from evidence.levels import LEVEL_LABELS
 from evidence.models import (
     ADVERSE_EVENTS,
@@ -33,8 +32,9 @@ from evidence.models import (
     PricePoint,
     Treatment,
 )
-from evidence.outcomes import GroupStats, MeanCI, Proportion
 from evidence.pmidorder import pmid_key
+from evidence.practice import outcomes
+from evidence.practice.outcomes import GroupStats, MeanCI, Proportion
 
 MIN_COMPARED = 2
 MAX_COMPARED = 4
@@ -242,7 +242,7 @@ class QuotedPrice:
 
 @dataclass(frozen=True)
 class Practice:
-    """A treatment's outcome-report statistics (from evidence.outcomes) and quoted prices."""
+    """A treatment's outcome-report statistics (evidence.practice.outcomes) and quoted prices."""
 
     treatment: str
     overall: GroupStats
@@ -254,7 +254,7 @@ class Practice:
 def practice(
     session: Session, *, treatments: Sequence[Treatment], indication: Indication | None = None
 ) -> list[Practice]:
-    """Summarize each treatment's visible reports with evidence.outcomes, plus quoted prices."""
+    """Summarize each treatment's visible reports (evidence.practice.outcomes), with prices."""
     ids = [t.id for t in treatments if t.id is not None]
     prices: dict[int, list[QuotedPrice]] = defaultdict(list)
     for p in session.exec(

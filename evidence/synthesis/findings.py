@@ -1,11 +1,11 @@
 """What the studies found, for the compare page and the API: blocks, summary of findings, practice.
 
 Plain functions on the synthesis dataclasses (evidence.synthesis) and the practice statistics
-(evidence.outcomes via evidence.synthesis.compare.Practice). For each pair of compared treatments,
-the head-to-head findings; for each treatment, its own pooled rates and changes (indirect). A
-summary-of-findings table in GRADEpro's layout per block; the published meta-analyses of the same
-comparison beside ours; and the literature's PIH rate in skin types IV-VI set against practice's, in
-words. The database loader lives in evidence/synthesis/findings_db.py.
+(evidence.practice.outcomes via evidence.synthesis.compare.Practice). For each pair of compared
+treatments, the head-to-head findings; for each treatment, its own pooled rates and changes
+(indirect). A summary-of-findings table in GRADEpro's layout per block; the published meta-analyses
+of the same comparison beside ours; and the literature's PIH rate in skin types IV-VI set against
+practice's, in words. The database loader lives in evidence/synthesis/findings_db.py.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from evidence.outcomes import SMALL_N, Proportion
 from evidence.output.forest import EFFECT_NAMES, heterogeneity_text
+from evidence.practice.outcomes import SMALL_N, Proportion
 from evidence.synthesis import Finding, Study, head_to_head, single_arm
 from evidence.synthesis.compare import Practice
 

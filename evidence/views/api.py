@@ -105,7 +105,7 @@ def citation(pmid: str) -> dict[str, Any]:
 @bp.get("/api/v1/reports")
 def reports() -> dict[str, Any]:
     """Visible outcome reports, filtered as in the reports list, a page at a time."""
-    from evidence.reports import ReportFilter
+    from evidence.practice.reports import ReportFilter
 
     page = api.reports_page(
         get_session(),

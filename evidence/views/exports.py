@@ -12,7 +12,7 @@ from evidence.db import get_engine, get_session
 from evidence.models import ADVERSE_EVENTS
 from evidence.output import exports
 from evidence.output.downloads import attach
-from evidence.reports import ReportFilter
+from evidence.practice.reports import ReportFilter
 
 bp = Blueprint("exports", __name__)
 

@@ -19,12 +19,13 @@ from flask import (
 )
 from sqlmodel import Session
 
-from evidence import outcomes, queries
-from evidence import reports as data
+from evidence import queries
 from evidence.auth import current_account, has_role, roles_required
 from evidence.db import get_session
 from evidence.forms import HideForm, ReportForm, UploadForm, options
 from evidence.models import ADVERSE_EVENTS, ROLES, OutcomeReport, Treatment, User
+from evidence.practice import outcomes
+from evidence.practice import reports as data
 
 bp = Blueprint("reports", __name__)
 

@@ -6,7 +6,7 @@ from flask import Blueprint, abort, render_template, request
 
 from evidence import living, queries
 from evidence.db import get_session
-from evidence.reports import ReportFilter
+from evidence.practice.reports import ReportFilter
 from evidence.tables import citation_table
 from evidence.views.reports import PANEL_PREFIX
 

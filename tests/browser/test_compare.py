@@ -10,7 +10,7 @@ from playwright.sync_api import Locator, Page, expect
 
 from evidence import queries
 from evidence.db import session_scope
-from evidence.outcomes import report_data
+from evidence.practice.outcomes import report_data
 from evidence.synthesis import compare
 from tests.browser.conftest import serious_violations
 from tests.conftest import LiveServer

@@ -8,7 +8,7 @@ from sqlmodel import Session, col, select
 from evidence.db import get_engine
 from evidence.models import AuditEntry
 from tests.conftest import run_cli
-from tests.evidence.test_reports import account, report_id_of, submit
+from tests.evidence.practice.test_reports import account, report_id_of, submit
 
 
 def _entries(app: Flask, table: str) -> list[AuditEntry]:
@@ -35,7 +35,7 @@ def test_writes_through_the_web_and_the_cli_are_logged(any_app: Flask) -> None:
     page = practitioner.get(f"/reports/{report_id}/edit")
     assert page.status_code == 200
     from tests.conftest import csrf_token
-    from tests.evidence.test_reports import REPORT
+    from tests.evidence.practice.test_reports import REPORT
 
     edit = practitioner.post(
         f"/reports/{report_id}/edit",

@@ -11,7 +11,7 @@ from sqlmodel import Session, func, select
 from evidence.db import get_engine
 from evidence.models import Citation, OutcomeReport
 from tests.conftest import run_cli
-from tests.evidence.test_reports import account, submit
+from tests.evidence.practice.test_reports import account, submit
 
 
 def _counts(app: Flask) -> tuple[int, int]:

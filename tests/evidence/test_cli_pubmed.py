@@ -13,9 +13,16 @@ from sqlmodel import select
 from evidence.db import session_scope
 from evidence.models import Citation, FetchJob
 from tests.conftest import run_cli
+from tests.evidence.pubmed_helpers import (
+    ENTREZ,
+    MEDLINE,
+    citation,
+    count_rows,
+    links_of,
+    pmid_counts,
+    use_fake,
+)
 from tests.fake_eutils import FakeEutils, recorded_corpus, synthetic_corpus
-
-from .pubmed_helpers import ENTREZ, MEDLINE, citation, count_rows, links_of, pmid_counts, use_fake
 
 
 @pytest.fixture

@@ -23,10 +23,9 @@ from evidence import jobs
 from evidence.db import session_scope
 from evidence.models import Citation, FetchJob, utcnow
 from tests.conftest import make_test_app
+from tests.evidence.pubmed_helpers import count_rows, pmid_counts, use_fake
 from tests.evidence.test_jobs import _search_job
 from tests.fake_eutils import FakeEutils, synthetic_corpus
-
-from .pubmed_helpers import count_rows, pmid_counts, use_fake
 
 CORPUS = 1_150
 EVIDENCE = Path(sys.executable).with_name("evidence")

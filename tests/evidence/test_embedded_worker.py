@@ -11,10 +11,9 @@ from flask import Flask
 from evidence import jobs
 from evidence.db import session_scope
 from evidence.models import FetchJob
+from tests.evidence.pubmed_helpers import use_fake
 from tests.evidence.test_jobs import _search_job
 from tests.fake_eutils import FakeEutils, synthetic_corpus
-
-from .pubmed_helpers import use_fake
 
 
 @pytest.fixture

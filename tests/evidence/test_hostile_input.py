@@ -10,8 +10,8 @@ import pytest
 from flask import Flask
 
 from tests.conftest import csrf_token
+from tests.evidence.practice.test_reports import REPORT, account
 from tests.evidence.test_api import make_token, make_user
-from tests.evidence.test_reports import REPORT, account
 
 API_REPORT = {"treatment": "microneedling", "improvement": 2, "notes": "Faded by week 6."}
 

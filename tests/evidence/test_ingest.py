@@ -19,10 +19,7 @@ from evidence.models import (
     CitationCorrection,
     CitationMesh,
 )
-from tests.fake_eutils import FakeEutils, recorded_corpus
-from tests.pubmed.test_safety import BILLION_LAUGHS
-
-from .pubmed_helpers import (
+from tests.evidence.pubmed_helpers import (
     ENTREZ,
     MEDLINE,
     article_with,
@@ -34,6 +31,8 @@ from .pubmed_helpers import (
     use_fake,
     write_articles,
 )
+from tests.fake_eutils import FakeEutils, recorded_corpus
+from tests.pubmed.test_safety import BILLION_LAUGHS
 
 RETRACTION = (
     '<CommentsCorrections RefType="RetractionIn"><RefSource>Retraction notice.</RefSource>'

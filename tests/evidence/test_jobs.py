@@ -18,10 +18,9 @@ from evidence.db import get_engine, session_scope
 from evidence.models import Citation, CitationLink, FetchJob, SavedSearch, utcnow
 from evidence.queries import treatment_by_slug
 from tests.conftest import csrf_token, make_test_app
+from tests.evidence.pubmed_helpers import article_with, citation, count_rows, pmid_counts, use_fake
 from tests.evidence.test_auth import login, make_user
 from tests.fake_eutils import FakeEutils, recorded_corpus, synthetic_corpus
-
-from .pubmed_helpers import article_with, citation, count_rows, pmid_counts, use_fake
 
 CORPUS = 1_150
 

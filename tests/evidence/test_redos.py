@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 
 from evidence.forms import RegisterForm, ReportForm
-from evidence.reports import ReportInput, find_identifiers, parse_csv, validate_input
+from evidence.practice.reports import ReportInput, find_identifiers, parse_csv, validate_input
 
 LIMIT_SECONDS = 0.050  # the explicit bound for each hostile input
 

@@ -12,9 +12,8 @@ from sqlmodel import select
 from evidence.db import get_engine, session_scope
 from evidence.ingest import import_path
 from evidence.models import Citation, CitationAuthor
-
-from .pubmed_helpers import ENTREZ
-from .test_exports import PARSERS, add_tricky_citations, export_bytes
+from tests.evidence.output.test_exports import PARSERS, add_tricky_citations, export_bytes
+from tests.evidence.pubmed_helpers import ENTREZ
 
 
 def stored_authors(app: Flask) -> dict[str, list[tuple[Any, ...]]]:

@@ -15,9 +15,8 @@ from evidence.db import get_engine, session_scope
 from evidence.ingest import import_path
 from evidence.models import Citation, CitationCorrection, CitationLink, RetractionNotice
 from tests.conftest import run_cli
+from tests.evidence.pubmed_helpers import ENTREZ
 from tests.evidence.test_auth import login, make_user
-
-from .pubmed_helpers import ENTREZ
 
 # The columns of the Retraction Watch file Crossref publishes, in its order.
 COLUMNS = [

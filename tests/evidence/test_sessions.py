@@ -8,8 +8,8 @@ from sqlmodel import func, select
 from evidence.db import session_scope
 from evidence.models import OutcomeReport
 from tests.conftest import csrf_token
+from tests.evidence.practice.test_reports import REPORT
 from tests.evidence.test_auth import login, make_user
-from tests.evidence.test_reports import REPORT
 
 
 def count_reports(app: Flask) -> int:

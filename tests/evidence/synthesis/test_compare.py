@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 from evidence import queries
 from evidence.db import session_scope
 from evidence.models import Indication, OutcomeAdverseEvent, OutcomeReport, Treatment
-from evidence.outcomes import ReportData, summarize
+from evidence.practice.outcomes import ReportData, summarize
 from evidence.synthesis import compare
 
 PAIR = "/compare?t=microneedling&t=fractional-co2-laser"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from evidence.outcomes import ReportData, skin_type_groups, summarize
+from evidence.practice.outcomes import ReportData, skin_type_groups, summarize
 from evidence.synthesis import Arm, ArmValue, Outcome, Study, findings
 from evidence.synthesis.compare import Practice
 from evidence.synthesis.model import DICHOTOMOUS

@@ -16,9 +16,9 @@ from flask import Flask
 
 from evidence.db import session_scope
 from evidence.models import OutcomeReport
-from evidence.outcomes import ReportData, summarize, treatment_summaries
-from evidence.outcomes import report_data as load_report_data
-from tests.evidence.test_reports import (
+from evidence.practice.outcomes import ReportData, summarize, treatment_summaries
+from evidence.practice.outcomes import report_data as load_report_data
+from tests.evidence.practice.test_reports import (
     account,
     count_reports,
     errors_in,

@@ -8,11 +8,17 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from evidence.deidentify import find_personal_names
-from evidence.reports import find_identifiers
-
-from .test_api import REPORT, make_token, make_user
-from .test_reports import HEADER, account, count_reports, errors_in, submit, upload
+from evidence.practice.deidentify import find_personal_names
+from evidence.practice.reports import find_identifiers
+from tests.evidence.practice.test_reports import (
+    HEADER,
+    account,
+    count_reports,
+    errors_in,
+    submit,
+    upload,
+)
+from tests.evidence.test_api import REPORT, make_token, make_user
 
 NOTE = "Mrs Priya Sharma came back after 3 sessions, PIH resolved"
 

@@ -14,7 +14,7 @@ from sqlmodel import col, select
 from evidence.db import session_scope
 from evidence.models import OutcomeReportRevision
 from tests.conftest import csrf_token
-from tests.evidence.test_reports import PASSWORD, REPORT, account, report_id_of, submit
+from tests.evidence.practice.test_reports import PASSWORD, REPORT, account, report_id_of, submit
 
 EDITORS = 16
 

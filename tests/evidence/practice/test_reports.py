@@ -14,7 +14,7 @@ from sqlmodel import col, func, select
 from evidence import auth
 from evidence.db import session_scope
 from evidence.models import OutcomeAdverseEvent, OutcomeReport, OutcomeReportRevision
-from evidence.reports import find_identifiers
+from evidence.practice.reports import find_identifiers
 from tests.conftest import csrf_token
 
 PASSWORD = "correct horse battery"
@@ -482,7 +482,7 @@ def test_every_figure_links_to_exactly_the_reports_it_used(app: Flask) -> None:
 
 def test_csv_upload_has_a_row_limit(app: Flask) -> None:
     """A file over the row limit is refused whole, saying how to split it."""
-    from evidence import reports
+    from evidence.practice import reports
 
     doc = account(app, "doc@example.org", "practitioner")
     before = count_reports(app)

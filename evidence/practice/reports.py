@@ -18,7 +18,6 @@ import re2
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
-from evidence.deidentify import find_personal_names
 from evidence.models import (
     ADVERSE_EVENT_LABELS,
     ADVERSE_EVENTS,
@@ -33,8 +32,9 @@ from evidence.models import (
     User,
     utcnow,
 )
-from evidence.outcomes import RESPONDER_THRESHOLD
 from evidence.params import ArgParser
+from evidence.practice.deidentify import find_personal_names
+from evidence.practice.outcomes import RESPONDER_THRESHOLD
 from evidence.roles import role_includes
 
 FITZPATRICK_NUMERALS = ("I", "II", "III", "IV", "V", "VI")
@@ -184,7 +184,7 @@ def find_identifiers(text: str | None) -> list[str]:
         problems.append(
             f"Remove the long number “{match.group()}” (it could be a record or phone number)."
         )
-    # Names and titles: a separate, regex-free check (evidence/deidentify.py).
+    # Names and titles: a separate, regex-free check (evidence/practice/deidentify.py).
     problems.extend(find_personal_names(text))
     return problems
 

@@ -18,7 +18,7 @@ from sqlmodel import select
 
 from evidence.db import session_scope
 from evidence.models import Indication, OutcomeAdverseEvent, OutcomeReport, Treatment
-from evidence.outcomes import (
+from evidence.practice.outcomes import (
     SMALL_N,
     MeanCI,
     ReportData,
@@ -260,7 +260,7 @@ def test_treatment_summaries_equal_summaries_of_report_data(any_app: Flask) -> N
     """
     import random
 
-    from evidence.outcomes import treatment_summaries
+    from evidence.practice.outcomes import treatment_summaries
 
     rng = random.Random(7)
     slugs = ["microneedling", "fractional-co2-laser", "microneedling-prp"]
