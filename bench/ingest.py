@@ -3,7 +3,7 @@
 1. Builds PubMed XML files of 10,000 and 30,000 records in a temporary directory by
    replicating the real recorded efetch records in tests/data/entrez/ under new PMIDs,
    dates and title variants (tests/fake_eutils.py), then imports each into a fresh SQLite
-   database through the real import code (evidence.ingest.import_path: streaming parse,
+   database through the real import code (evidence.literature.ingest.import_path: streaming parse,
    upsert, evidence levels, one transaction per file). Beside it, in the same run, a
    minimal xml.etree.ElementTree iterparse pass over the same file is the baseline.
    Every pass runs in its own process, so its peak RSS is its own.
@@ -84,7 +84,7 @@ def run_import(path: Path, database: Path) -> dict[str, Any]:
     """Import the file into a fresh, migrated SQLite database with the app's import code."""
     from evidence import migrate
     from evidence.db import make_engine
-    from evidence.ingest import import_path
+    from evidence.literature.ingest import import_path
 
     url = f"sqlite:///{database}"
     migrate.upgrade(url)

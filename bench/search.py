@@ -3,7 +3,7 @@
 Builds a temporary database per backend (SQLite in a temporary directory; PostgreSQL as a
 throwaway database next to the one in EVIDENCE_BENCH_DATABASE_URL or
 EVIDENCE_TEST_DATABASE_URL, dropped afterwards), fills it through the app's own index
-path (triggers mark, evidence.search.refresh indexes each batch), then times what the
+path (triggers mark, evidence.literature.search.refresh indexes each batch), then times what the
 citation table asks for a two-word search: the count and the first page ranked by
 relevance (evidence.queries.count_citations + citation_rows, every citation linked as
 included, as the table's default filter wants).

@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
-from evidence import extraction_csv
 from evidence.db import session_scope
+from evidence.literature import extraction_csv
 
 
 def register(main: click.Group) -> None:

@@ -8,8 +8,8 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from evidence import retractions
 from evidence.db import session_scope
+from evidence.literature import retractions
 
 
 @click.group("retractions")
@@ -46,7 +46,7 @@ def searches_group() -> None:
 @with_appcontext
 def run_due() -> None:
     """Run the saved searches whose schedule is due now (what the periodic task does)."""
-    from evidence import living
+    from evidence.literature import living
 
     runs = living.run_due_searches(current_app._get_current_object())  # type: ignore[attr-defined]
     click.echo(f"{len(runs)} scheduled search run(s): {runs}")
@@ -61,7 +61,7 @@ def digests_group() -> None:
 @with_appcontext
 def digests_send() -> None:
     """Send the digests now (what the weekly task does); needs EVIDENCE_SMTP_HOST."""
-    from evidence import digests
+    from evidence.literature import digests
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if not app.config.get("SMTP_HOST"):

@@ -54,7 +54,7 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         # Secure cookies unless explicitly served over plain HTTP (the local demo).
         "SESSION_COOKIE_SECURE": env.get("EVIDENCE_INSECURE_COOKIES", "1") != "1",
         "REMEMBER_COOKIE_HTTPONLY": True,
-        # E-mail digests (evidence/digests.py): none are sent without a host.
+        # E-mail digests (evidence/literature/digests.py): none are sent without a host.
         "SMTP_HOST": env.get("EVIDENCE_SMTP_HOST") or None,
         "SMTP_PORT": int(env.get("EVIDENCE_SMTP_PORT") or 25),
         "SMTP_FROM": env.get("EVIDENCE_SMTP_FROM") or "evidence-tracker@localhost",

@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 from flask import Flask, current_app, request, url_for
 
-from evidence.levels import LEVEL_LABELS, grade_label
+from evidence.literature.levels import LEVEL_LABELS, grade_label
 from evidence.models import ADVERSE_EVENT_LABELS
 
 

@@ -34,8 +34,8 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from evidence.ingest import LinkTarget, citation_pmids, import_path, upsert_batch
 from evidence.joberrors import describe_failure
+from evidence.literature.ingest import LinkTarget, citation_pmids, import_path, upsert_batch
 from evidence.models import FetchJob, SavedSearch, Treatment, utcnow
 from pubmed import (
     ConfigurationError,
@@ -119,14 +119,14 @@ def init_app(app: Flask) -> JobQueue:
     @queue.periodic_task(crontab(minute="17"), name="run_due_searches")
     def due_searches_task() -> list[int]:
         """Every hour: run the saved searches whose schedule says they are due."""
-        from evidence.living import run_due_searches
+        from evidence.literature.living import run_due_searches
 
         return run_due_searches(app)
 
     @queue.periodic_task(crontab(day_of_week="1", hour="7", minute="0"), name="send_digests")
     def digest_task() -> list[str]:
         """Mondays at 07:00 UTC: e-mail the weekly digests (when an SMTP host is set)."""
-        from evidence.digests import send_digests
+        from evidence.literature.digests import send_digests
 
         return send_digests(app)
 

@@ -105,7 +105,8 @@ class Citation(SQLModel, table=True):
     source_detail: str | None = Field(default=None, max_length=500)
     # True once the full record came from PubMed (efetch or an XML/MEDLINE import).
     complete: bool = False
-    # Fingerprint of the PubMed record last stored (pubmed -> evidence.ingest); NULL if none.
+    # Fingerprint of the PubMed record last stored (pubmed -> evidence.literature.ingest); NULL if
+    # none.
     record_hash: str | None = Field(default=None, max_length=64)
     fetched_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
@@ -246,7 +247,8 @@ class SavedSearch(SQLModel, table=True):
     last_run_at: datetime | None = None
     last_hit_count: int | None = None
     new_since_last_run: int | None = None
-    # Living evidence (evidence/living.py): off, weekly or monthly runs by the periodic task.
+    # Living evidence (evidence/literature/living.py): off, weekly or monthly runs by the periodic
+    # task.
     schedule: str = Field(default="off", max_length=20)
 
 
@@ -408,7 +410,7 @@ class PricePoint(SQLModel, table=True):
     source_commenter: str | None = Field(default=None, max_length=200)
 
 
-# --- living evidence: scheduled runs, visits, retraction notices (evidence/living.py) -----
+# --- living evidence: scheduled runs, visits, retraction notices (evidence/literature/living.py)
 
 
 SEARCH_SCHEDULES = ("off", "weekly", "monthly")
@@ -466,7 +468,7 @@ class RetractionNotice(SQLModel, table=True):
 
 
 class DigestSubscription(SQLModel, table=True):
-    """A user's opt-in to the weekly e-mail digest (evidence/digests.py)."""
+    """A user's opt-in to the weekly e-mail digest (evidence/literature/digests.py)."""
 
     __tablename__ = "digest_subscription"
     id: int | None = Field(default=None, primary_key=True)
@@ -566,8 +568,8 @@ class AuditEntry(SQLModel, table=True):
 
 
 # --- full-text search (issue 10; migration 0006_fulltext_search) ------------------------
-# The index itself is backend-specific and lives only in the migration: an FTS5 table
-# citation_fts on SQLite, citation_search (tsvector + GIN) on PostgreSQL (evidence/search.py).
+# The index itself is backend-specific and lives only in the migration: an FTS5 table citation_fts
+# on SQLite, citation_search (tsvector + GIN) on PostgreSQL (evidence/literature/search.py).
 
 
 class SearchDirty(SQLModel, table=True):

@@ -10,7 +10,8 @@ from sqlalchemy import distinct, false, func, or_
 from sqlalchemy.sql import Select
 from sqlmodel import Session, col, select
 
-from evidence import search
+from evidence.literature import search
+from evidence.literature.pmidorder import pmid_desc
 from evidence.models import (
     Citation,
     CitationAbstractSection,
@@ -27,7 +28,6 @@ from evidence.models import (
     Treatment,
 )
 from evidence.params import ArgParser
-from evidence.pmidorder import pmid_desc
 
 LEVEL_KEYS = ("1", "2", "3", "4", "5", "unrated")
 STATUS_KEYS = ("included", "candidate", "excluded", "any", "unlinked")

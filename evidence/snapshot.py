@@ -13,9 +13,9 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from evidence import extraction, search
 from evidence.catalogue import INDICATIONS, TREATMENTS
-from evidence.levels import grade
+from evidence.literature import extraction, search
+from evidence.literature.levels import grade
 from evidence.models import (
     Citation,
     CitationAuthor,

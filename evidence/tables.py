@@ -7,7 +7,8 @@ from typing import Any
 
 from sqlmodel import Session
 
-from evidence import queries, search
+from evidence import queries
+from evidence.literature import search
 from evidence.models import Citation, CitationAuthor, Indication, Treatment
 
 PER_PAGE = 25

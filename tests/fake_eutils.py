@@ -45,8 +45,8 @@ _ARTICLE = re.compile(rb"<PubmedArticle>.*?</PubmedArticle>", re.DOTALL)
 _PMID = re.compile(rb"<PMID Version=\"\d+\">(\d+)</PMID>")
 _PUBDATE_YEAR = re.compile(rb"(<PubDate>\s*<Year>)(\d{4})(</Year>)")
 _TITLE_END = b"</ArticleTitle>"
-# A replicated record is another study: it gets its own DOI and PMCID (evidence/duplicates.py
-# merges records that share one).
+# A replicated record is another study: it gets its own DOI and PMCID
+# (evidence/literature/duplicates.py merges records that share one).
 _DOI = re.compile(rb'((?:IdType|EIdType)="doi"[^>]*>)([^<]+)(<)')
 _PMCID = re.compile(rb'(IdType="pmc">PMC)(\d+)(<)')
 

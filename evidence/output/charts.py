@@ -28,7 +28,7 @@ from matplotlib.markers import TICKDOWN, TICKLEFT, MarkerStyle  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 from matplotlib.transforms import offset_copy  # noqa: E402
 
-from evidence.levels import LEVEL_COLOURS, LEVEL_LABELS  # noqa: E402
+from evidence.literature.levels import LEVEL_COLOURS, LEVEL_LABELS  # noqa: E402
 from evidence.models import ADVERSE_EVENTS, IMPROVEMENT_SCALE  # noqa: E402
 from evidence.practice.outcomes import SMALL_N  # noqa: E402
 from evidence.synthesis.compare import BoundedCache, Comparison  # noqa: E402
@@ -38,7 +38,8 @@ from evidence.synthesis.compare import BoundedCache, Comparison  # noqa: E402
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442")
 MARKERS = ("o", "s", "^", "D")
 LINESTYLES = ("-", "--", "-.", ":")
-# Level colours are the tiles' colours (evidence.levels.LEVEL_COLOURS, also in style.css).
+# Level colours are the tiles' colours (evidence.literature.levels.LEVEL_COLOURS, also in
+# style.css).
 LEVEL_STYLE = {  # key: (label, colour, hatch)
     "1": (f"L1 {LEVEL_LABELS[1].lower()}", LEVEL_COLOURS["1"], ""),
     "2": (f"L2 {LEVEL_LABELS[2].lower()}", LEVEL_COLOURS["2"], "//"),

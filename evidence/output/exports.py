@@ -25,9 +25,11 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from sqlalchemy.sql import Select
 from sqlmodel import Session, col, select
 
-from evidence import queries, search
+from evidence import queries
 from evidence.iterutil import batched
-from evidence.levels import LEVEL_LABELS
+from evidence.literature import search
+from evidence.literature.levels import LEVEL_LABELS
+from evidence.literature.pmidorder import pmid_desc
 from evidence.models import (
     ADVERSE_EVENT_LABELS,
     Citation,
@@ -36,7 +38,6 @@ from evidence.models import (
     OutcomeReport,
     Treatment,
 )
-from evidence.pmidorder import pmid_desc
 from evidence.practice import reports
 
 if TYPE_CHECKING:  # the export libraries load with the first export, not with the CLI

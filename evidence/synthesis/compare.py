@@ -20,7 +20,8 @@ from sqlalchemy import case, distinct, func
 from sqlalchemy import select as sa_select  # sqlmodel's select takes at most four columns
 from sqlmodel import Session, col, select
 
-from evidence.levels import LEVEL_LABELS
+from evidence.literature.levels import LEVEL_LABELS
+from evidence.literature.pmidorder import pmid_key
 from evidence.models import (
     ADVERSE_EVENTS,
     Citation,
@@ -32,7 +33,6 @@ from evidence.models import (
     PricePoint,
     Treatment,
 )
-from evidence.pmidorder import pmid_key
 from evidence.practice import outcomes
 from evidence.practice.outcomes import GroupStats, MeanCI, Proportion
 

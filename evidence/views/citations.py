@@ -6,9 +6,10 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from sqlmodel import select
 from werkzeug.wrappers import Response
 
-from evidence import curation, duplicates, extraction, queries, retractions
+from evidence import queries
 from evidence.auth import current_account, roles_required
 from evidence.db import get_session
+from evidence.literature import curation, duplicates, extraction, retractions
 from evidence.models import Citation
 from evidence.tables import citation_table
 

@@ -19,9 +19,10 @@ from flask import (
 )
 from werkzeug.wrappers import Response as BaseResponse
 
-from evidence import living, queries
+from evidence import queries
 from evidence.db import get_session
 from evidence.filters import endpoint_exists
+from evidence.literature import living
 from evidence.models import Treatment
 from evidence.output.downloads import attach
 from evidence.synthesis import compare

@@ -6,10 +6,10 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from sqlmodel import col, select
 from werkzeug.wrappers import Response as WzResponse
 
-from evidence import extraction, extraction_csv
 from evidence.auth import current_account, roles_required
 from evidence.db import get_session
-from evidence.extraction_forms import (
+from evidence.literature import extraction, extraction_csv
+from evidence.literature.extraction_forms import (
     ExtractionForm,
     ExtractionUploadForm,
     VerifyForm,

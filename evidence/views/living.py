@@ -20,9 +20,10 @@ from wtforms import BooleanField, SelectField, SubmitField
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # not in stubs yet
 from wtforms.validators import InputRequired
 
-from evidence import digests, feeds, living, queries
+from evidence import queries
 from evidence.auth import current_account, roles_required
 from evidence.db import get_session
+from evidence.literature import digests, feeds, living
 from evidence.models import ROLES, SEARCH_SCHEDULES, SavedSearch
 
 bp = Blueprint("living", __name__)

@@ -7,7 +7,7 @@ from sqlalchemy import text
 
 from evidence import queries
 from evidence.db import get_session
-from evidence.levels import FLAG_TYPES, LEVEL_TABLE, TITLE_SIGNALS
+from evidence.literature.levels import FLAG_TYPES, LEVEL_TABLE, TITLE_SIGNALS
 
 bp = Blueprint("main", __name__)
 

@@ -9,9 +9,10 @@ from wtforms import BooleanField, HiddenField, SelectField, StringField, SubmitF
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # not in stubs yet
 from wtforms.validators import Length, Optional
 
-from evidence import duplicates, prisma, queries, screening
+from evidence import queries
 from evidence.auth import current_account, roles_required
 from evidence.db import get_session
+from evidence.literature import duplicates, prisma, screening
 from evidence.models import Citation
 from evidence.output import charts
 

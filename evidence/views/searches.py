@@ -17,9 +17,10 @@ from flask import (
 from sqlmodel import Session, col, select
 from werkzeug.wrappers import Response
 
-from evidence import jobs, living, queries
+from evidence import jobs, queries
 from evidence.auth import current_account, has_role, roles_required
 from evidence.db import get_session
+from evidence.literature import living
 from evidence.models import FetchJob, Indication, SavedSearch, Treatment
 
 bp = Blueprint("searches", __name__)

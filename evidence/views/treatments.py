@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, render_template, request
 
-from evidence import living, queries
+from evidence import queries
 from evidence.db import get_session
+from evidence.literature import living
 from evidence.practice.reports import ReportFilter
 from evidence.tables import citation_table
 from evidence.views.reports import PANEL_PREFIX

@@ -9,8 +9,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import select
 
-from evidence import ingest
 from evidence.db import session_scope
+from evidence.literature import ingest
 from evidence.models import Indication, Treatment
 from pubmed.records import AbstractSection, Author, PubDate, PubmedRecord
 

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import csrf_token
+from tests.evidence.literature.test_import_upload import _curator_client, _upload
 from tests.evidence.practice.test_reports import REPORT, account
-from tests.evidence.test_import_upload import _curator_client, _upload
 
 HOSTILE_TEXT = st.one_of(
     st.sampled_from(

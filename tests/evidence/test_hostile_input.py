@@ -215,7 +215,7 @@ def test_405_answers_carry_allow(any_app: Flask) -> None:
 
 def test_non_ascii_upload_names_keep_a_safe_name(app: Flask) -> None:
     """A curator's 微针.xml is imported under that name, not refused as "xml"."""
-    from tests.evidence.test_import_upload import DATA, _curator_client, _upload
+    from tests.evidence.literature.test_import_upload import DATA, _curator_client, _upload
 
     client = _curator_client(app)
     body = (DATA / "entrez" / "pubmed4.xml").read_bytes()

@@ -12,7 +12,7 @@ from sqlmodel import Session, func, select
 from evidence.db import get_engine
 from evidence.models import Citation, FetchJob
 from tests.conftest import csrf_token, run_cli
-from tests.evidence.test_import_upload import _curator_client, _upload
+from tests.evidence.literature.test_import_upload import _curator_client, _upload
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 

@@ -1,6 +1,6 @@
 """Full-text search of citations: SQLite FTS5 or a PostgreSQL tsvector with a GIN index.
 
-Both index title, abstract, authors, journal and MeSH (evidence/search.py builds the rows
+Both index title, abstract, authors, journal and MeSH (evidence/literature/search.py builds the rows
 and the queries). Triggers only mark a changed citation in search_dirty; search.refresh()
 rebuilds the marked rows in bulk, so a citation is tokenized once per write, not once per
 author or heading inserted. Existing citations are indexed here.
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from evidence import search
+from evidence.literature import search
 
 revision: str = "0006_fulltext_search"
 down_revision: str | None = "0010_audit_log"

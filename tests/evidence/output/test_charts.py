@@ -217,7 +217,7 @@ def test_chart_level_colours_are_the_tiles_colours() -> None:
     """One palette: the level tiles (style.css --l1 ... --lu) and the chart bars agree."""
     from pathlib import Path
 
-    from evidence.levels import LEVEL_COLOURS
+    from evidence.literature.levels import LEVEL_COLOURS
 
     css = (Path(evidence.__file__).parent / "static" / "style.css").read_text()
     tiles = dict(re.findall(r"--l([1-5u]):\s*(#[0-9a-fA-F]{6})", css))

@@ -11,7 +11,7 @@ from flask import Flask
 from sqlmodel import select
 
 from evidence.db import get_engine, session_scope
-from evidence.ingest import LinkTarget, detect_format, import_path
+from evidence.literature.ingest import LinkTarget, detect_format, import_path
 from evidence.models import (
     Citation,
     CitationAbstractSection,

@@ -11,8 +11,8 @@ from pathlib import Path
 from flask import Flask
 from sqlmodel import select
 
-from evidence import ingest, prisma, screening
 from evidence.db import get_engine, session_scope
+from evidence.literature import ingest, prisma, screening
 from evidence.models import Citation, CitationLink, DuplicatePair
 from pubmed.records import CommentCorrection
 from tests.evidence.pubmed_helpers import article_with, citation, write_articles
@@ -158,7 +158,7 @@ def test_a_curator_keeps_a_near_pair_separate(app: Flask) -> None:
     (pair,) = _pairs(app)
     uid = make_user(app, "curator@example.org", "curator")
     with app.app_context(), session_scope() as session:
-        from evidence import duplicates
+        from evidence.literature import duplicates
 
         duplicates.decide(session, pair_id=pair.id or 0, action="keep", user_id=uid)
     (kept,) = _pairs(app)

@@ -13,7 +13,7 @@ from evidence.db import get_engine
 from evidence.models import Citation
 from tests.conftest import run_cli
 
-DATA = Path(__file__).resolve().parents[1] / "data"
+DATA = Path(__file__).resolve().parents[2] / "data"
 
 
 def test_import_without_treatment_says_how_many_are_unlinked_and_they_export(
@@ -64,7 +64,7 @@ def test_import_with_treatment_reports_nothing_unlinked(app: Flask) -> None:
 
 
 def test_web_import_without_treatment_reports_the_unlinked_records(app: Flask) -> None:
-    from tests.evidence.test_import_upload import _curator_client, _upload
+    from tests.evidence.literature.test_import_upload import _curator_client, _upload
 
     client = _curator_client(app)
     body = (DATA / "entrez" / "pubmed4.xml").read_bytes()

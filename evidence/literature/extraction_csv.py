@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from evidence import extraction
+from evidence.literature import extraction
 from evidence.models import Citation, Indication, Study, Treatment
 
 MAX_BYTES = 5 * 1024 * 1024

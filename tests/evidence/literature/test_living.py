@@ -12,8 +12,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import select
 
-from evidence import jobs, living
+from evidence import jobs
 from evidence.db import session_scope
+from evidence.literature import living
 from evidence.models import CitationLink, SavedSearch, SearchRun, utcnow
 from evidence.queries import treatment_by_slug
 from tests.conftest import csrf_token

@@ -1,11 +1,11 @@
 """Duplicate records: exact ones merged on arrival, near ones offered to a curator, related
 ones (erratum and original, preprint and published version, an update) linked, not merged.
 
-`after_batch` is called by `evidence.ingest.upsert_batch` once a batch is stored, inside the
-batch's transaction, so an import that is rolled back leaves no merge behind. Merging keeps
-the first-stored record and removes the other, moving its links (or, when both records were
-linked to the same treatment x indication, counting the other as a duplicate removed for
-PRISMA); the removed record's PMID, DOI and title stay in its `DuplicatePair` row.
+`after_batch` is called by `evidence.literature.ingest.upsert_batch` once a batch is stored, inside
+the batch's transaction, so an import that is rolled back leaves no merge behind. Merging keeps the
+first-stored record and removes the other, moving its links (or, when both records were linked to
+the same treatment x indication, counting the other as a duplicate removed for PRISMA); the removed
+record's PMID, DOI and title stay in its `DuplicatePair` row.
 """
 
 from __future__ import annotations

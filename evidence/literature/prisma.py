@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 from sqlmodel import Session, select
 
-from evidence import duplicates, screening
+from evidence.literature import duplicates, screening
 from evidence.models import SavedSearch, ScreeningDecision
 
 FORMATS = {"svg": "image/svg+xml", "png": "image/png"}

@@ -10,7 +10,7 @@ from flask import Flask
 from sqlmodel import select
 
 from evidence.db import get_engine, session_scope
-from evidence.ingest import import_path
+from evidence.literature.ingest import import_path
 from evidence.models import Citation, CitationAuthor
 from tests.evidence.output.test_exports import PARSERS, add_tricky_citations, export_bytes
 from tests.evidence.pubmed_helpers import ENTREZ

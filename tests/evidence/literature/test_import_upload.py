@@ -14,7 +14,7 @@ from evidence.models import Citation, CitationLink, FetchJob
 from tests.conftest import csrf_token
 from tests.evidence.test_auth import login, make_user
 
-DATA = Path(__file__).resolve().parents[1] / "data"
+DATA = Path(__file__).resolve().parents[2] / "data"
 
 
 def _curator_client(app: Flask):  # type: ignore[no-untyped-def]

@@ -13,8 +13,9 @@ from aiosmtpd.controller import Controller
 from flask import Flask
 from sqlmodel import select
 
-from evidence import digests, jobs
+from evidence import jobs
 from evidence.db import session_scope
+from evidence.literature import digests
 from evidence.models import Citation, CitationLink, DigestSubscription, utcnow
 from evidence.queries import treatment_by_slug
 from tests.conftest import csrf_token

@@ -10,8 +10,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import select
 
-from evidence import prisma, screening
 from evidence.db import session_scope
+from evidence.literature import prisma, screening
 from evidence.models import Citation, CitationLink, ScreeningDecision
 from tests.conftest import csrf_token
 from tests.evidence.screening_helpers import QUEUE, candidates, current_pmid, hidden, screen

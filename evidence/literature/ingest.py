@@ -25,9 +25,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
-from evidence import duplicates, search
 from evidence.iterutil import batched
-from evidence.levels import grade
+from evidence.literature import duplicates, search
+from evidence.literature.levels import grade
 from evidence.models import (
     Citation,
     CitationAbstractSection,
@@ -405,7 +405,8 @@ def upsert_batch(
         counts.linked = _link(conn, [ids[str(p)] for p in latest], link, now)
     else:
         counts.unlinked = _count_unlinked(conn, [ids[str(p)] for p in latest])
-    # Duplicates by PMID, DOI and PMCID are merged, near ones offered (evidence/duplicates.py).
+    # Duplicates by PMID, DOI and PMCID are merged, near ones offered
+    # (evidence/literature/duplicates.py).
     duplicates.after_batch(
         conn,
         batch_ids=[ids[str(p)] for p in latest],

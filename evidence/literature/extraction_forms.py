@@ -21,7 +21,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # not in stubs yet
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from evidence.extraction import DESIGNS, EVENT_LABELS
+from evidence.literature.extraction import DESIGNS, EVENT_LABELS
 from evidence.models import SdOf
 
 

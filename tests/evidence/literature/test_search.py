@@ -10,9 +10,9 @@ from flask import Flask
 from sqlalchemy import text
 from sqlmodel import select
 
-from evidence import search
 from evidence.db import get_engine, session_scope
-from evidence.ingest import import_path
+from evidence.literature import search
+from evidence.literature.ingest import import_path
 from evidence.models import Citation, CitationAuthor, CitationMesh
 from tests.evidence.pubmed_helpers import article_with, write_articles
 

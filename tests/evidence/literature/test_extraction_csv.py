@@ -9,8 +9,8 @@ import pytest
 from flask import Flask
 from sqlmodel import func, select
 
-from evidence import extraction_csv
 from evidence.db import session_scope
+from evidence.literature import extraction_csv
 from evidence.models import ExtractionRevision, Study
 from tests.conftest import csrf_token, run_cli
 from tests.evidence.test_auth import login, make_user

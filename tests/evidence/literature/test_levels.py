@@ -1,6 +1,6 @@
 """Evidence levels follow the design's rule table and always say why."""
 
-from evidence.levels import grade
+from evidence.literature.levels import grade
 
 
 def test_publication_type_decides_over_title() -> None:
@@ -47,7 +47,7 @@ def test_case_report_and_letter_are_level_5() -> None:
 
 def test_guidelines_and_consensus_statements_have_their_own_label() -> None:
     """A guideline is not a case report: it keeps level 5's rank but names itself."""
-    from evidence.levels import LEVEL_LABELS, grade_label
+    from evidence.literature.levels import LEVEL_LABELS, grade_label
 
     for kind in ("Practice Guideline", "Guideline", "Consensus Development Conference"):
         g = grade(["Journal Article", kind, "Review"], "Consensus on fractional laser use")

@@ -12,7 +12,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from evidence.db import get_engine, session_scope
-from evidence.ingest import import_path
+from evidence.literature.ingest import import_path
 from evidence.models import Citation, CitationCorrection, CitationLink, RetractionNotice
 from tests.conftest import run_cli
 from tests.evidence.pubmed_helpers import ENTREZ

@@ -20,7 +20,7 @@ from typing import Any
 from flask import Flask
 from sqlmodel import Session, col, select
 
-from evidence.living import new_items
+from evidence.literature.living import new_items
 from evidence.models import DigestSubscription, Treatment, User, utcnow
 
 # A first digest covers the week before the user opted in.
