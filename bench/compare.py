@@ -261,7 +261,7 @@ def run(url: str, args: argparse.Namespace) -> list[float]:
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "TESTING": False})
     client = app.test_client()
 
-    from evidence.views import compare as compare_views
+    from evidence.web.views import compare as compare_views
 
     def clear() -> None:
         compare.clear_cache()

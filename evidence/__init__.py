@@ -11,8 +11,9 @@ from typing import Any
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from evidence import db, hardening, ratelimit
+from evidence import db
 from evidence.config import from_environment
+from evidence.web import hardening, ratelimit
 
 csrf = CSRFProtect()
 
@@ -26,8 +27,8 @@ def template_folder() -> str:
 
 
 def view_modules() -> list[str]:
-    """Return the modules under evidence/views/: each exports `bp`, and may offer `init_app`."""
-    from evidence import views
+    """Return the modules under evidence/web/views/: each exports `bp`, and may offer `init_app`."""
+    from evidence.web import views
 
     return sorted(
         m.name for m in pkgutil.iter_modules(views.__path__) if not m.name.startswith("_")
@@ -51,18 +52,19 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     hardening.init_app(app)  # first: the bounded int converter must exist before any route
     db.init_app(app)
     csrf.init_app(app)
-    from evidence import assets, errors, filters, jobs
+    from evidence import jobs
+    from evidence.web import assets, errors, filters
 
     jobs.init_app(app)  # the background queue, configured from app.config
     assets.init_app(app)
 
     filters.init_app(app)
     errors.init_app(app)
-    from evidence import security
+    from evidence.web import security
 
     security.init_app(app)
     for name in view_modules():
-        module = importlib.import_module(f"evidence.views.{name}")
+        module = importlib.import_module(f"evidence.web.views.{name}")
         if hasattr(module, "init_app"):
             module.init_app(app)
         app.register_blueprint(module.bp)

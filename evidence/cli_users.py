@@ -7,9 +7,9 @@ import sys
 import click
 from flask.cli import with_appcontext
 
-from evidence import auth
 from evidence.db import session_scope
 from evidence.models import ROLES
+from evidence.web import auth
 
 
 @click.group("users")

@@ -27,7 +27,7 @@ from evidence.models import (
     OutcomeReport,
     Treatment,
 )
-from evidence.params import ArgParser
+from evidence.web.params import ArgParser
 
 LEVEL_KEYS = ("1", "2", "3", "4", "5", "unrated")
 STATUS_KEYS = ("included", "candidate", "excluded", "any", "unlinked")
@@ -51,7 +51,7 @@ class CitationFilter:
     retracted: str | None = None  # "only" / "exclude" / None
     sort: str | None = None  # with text: "relevance" (None) or "newest"
 
-    # What the query string asked for that could not be used (evidence/params.py).
+    # What the query string asked for that could not be used (evidence/web/params.py).
     ignored: tuple[str, ...] = field(default=(), compare=False)
 
     @classmethod

@@ -438,7 +438,7 @@ def _visit_gap() -> timedelta:
 
 def _user_id() -> int | None:
     """The signed-in user's id, or None."""
-    from evidence.auth import current_account
+    from evidence.web.auth import current_account
 
     account = current_account()
     return account.id if account is not None else None

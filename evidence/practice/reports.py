@@ -32,10 +32,10 @@ from evidence.models import (
     User,
     utcnow,
 )
-from evidence.params import ArgParser
 from evidence.practice.deidentify import find_personal_names
 from evidence.practice.outcomes import RESPONDER_THRESHOLD
 from evidence.roles import role_includes
+from evidence.web.params import ArgParser
 
 FITZPATRICK_NUMERALS = ("I", "II", "III", "IV", "V", "VI")
 HAS_FILTERS = {
@@ -607,7 +607,7 @@ class ReportFilter:
     currency: str | None = None
     ids: tuple[int, ...] = ()  # the reports one figure was computed from
     hidden: bool = False  # curators may list hidden reports
-    # What the query string asked for that could not be used (evidence/params.py).
+    # What the query string asked for that could not be used (evidence/web/params.py).
     ignored: tuple[str, ...] = field(default=(), compare=False)
 
     @classmethod

@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import ConsoleMessage, Page, expect
 
 from tests.conftest import LiveServer
-from tests.evidence.test_auth import PASSWORD, make_user
+from tests.evidence.web.test_auth import PASSWORD, make_user
 
 pytestmark = pytest.mark.browser
 

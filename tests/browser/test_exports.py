@@ -12,8 +12,8 @@ import rispy
 from flask import Flask
 from playwright.sync_api import Page, expect
 
-from evidence import auth
 from evidence.db import session_scope
+from evidence.web import auth
 from tests.browser.conftest import serious_violations
 from tests.conftest import LiveServer
 

@@ -8,9 +8,9 @@ import pytest
 from flask import Flask
 from playwright.sync_api import Page, expect
 
-from evidence import auth
 from evidence.db import session_scope
 from evidence.literature import living
+from evidence.web import auth
 from tests.browser.conftest import serious_violations
 from tests.conftest import LiveServer
 from tests.evidence.pubmed_helpers import use_fake

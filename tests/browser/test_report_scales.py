@@ -8,9 +8,9 @@ import pytest
 from flask import Flask
 from playwright.sync_api import Page, expect
 
-from evidence.auth import find_user
 from evidence.db import session_scope
 from evidence.practice import reports
+from evidence.web.auth import find_user
 from tests.browser.conftest import serious_violations
 from tests.browser.test_reports import register_practitioner
 from tests.conftest import LiveServer

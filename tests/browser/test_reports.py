@@ -8,8 +8,8 @@ import pytest
 from flask import Flask
 from playwright.sync_api import Page, expect
 
-from evidence import auth
 from evidence.db import session_scope
+from evidence.web import auth
 from tests.browser.conftest import serious_violations
 from tests.conftest import LiveServer
 

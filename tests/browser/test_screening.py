@@ -9,9 +9,9 @@ from flask import Flask
 from playwright.sync_api import Page, expect
 from sqlmodel import select
 
-from evidence import auth
 from evidence.db import session_scope
 from evidence.models import Citation, CitationLink, ScreeningDecision
+from evidence.web import auth
 from tests.browser.conftest import serious_violations
 from tests.conftest import LiveServer
 from tests.evidence.screening_helpers import QUEUE, candidates, record, store

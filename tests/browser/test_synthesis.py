@@ -12,9 +12,9 @@ import pytest
 from flask import Flask
 from playwright.sync_api import Page, expect
 
-from evidence import auth
 from evidence.db import session_scope
 from evidence.synthesis import compare
+from evidence.web import auth
 from tests.browser.conftest import serious_violations
 from tests.conftest import LiveServer
 from tests.evidence.synthesis.test_findings_db import _ids, add_split_face_study

@@ -19,7 +19,7 @@ from evidence.models import Citation, CitationLink, FetchJob, SavedSearch, utcno
 from evidence.queries import treatment_by_slug
 from tests.conftest import csrf_token, make_test_app
 from tests.evidence.pubmed_helpers import article_with, citation, count_rows, pmid_counts, use_fake
-from tests.evidence.test_auth import login, make_user
+from tests.evidence.web.test_auth import login, make_user
 from tests.fake_eutils import FakeEutils, recorded_corpus, synthetic_corpus
 
 CORPUS = 1_150

@@ -11,7 +11,7 @@ from sqlmodel import select
 from evidence.db import session_scope
 from evidence.models import Citation, CitationLink, Treatment
 from tests.conftest import csrf_token
-from tests.evidence.test_auth import login, make_user
+from tests.evidence.web.test_auth import login, make_user
 
 PMID = "24919799"  # "Efficacy of a needling device ...": microneedling, acne scars
 

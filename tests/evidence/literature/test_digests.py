@@ -19,7 +19,7 @@ from evidence.literature import digests
 from evidence.models import Citation, CitationLink, DigestSubscription, utcnow
 from evidence.queries import treatment_by_slug
 from tests.conftest import csrf_token
-from tests.evidence.test_auth import login, make_user
+from tests.evidence.web.test_auth import login, make_user
 
 
 class _Inbox:

@@ -17,7 +17,7 @@ from evidence.models import Citation, CitationLink, DuplicatePair
 from pubmed.records import CommentCorrection
 from tests.evidence.pubmed_helpers import article_with, citation, write_articles
 from tests.evidence.screening_helpers import cell_ids, hidden, record, store
-from tests.evidence.test_auth import login, make_user
+from tests.evidence.web.test_auth import login, make_user
 
 TITLE = "Microneedling with autologous platelet-rich plasma for atrophic acne scars: a trial"
 

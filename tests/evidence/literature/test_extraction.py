@@ -18,7 +18,7 @@ from evidence.models import (
     StudyArm,
 )
 from tests.conftest import csrf_token
-from tests.evidence.test_auth import login, make_user
+from tests.evidence.web.test_auth import login, make_user
 
 PMID = "34854067"  # a snapshot citation with no extracted study
 

@@ -13,7 +13,7 @@ from evidence.db import session_scope
 from evidence.literature import extraction_csv
 from evidence.models import ExtractionRevision, Study
 from tests.conftest import csrf_token, run_cli
-from tests.evidence.test_auth import login, make_user
+from tests.evidence.web.test_auth import login, make_user
 
 HEADER = ",".join(extraction_csv.COLUMNS)
 

@@ -12,7 +12,7 @@ from evidence import jobs
 from evidence.db import session_scope
 from evidence.models import Citation, CitationLink, FetchJob
 from tests.conftest import csrf_token
-from tests.evidence.test_auth import login, make_user
+from tests.evidence.web.test_auth import login, make_user
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 

@@ -19,7 +19,7 @@ from evidence.models import CitationLink, SavedSearch, SearchRun, utcnow
 from evidence.queries import treatment_by_slug
 from tests.conftest import csrf_token
 from tests.evidence.pubmed_helpers import count_rows, use_fake
-from tests.evidence.test_auth import login, make_user
+from tests.evidence.web.test_auth import login, make_user
 from tests.fake_eutils import FakeEutils, synthetic_corpus
 
 FOUND = 30

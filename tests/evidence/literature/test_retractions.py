@@ -16,7 +16,7 @@ from evidence.literature.ingest import import_path
 from evidence.models import Citation, CitationCorrection, CitationLink, RetractionNotice
 from tests.conftest import run_cli
 from tests.evidence.pubmed_helpers import ENTREZ
-from tests.evidence.test_auth import login, make_user
+from tests.evidence.web.test_auth import login, make_user
 
 # The columns of the Retraction Watch file Crossref publishes, in its order.
 COLUMNS = [

@@ -15,7 +15,7 @@ from evidence.literature import prisma, screening
 from evidence.models import Citation, CitationLink, ScreeningDecision
 from tests.conftest import csrf_token
 from tests.evidence.screening_helpers import QUEUE, candidates, current_pmid, hidden, screen
-from tests.evidence.test_auth import login, make_user
+from tests.evidence.web.test_auth import login, make_user
 
 
 def _curator(app: Flask, email: str) -> FlaskClient:

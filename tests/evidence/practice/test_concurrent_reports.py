@@ -20,8 +20,8 @@ from sqlmodel import Session, col, select
 
 from evidence.db import get_engine
 from evidence.models import OutcomeReport
-from tests.evidence.test_api import REPORT, make_token
-from tests.evidence.test_auth import make_user
+from tests.evidence.web.test_api import REPORT, make_token
+from tests.evidence.web.test_auth import make_user
 
 CLIENTS = 20
 PER_CLIENT = 5

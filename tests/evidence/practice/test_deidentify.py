@@ -18,7 +18,7 @@ from tests.evidence.practice.test_reports import (
     submit,
     upload,
 )
-from tests.evidence.test_api import REPORT, make_token, make_user
+from tests.evidence.web.test_api import REPORT, make_token, make_user
 
 NOTE = "Mrs Priya Sharma came back after 3 sessions, PIH resolved"
 

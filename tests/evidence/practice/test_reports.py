@@ -11,10 +11,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import col, func, select
 
-from evidence import auth
 from evidence.db import session_scope
 from evidence.models import OutcomeAdverseEvent, OutcomeReport, OutcomeReportRevision
 from evidence.practice.reports import find_identifiers
+from evidence.web import auth
 from tests.conftest import csrf_token
 
 PASSWORD = "correct horse battery"
