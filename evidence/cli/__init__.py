@@ -173,15 +173,12 @@ def snapshot_build(source: Path) -> None:
 
 
 def _register_extra_commands() -> None:
-    """Attach the commands of every evidence/cli_*.py module (each offers `register(main)`)."""
+    """Attach the commands of every module in evidence/cli/ (each offers `register(main)`)."""
     import importlib
     import pkgutil
 
-    import evidence
-
-    for info in sorted(pkgutil.iter_modules(evidence.__path__), key=lambda m: m.name):
-        if info.name.startswith("cli_"):
-            importlib.import_module(f"evidence.{info.name}").register(main)
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        importlib.import_module(f"{__name__}.{info.name}").register(main)
 
 
 _register_extra_commands()
