@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from pathlib import Path
@@ -29,10 +30,10 @@ def instance_secret_key(instance_path: str) -> str:
             handle.write(secrets.token_hex(32))
             handle.flush()
             os.fsync(handle.fileno())
-        try:
-            os.link(candidate, path)  # atomic; the file appears whole or not at all
-        except FileExistsError:
-            pass  # another worker won the race: use its key
+        # Atomic: the file appears whole or not at all. FileExistsError: another worker won
+        # the race, and its key is the one to use.
+        with contextlib.suppress(FileExistsError):
+            os.link(candidate, path)
     finally:
         candidate.unlink(missing_ok=True)
     return path.read_text().strip()

@@ -332,9 +332,8 @@ def _runner_alive(runner: str) -> bool | None:
     now_start = _process_start(pid)
     if start not in ("", "-") and now_start is not None and now_start != start:
         return False  # the PID was reused by another process
-    if now_start is not None and _process_state(pid) == "Z":
-        return False  # killed, waiting to be reaped by its parent
-    return True
+    # A zombie was killed and waits to be reaped by its parent.
+    return not (now_start is not None and _process_state(pid) == "Z")
 
 
 def _process_state(pid: int) -> str | None:

@@ -126,7 +126,7 @@ def build_from_sources(sources: Path, out_dir: Path = SNAPSHOT_DIR) -> dict[str,
             {
                 "pmid": str(rec["pmid"]),
                 "title": rec["title"],
-                "authors": [a for a in rec.get("authors") or []],
+                "authors": list(rec.get("authors") or []),
                 "journal": rec.get("journal"),
                 "year": rec.get("year"),
                 "doi": rec.get("doi"),

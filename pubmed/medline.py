@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -47,6 +47,9 @@ _PMID_IN_NOTE = re.compile(r"PMID:\s*(\d+)")
 _DOI = re.compile(r"^(\S+)\s*\[doi\]$")
 _FULL_DATE = re.compile(r"^(\d{4})(?: ([A-Za-z]{3})(?: (\d{1,2}))?)?$")
 _YEAR = re.compile(r"\d{4}")
+
+# Bio.Medline ships no type information: its parser, typed as this module uses it.
+_parse_medline: Callable[[Iterable[str]], Iterator[Any]] = Medline.parse
 
 
 def _list(record: dict[str, Any], tag: str) -> list[str]:
@@ -214,7 +217,7 @@ def iter_medline(source: str | Path | bytes | IO[str]) -> Iterator[PubmedRecord]
     if isinstance(source, bytes):
         handle: IO[str] = io.StringIO(source.decode("utf-8-sig", "replace"))
     elif isinstance(source, str | Path):
-        handle = open(source, encoding="utf-8-sig", errors="replace")  # closed below
+        handle = open(source, encoding="utf-8-sig", errors="replace")  # noqa: SIM115 closed below
     else:
         handle = source
     try:
@@ -225,7 +228,7 @@ def iter_medline(source: str | Path | bytes | IO[str]) -> Iterator[PubmedRecord]
                 break
         if not first.startswith("PMID-"):
             raise PubMedParseError("not a MEDLINE file: the first record must start with 'PMID-'")
-        for record in Medline.parse(_Prepend(first, handle)):
+        for record in _parse_medline(_Prepend(first, handle)):
             yield record_from_medline(record)
     finally:
         if isinstance(source, str | Path):

@@ -31,7 +31,8 @@ ParsedItem = PubmedRecord | DeletedCitation
 _MONTHS = {
     name: number
     for number, name in enumerate(
-        "jan feb mar apr may jun jul aug sep oct nov dec".split(), start=1
+        ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"],
+        start=1,
     )
 }
 _YEAR = re.compile(r"(1[5-9]|20|21)\d\d")
@@ -304,9 +305,12 @@ def _read_article(article: etree._Element, record: PubmedRecord) -> None:
         elif tag == "Pagination":
             record.pages = _pages(article)
         elif tag == "ELocationID":
-            if record.doi is None and child.get("EIdType") == "doi":
-                if child.get("ValidYN", "Y") == "Y":
-                    record.doi = _text(child) or None
+            if (
+                record.doi is None
+                and child.get("EIdType") == "doi"
+                and child.get("ValidYN", "Y") == "Y"
+            ):
+                record.doi = _text(child) or None
         elif tag == "Language":
             language = _text(child)
             if language:

@@ -173,7 +173,7 @@ def open_xml(source: XMLSource, max_inflated: int | None = None) -> Iterator[Bin
     if isinstance(source, bytes):
         raw: IO[bytes] = io.BytesIO(source)
     elif isinstance(source, str | Path):
-        owned = raw = open(source, "rb")  # closed in finally
+        owned = raw = open(source, "rb")  # noqa: SIM115 closed in finally
     else:
         raw = source
     try:

@@ -76,8 +76,7 @@ def normalise_doi(doi: str | None) -> str | None:
         return None
     doi = doi.strip().lower()
     for prefix in ("https://doi.org/", "http://dx.doi.org/", "doi:"):
-        if doi.startswith(prefix):
-            doi = doi[len(prefix) :]
+        doi = doi.removeprefix(prefix)
     return doi or None
 
 

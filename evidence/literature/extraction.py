@@ -674,7 +674,7 @@ def verify_study(session: Session, study: Study, *, user_id: int) -> None:
 
 def record_from_source(rec: dict[str, Any]) -> dict[str, Any]:
     """Turn one study-outcomes.json record into a study record (no value computed)."""
-    treatments_known = {t for t in _catalogue_slugs()}
+    treatments_known = set(_catalogue_slugs())
     arms = []
     for arm in rec["arms"]:
         slug = arm.get("treatment")

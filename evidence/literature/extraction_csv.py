@@ -298,9 +298,11 @@ def _plan(
             described = any(v is not None for v in arm.values())
             if described and number in arms and arms[number] != arm:
                 errors.append(RowError(line, "arm", f"arm {number} is described differently above"))
-            if number not in arms:
-                arms[number] = arm
-            elif described and not any(v is not None for v in arms[number].values()):
+            if (
+                number not in arms
+                or described
+                and not any(v is not None for v in arms[number].values())
+            ):
                 arms[number] = arm
             origin.setdefault(f"arms-{number}", line)
         if cells["row_type"] == "outcome":

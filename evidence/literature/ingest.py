@@ -369,7 +369,8 @@ def upsert_batch(
             found = conn.execute(
                 select(CITATION.c.pmid, CITATION.c.id).where(CITATION.c.pmid.in_(chunk))
             )
-            ids.update({pmid: cid for pmid, cid in found})
+            # Not dict(found): a Result has .keys(), so dict() would read it as a mapping.
+            ids.update({pmid: cid for pmid, cid in found})  # noqa: C416
     if changed_rows:
         changed_ids = [row["b_id"] for row in changed_rows]
         for table in CHILD_TABLES:

@@ -77,13 +77,21 @@ LEVEL_LABELS = {level: label for level, label, _types in LEVEL_TABLE}
 # Title signals used only when the record has no publication type that maps to a level.
 # Ordered strongest first; each is a clear statement of design, not a guess from the topic.
 TITLE_SIGNALS: tuple[tuple[int, str, re.Pattern[str]], ...] = (
-    (1, "meta-analysis", re.compile(r"\bmeta-?analys[ie]s\b", re.I)),
-    (1, "systematic review", re.compile(r"\bsystematic\s+review\b", re.I)),
-    (2, "randomized", re.compile(r"\brandomi[sz]ed\b", re.I)),
-    (3, "comparison", re.compile(r"\b(comparative|comparison|compared|versus|vs\.?)\s", re.I)),
-    (4, "case series", re.compile(r"\b(case series|report of \w+ cases|\d+ cases)\b", re.I)),
-    (5, "case report", re.compile(r"\bcase report\b", re.I)),
-    (5, "review", re.compile(r"\breview\b", re.I)),
+    (1, "meta-analysis", re.compile(r"\bmeta-?analys[ie]s\b", re.IGNORECASE)),
+    (1, "systematic review", re.compile(r"\bsystematic\s+review\b", re.IGNORECASE)),
+    (2, "randomized", re.compile(r"\brandomi[sz]ed\b", re.IGNORECASE)),
+    (
+        3,
+        "comparison",
+        re.compile(r"\b(comparative|comparison|compared|versus|vs\.?)\s", re.IGNORECASE),
+    ),
+    (
+        4,
+        "case series",
+        re.compile(r"\b(case series|report of \w+ cases|\d+ cases)\b", re.IGNORECASE),
+    ),
+    (5, "case report", re.compile(r"\bcase report\b", re.IGNORECASE)),
+    (5, "review", re.compile(r"\breview\b", re.IGNORECASE)),
 )
 
 

@@ -94,16 +94,14 @@ def normalise_doi(value: str | None) -> str | None:
     """Lower-case a DOI and drop a resolver prefix; None when blank."""
     text = (value or "").strip().lower()
     for prefix in ("https://doi.org/", "http://doi.org/", "https://dx.doi.org/", "doi:"):
-        if text.startswith(prefix):
-            text = text[len(prefix) :]
+        text = text.removeprefix(prefix)
     return text or None
 
 
 def _pmid(value: str | None) -> str | None:
     """Return a PubMed ID as text, None for blank or 0 (Retraction Watch's 'unknown')."""
     text = (value or "").strip()
-    if text.endswith(".0"):
-        text = text[:-2]
+    text = text.removesuffix(".0")
     return text if text.isdigit() and int(text) > 0 else None
 
 

@@ -707,7 +707,7 @@ def _plain_ris_writer() -> type:
     """
     import rispy
 
-    class PlainRisWriter(rispy.RisWriter):
+    class PlainRisWriter(rispy.RisWriter):  # type: ignore[misc]  # rispy ships no types
         """rispy's writer without its counter lines."""
 
         def set_header(self, count: int) -> str:
@@ -961,8 +961,8 @@ def bibtex_entry(record: CitationRecord) -> Entry:
 
 def write_bibtex(records: Iterable[CitationRecord]) -> Iterator[str]:
     """Yield BibTeX text, one @article per citation."""
-    from bibtexparser import Library
-    from bibtexparser import write_string as bibtex_write_string
+    from bibtexparser.entrypoint import write_string as bibtex_write_string
+    from bibtexparser.library import Library
 
     for batch in batched(records, CHUNK_ROWS):
         library = Library()

@@ -175,7 +175,7 @@ def main_currency(reports: Sequence[ReportData]) -> str | None:
     )
     if not counts:
         return None
-    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[0][0]
+    return min(counts.items(), key=lambda item: (-item[1], item[0]))[0]
 
 
 def mean_interval(

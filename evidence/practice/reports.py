@@ -172,9 +172,12 @@ def find_identifiers(text: str | None) -> list[str]:
         digits = re.sub(r"\D", "", match.group())
         if match.group().strip().isdigit():
             continue  # a bare run of digits is reported as a long number below
-        if 9 <= len(digits) <= 15 and match.group().strip() not in flagged:
-            if not _FULL_DATE.search(match.group()):
-                problems.append(f"Remove the phone number “{match.group().strip()}”.")
+        if (
+            9 <= len(digits) <= 15
+            and match.group().strip() not in flagged
+            and not _FULL_DATE.search(match.group())
+        ):
+            problems.append(f"Remove the phone number “{match.group().strip()}”.")
     flagged = "".join(problems)
     for match in _TOKEN.finditer(text):
         if not (len(match.group()) >= 7 and match.group().isdecimal()):

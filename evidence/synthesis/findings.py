@@ -323,7 +323,8 @@ def absolute_effect(f: Finding, names: dict[str, str]) -> str:
     if f.effect_type == "MD":
         return f"MD {f.estimate:+.2f} ({_num(f.ci_low, 'MD')} to {_num(f.ci_high, 'MD')})"
     if f.effect_type == "proportion":
-        return f"{_num(f.estimate, 'proportion')} ({_num(f.ci_low, 'proportion')} to " + (
+        return (
+            f"{_num(f.estimate, 'proportion')} ({_num(f.ci_low, 'proportion')} to "
             f"{_num(f.ci_high, 'proportion')})"
         )
     return f"{f.estimate:+.2f} ({_num(f.ci_low, 'x')} to {_num(f.ci_high, 'x')})"

@@ -47,7 +47,7 @@ def _text(name: str, **extra: Any) -> dict[str, Any]:
 
 
 INT = {"type": "integer"}
-LEVEL_COUNTS = _obj({key: INT for key in ("1", "2", "3", "4", "5", "unrated")})
+LEVEL_COUNTS = _obj(dict.fromkeys(("1", "2", "3", "4", "5", "unrated"), INT))
 NAMED = _obj({"slug": STR, "name": STR})
 
 SCHEMAS: dict[str, Any] = {

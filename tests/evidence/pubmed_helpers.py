@@ -54,7 +54,7 @@ def pmid_counts(app: Flask) -> dict[str, int]:
     """Return how many citation rows each PMID has (every value must be 1)."""
     with app.app_context(), session_scope() as session:
         rows = session.exec(select(Citation.pmid, func.count()).group_by(Citation.pmid)).all()
-        return {pmid: n for pmid, n in rows}
+        return dict(rows)
 
 
 def authors_of(app: Flask, pmid: int) -> list[str]:

@@ -54,9 +54,14 @@ def _safe_next(target: str | None) -> str:
     """Return a same-site path to go to after logging in (never another host)."""
     if target:
         parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and target.startswith("/"):
-            if not target.startswith("//") and "\\" not in target:
-                return target
+        if (
+            not parts.scheme
+            and not parts.netloc
+            and target.startswith("/")
+            and not target.startswith("//")
+            and "\\" not in target
+        ):
+            return target
     return url_for("main.home")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from sqlmodel import col, select
 from werkzeug.wrappers import Response as WzResponse
+from wtforms import FieldList
 
 from evidence.db import get_session
 from evidence.literature import extraction, extraction_csv
@@ -103,7 +104,7 @@ def _flat_errors(form: ExtractionForm) -> dict[str, list[str]]:
     """Return WTForms' errors keyed by field id (arms-0-n ...)."""
     out: dict[str, list[str]] = {}
     for field in form:
-        if field.type == "FieldList":
+        if isinstance(field, FieldList):
             for entry in field:
                 for sub in entry.form:
                     if sub.errors:

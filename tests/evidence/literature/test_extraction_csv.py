@@ -68,9 +68,12 @@ def test_import_round_trip_changes_nothing(app: Flask) -> None:
 
 def test_bad_row_imports_nothing_and_names_row_and_column(app: Flask) -> None:
     studies = _count(app, Study)
-    with pytest.raises(extraction_csv.ImportFailed) as failed:
-        with app.app_context(), session_scope() as session:
-            extraction_csv.import_csv(session, _two_arm_csv(events=25).encode(), user_id=None)
+    with (
+        pytest.raises(extraction_csv.ImportFailed) as failed,
+        app.app_context(),
+        session_scope() as session,
+    ):
+        extraction_csv.import_csv(session, _two_arm_csv(events=25).encode(), user_id=None)
     assert [str(e) for e in failed.value.errors] == [
         "row 4, column events: adverse event 1: 25 events is above n 20"
     ]

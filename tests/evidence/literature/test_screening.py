@@ -147,8 +147,8 @@ def test_two_curators_screen_ten_with_one_disagreement_resolved_and_prisma_match
     assert "two reviewers" in alice.get(QUEUE).data.decode()
 
     # Records 1-6 both include; 7-9 both exclude (wrong design); 10: Alice includes, Bob excludes.
-    plan = {p: ("include", "include") for p in pmids[:6]}
-    plan.update({p: ("exclude", "exclude") for p in pmids[6:9]})
+    plan = dict.fromkeys(pmids[:6], ("include", "include"))
+    plan.update(dict.fromkeys(pmids[6:9], ("exclude", "exclude")))
     plan[pmids[9]] = ("include", "exclude")
     for who, client in ((0, alice), (1, bob)):
         for _ in range(10):

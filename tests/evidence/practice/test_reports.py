@@ -173,7 +173,9 @@ def test_form_has_no_identifier_fields(app: Flask) -> None:
     doc = account(app, "doc@example.org", "practitioner")
     html = doc.get("/reports/new").text
     names = set(re.findall(r'name="([^"]+)"', html))
-    forbidden = re.compile(r"name|birth|dob|email|phone|address|mrn|record|photo|image", re.I)
+    forbidden = re.compile(
+        r"name|birth|dob|email|phone|address|mrn|record|photo|image", re.IGNORECASE
+    )
     assert not [n for n in names if forbidden.search(n)], names
     assert 'type="file"' not in html
 
@@ -459,7 +461,7 @@ def test_every_figure_links_to_exactly_the_reports_it_used(app: Flask) -> None:
     table = page[start : page.index("</table>", start)]
     rows = {
         re.sub(r"<[^>]+>", "", m.group(1)).strip(): m.group(2)
-        for m in re.finditer(r'<tr><th scope="row">(.*?)</th>(.*?)</tr>', table, re.S)
+        for m in re.finditer(r'<tr><th scope="row">(.*?)</th>(.*?)</tr>', table, re.DOTALL)
     }
 
     def listed(cell_html: str) -> set[int]:
@@ -467,7 +469,7 @@ def test_every_figure_links_to_exactly_the_reports_it_used(app: Flask) -> None:
         return {int(i) for i in re.findall(r'id="report-(\d+)"', client.get(href).text)}
 
     def dark_column(row: str) -> str:
-        return re.findall(r"<td>(.*?)</td>", rows[row], re.S)[2]  # all, I-III, IV-VI, none
+        return re.findall(r"<td>(.*?)</td>", rows[row], re.DOTALL)[2]  # all, I-III, IV-VI, none
 
     mine = {rated, unrated, eur}
     assert listed(dark_column("Mean improvement (0–4)")) == mine

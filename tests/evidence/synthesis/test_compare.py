@@ -383,7 +383,7 @@ def test_matrix_cells_match_the_database(any_app: Flask) -> None:
         re.findall(
             r'<td data-treatment="([^"]+" data-indication="[^"]+)" class="[^"]*">(.*?)</td>',
             html,
-            re.S,
+            re.DOTALL,
         )
     )
     with any_app.app_context(), session_scope() as session:

@@ -220,11 +220,12 @@ def test_grade_steps_carry_rules() -> None:
 
 def _study(key: str, **kw: object) -> Study:
     """Return a two-arm microneedling vs CO2 split-face study with a PIH and a grade outcome."""
-    base: dict[str, object] = dict(
-        key=key, label=f"Study {key}", pmid=key, citation_id=None, indication="acne-scars",
-        design="randomized split-face", randomized=True, split_face=True, participants=30,
-        arms=(Arm(0, "microneedling"), Arm(1, "fractional-co2-laser")),
-    )  # fmt: skip
+    base: dict[str, object] = {
+        "key": key, "label": f"Study {key}", "pmid": key, "citation_id": None,
+        "indication": "acne-scars", "design": "randomized split-face", "randomized": True,
+        "split_face": True, "participants": 30,
+        "arms": (Arm(0, "microneedling"), Arm(1, "fractional-co2-laser")),
+    }  # fmt: skip
     base.update(kw)
     return Study(**base)  # type: ignore[arg-type]
 

@@ -43,7 +43,7 @@ SETTINGS = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-PAYLOAD = re.compile(r"<script>alert|<img src=x onerror", re.I)
+PAYLOAD = re.compile(r"<script>alert|<img src=x onerror", re.IGNORECASE)
 
 
 def _post_report(client: FlaskClient, values: dict[str, Any]) -> Any:

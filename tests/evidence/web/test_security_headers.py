@@ -14,8 +14,8 @@ from tests.evidence.web.test_auth import login, make_user
 
 # Pages that would log the admin out or only redirect are still checked, just not followed.
 NOT_FOLLOWED = ("/logout",)
-INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.I)
-INLINE_STYLE = re.compile(r"<style\b|\sstyle=\"|\son[a-z]+=\"", re.I)
+INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.IGNORECASE)
+INLINE_STYLE = re.compile(r"<style\b|\sstyle=\"|\son[a-z]+=\"", re.IGNORECASE)
 
 
 def _check_headers(path: str, response) -> None:  # type: ignore[no-untyped-def]
