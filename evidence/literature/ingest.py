@@ -26,7 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from evidence.iterutil import batched
-from evidence.literature import duplicates, search
+from evidence.literature import duplicates, retractions, search
 from evidence.literature.levels import grade
 from evidence.models import (
     Citation,
@@ -306,6 +306,15 @@ def _keep_stored_fields(conn: Any, changed_rows: list[dict[str, Any]]) -> None:
                 row["retraction_status"] = stored.retraction_status
 
 
+def _keep_notice_flags(conn: Any, changed_rows: list[dict[str, Any]]) -> None:
+    """Keep the flag a stored Retraction Watch notice set when PubMed's record has none."""
+    flags = retractions.stored_flags(conn, (row["b_id"] for row in changed_rows))
+    for row in changed_rows:
+        flag = flags.get(row["b_id"])
+        if flag and retractions.should_flag(row.get("retraction_status") or "none", flag):
+            row["retraction_status"] = flag
+
+
 def upsert_batch(
     session: Session,
     items: Iterable[ParsedItem],
@@ -361,6 +370,8 @@ def upsert_batch(
 
     if changed_rows and source == "import":
         _keep_stored_fields(conn, changed_rows)
+    if changed_rows:
+        _keep_notice_flags(conn, changed_rows)
     ids: dict[str, int] = {key: cid for key, (cid, _digest) in existing.items()}
     if new_rows:
         _insert_many(conn, CITATION, new_rows)

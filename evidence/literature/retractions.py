@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-from sqlalchemy import func
+from sqlalchemy import Connection, func
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from evidence.models import RETRACTION_NATURES, Citation, RetractionNotice, utcnow
@@ -219,7 +221,7 @@ def import_text(session: Session, text: str) -> RetractionImport:
                 report.concerns += 1
             else:
                 report.recorded_only += 1
-            if flag and _should_flag(citation.retraction_status, flag):
+            if flag and should_flag(citation.retraction_status, flag):
                 citation.retraction_status = flag
                 citation.updated_at = now
                 session.add(citation)
@@ -227,11 +229,32 @@ def import_text(session: Session, text: str) -> RetractionImport:
     return report
 
 
-def _should_flag(current: str, flag: str) -> bool:
+def should_flag(current: str, flag: str) -> bool:
     """A retraction overrides anything; an expression of concern only an unflagged paper."""
     if flag == "retracted":
         return current != "retracted"
     return current == "none"
+
+
+def stored_flags(conn: Connection, citation_ids: Iterable[int]) -> dict[int, str]:
+    """The flag each citation's stored notices call for (a retraction beats a concern).
+
+    A PubMed record knows nothing of Retraction Watch: when a fetch or refresh rewrites a
+    citation, the flag its stored notices set must survive the rewrite.
+    """
+    ids = list(citation_ids)
+    flags: dict[int, str] = {}
+    notices = RetractionNotice.__table__.c  # type: ignore[attr-defined]
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        rows = conn.execute(
+            sa_select(notices.citation_id, notices.nature).where(notices.citation_id.in_(chunk))
+        )
+        for citation_id, nature in rows:
+            flag = FLAG_FOR_NATURE.get(nature)
+            if flag and should_flag(flags.get(citation_id, "none"), flag):
+                flags[citation_id] = flag
+    return flags
 
 
 def import_file(session: Session, path: Path) -> RetractionImport:

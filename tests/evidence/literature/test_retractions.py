@@ -285,3 +285,39 @@ def _snapshot_flag_count(app: Flask) -> int:
                 .where(Citation.retraction_status != "none", Citation.source == "snapshot")
             ).one()
         )
+
+
+def test_a_pubmed_refresh_keeps_the_flag_a_retraction_watch_notice_set(
+    any_app: Flask, tmp_path: Path
+) -> None:
+    """PubMed's record knows nothing of Retraction Watch: a rewrite must not clear its flag."""
+    from evidence.literature.ingest import upsert_records
+    from pubmed import parse_efetch
+    from tests.evidence.pubmed_helpers import article_with, write_articles
+
+    app = any_app
+    pmid = "39999001"
+    with app.app_context():
+        first = import_path(
+            get_engine(), write_articles(tmp_path / "a.xml", [article_with(39999001)])
+        )
+    assert first.ok and first.added == 1
+    notice = {"Record ID": "70001", "OriginalPaperPubMedID": pmid, "RetractionNature": "Retraction"}
+    rows = [_row(**notice, Reason="+Duplication of Data;")]
+    result = run_cli(app, "retractions", "import", str(_write(tmp_path / "rw.csv", rows)))
+    assert result.exit_code == 0, result.output
+    assert _status(app, pmid) == "retracted"
+
+    # The scheduled fetch brings a corrected record from PubMed (a new title, no notice).
+    body = (
+        b"<PubmedArticleSet>"
+        + article_with(39999001, title="A corrected title")
+        + b"</PubmedArticleSet>"
+    )
+    with app.app_context(), session_scope() as session:
+        counts = upsert_records(session, parse_efetch(body), source="entrez")
+    assert counts.updated == 1
+    with app.app_context(), session_scope() as session:
+        title = session.exec(select(Citation.title).where(Citation.pmid == pmid)).one()
+    assert title == "A corrected title"
+    assert _status(app, pmid) == "retracted"
