@@ -14,6 +14,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from evidence.catalogue import INDICATIONS, TREATMENTS
+from evidence.jobs import ensure_default_searches
 from evidence.literature import extraction, search
 from evidence.literature.levels import grade
 from evidence.models import (
@@ -46,6 +47,7 @@ class LoadReport:
 
     treatments: int = 0
     indications: int = 0
+    searches: int = 0
     citations: int = 0
     links: int = 0
     reports: int = 0
@@ -61,6 +63,7 @@ class LoadReport:
         return (
             self.treatments
             + self.indications
+            + self.searches
             + self.citations
             + self.links
             + self.reports
@@ -260,6 +263,9 @@ def load_catalogue(session: Session, report: LoadReport) -> None:
             session.add(Indication(**ientry, position=pos))
             report.indications += 1
     session.flush()
+    # Each treatment's default query is a saved search from the start, so the searches
+    # page only reads (it used to add them on its first view).
+    report.searches += ensure_default_searches(session)
 
 
 def load(session: Session, snapshot_dir: Path = SNAPSHOT_DIR) -> LoadReport:

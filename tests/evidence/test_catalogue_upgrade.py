@@ -8,7 +8,7 @@ from sqlmodel import Session, delete, select
 
 from evidence.catalogue import INDICATIONS, TREATMENTS
 from evidence.db import get_engine
-from evidence.models import Indication, Treatment
+from evidence.models import Indication, SavedSearch, Treatment
 from tests.conftest import make_test_app, run_cli
 
 
@@ -23,6 +23,9 @@ def test_upgrade_alone_loads_the_catalogue_once(tmp_path: Path) -> None:
         slugs = [t.slug for t in session.exec(select(Treatment))]
         assert sorted(slugs) == sorted(t["slug"] for t in TREATMENTS)
         assert len(session.exec(select(Indication)).all()) == len(INDICATIONS)
+        # Each treatment's default query is a saved search (the searches page only reads).
+        defaults = session.exec(select(SavedSearch).where(SavedSearch.is_default)).all()
+        assert len(defaults) == len(TREATMENTS)
     exported = run_cli(app, "export", "citations", "--treatment", "microneedling")
     assert exported.exit_code == 0, exported.output
 
@@ -31,6 +34,7 @@ def test_empty_catalogue_error_names_the_command(tmp_path: Path) -> None:
     app = make_test_app(f"sqlite:///{tmp_path / 'empty.sqlite3'}")
     assert run_cli(app, "db", "upgrade").exit_code == 0
     with app.app_context(), Session(get_engine()) as session:
+        session.exec(delete(SavedSearch))  # type: ignore[call-overload]
         session.exec(delete(Treatment))  # type: ignore[call-overload]
         session.exec(delete(Indication))  # type: ignore[call-overload]
         session.commit()

@@ -61,14 +61,17 @@ def _search(app: Flask, slug: str = "microneedling") -> SavedSearch:
 def test_every_treatment_gets_its_default_query(app: Flask) -> None:
     """Each catalogue treatment starts with a saved search holding its default query."""
     with app.app_context(), session_scope() as session:
-        added = jobs.ensure_default_searches(session)
+        # The catalogue load (snapshot load, db upgrade) added them; nothing is left to add.
         again = jobs.ensure_default_searches(session)
         searches = session.exec(select(SavedSearch)).all()
         treatment = treatment_by_slug(session, "microneedling")
         assert treatment is not None
         default = next(s for s in searches if s.treatment_id == treatment.id)
         assert default.is_default and default.query == treatment.default_query
-    assert added == len(searches) >= 6 and again == 0
+        session.delete(default)
+        session.flush()
+        assert jobs.ensure_default_searches(session) == 1
+    assert len(searches) >= 6 and all(s.is_default for s in searches) and again == 0
 
 
 def test_search_job_stores_every_record_once(app: Flask, corpus_server: FakeEutils) -> None:

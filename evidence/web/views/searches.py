@@ -65,8 +65,6 @@ def search_rows(session: Session, treatment_id: int | None = None) -> list[dict[
 def index() -> str:
     """Saved searches for every treatment (or one, with ?treatment=slug)."""
     session = get_session()
-    if jobs.ensure_default_searches(session):
-        session.commit()
     slug = request.args.get("treatment")
     treatment = queries.treatment_by_slug(session, slug) if slug else None
     if slug and treatment is None:
