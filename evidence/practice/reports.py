@@ -266,12 +266,44 @@ def _resolve(session: Session, data: ReportInput) -> tuple[Treatment, Indication
     return treatment, indication
 
 
+# The range of each number a report holds (the form, CSV rows and the API check these).
+REPORT_RANGES: dict[str, tuple[int, int]] = {
+    "improvement": (0, 4),
+    "satisfaction": (1, 5),
+    "fitzpatrick": (1, 6),
+    "sessions": (1, 100),
+    "interval_weeks": (0, 104),
+    "needle_depth_mm": (0, 5),
+    "passes": (0, 50),
+    "downtime_days": (0, 365),
+    "cost_per_session": (0, 1_000_000),
+    "cost_per_course": (0, 10_000_000),
+    "follow_up_months": (0, 240),
+    "goodman_baron_before": (1, 4),
+    "goodman_baron_after": (1, 4),
+    "gais": (1, 5),
+}
+IMPROVEMENT_MISSING = "Choose the improvement on the 0-4 scale."
+GOODMAN_BARON_RANGE = "Enter a Goodman-Baron grade from 1 (macular) to 4 (severe)."
+GAIS_RANGE = "Enter a GAIS score from 1 (exceptional improvement) to 5 (worse)."
+
+
+def range_message(name: str) -> str:
+    """Return what to do about a number outside its field's range."""
+    if name.startswith("goodman_baron"):
+        return GOODMAN_BARON_RANGE
+    if name == "gais":
+        return GAIS_RANGE
+    low, high = REPORT_RANGES[name]
+    return f"Enter a value from {low:g} to {high:g}."
+
+
 def _between(
     errors: dict[str, list[str]], name: str, value: float | None, low: float, high: float
 ) -> None:
     """Record an error when a number is outside [low, high]."""
     if value is not None and not low <= value <= high:
-        errors.setdefault(name, []).append(f"Enter a value from {low:g} to {high:g}.")
+        errors.setdefault(name, []).append(range_message(name))
 
 
 def _column_limit(name: str) -> int | None:
@@ -310,18 +342,10 @@ def validate_input(data: ReportInput) -> dict[str, list[str]]:
     if errors:
         return errors  # no pattern or lookup runs on overlong or NUL-bearing text
     if data.improvement is None:
-        errors["improvement"] = ["Choose the improvement on the 0-4 scale."]
-    _between(errors, "improvement", data.improvement, 0, 4)
-    _between(errors, "satisfaction", data.satisfaction, 1, 5)
-    _between(errors, "fitzpatrick", data.fitzpatrick, 1, 6)
-    _between(errors, "sessions", data.sessions, 1, 100)
-    _between(errors, "interval_weeks", data.interval_weeks, 0, 104)
-    _between(errors, "needle_depth_mm", data.needle_depth_mm, 0, 5)
-    _between(errors, "passes", data.passes, 0, 50)
-    _between(errors, "downtime_days", data.downtime_days, 0, 365)
-    _between(errors, "cost_per_session", data.cost_per_session, 0, 1_000_000)
-    _between(errors, "cost_per_course", data.cost_per_course, 0, 10_000_000)
-    _between(errors, "follow_up_months", data.follow_up_months, 0, 240)
+        errors["improvement"] = [IMPROVEMENT_MISSING]
+    for name, (low, high) in REPORT_RANGES.items():
+        if name not in SCALE_FIELDS:
+            _between(errors, name, getattr(data, name), low, high)
     errors.update(scale_problems(data))
     if data.age_band and data.age_band not in AGE_BANDS:
         errors["age_band"] = [f"Choose one of {', '.join(AGE_BANDS)}."]
@@ -355,12 +379,14 @@ def scale_problems(data: ReportInput) -> dict[str, list[str]]:
         value = getattr(data, name)
         if value is None:
             continue
-        if not 1 <= value <= 4:
-            errors[name] = ["Enter a Goodman-Baron grade from 1 (macular) to 4 (severe)."]
+        low, high = REPORT_RANGES[name]
+        if not low <= value <= high:
+            errors[name] = [GOODMAN_BARON_RANGE]
         elif data.indication != GOODMAN_BARON_INDICATION:
             errors[name] = [GOODMAN_BARON_ELSEWHERE]
-    if data.gais is not None and not 1 <= data.gais <= 5:
-        errors["gais"] = ["Enter a GAIS score from 1 (exceptional improvement) to 5 (worse)."]
+    low, high = REPORT_RANGES["gais"]
+    if data.gais is not None and not low <= data.gais <= high:
+        errors["gais"] = [GAIS_RANGE]
     return errors
 
 

@@ -1,7 +1,8 @@
 """The read API's data: JSON shapes with stable field names, cursors, and API tokens.
 
 Plain functions with an explicit session; evidence/web/views/api.py only reads the request
-and calls them. Field names here are the API's contract (see evidence/web/openapi.py): add
+and calls them. Field names here are the API's contract (the models in evidence/web/schemas.py,
+from which evidence/web/openapi.py generates the document): add
 fields, never rename or drop one within /api/v1/.
 """
 
@@ -12,10 +13,12 @@ import binascii
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 from sqlmodel import Session, col, func, select
 
 from evidence import queries
@@ -33,10 +36,9 @@ from evidence.models import (
 from evidence.output import exports
 from evidence.practice.reports import REPORT_FIELDS
 from evidence.roles import role_includes
-from evidence.web.hardening import finite_float
+from evidence.web import schemas
+from evidence.web.schemas import DEFAULT_LIMIT, MAX_LIMIT
 
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 500
 PUBMED = "https://pubmed.ncbi.nlm.nih.gov/{}/"
 
 
@@ -374,43 +376,53 @@ def report(session: Session, report_id: int) -> dict[str, Any]:
     return report_json(found, queries.name_maps(session), events[found.id])
 
 
+TREATMENT_MESSAGE = "Give the treatment's slug, e.g. 'microneedling'."
+
+
+def _field_message(name: str, error: ErrorDetails) -> str:
+    """Return the message for one field pydantic refused, worded as the form words it."""
+    from evidence.practice import reports
+
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "Unknown field."
+    if kind == "string_too_long":
+        limit = error.get("ctx", {})["max_length"]
+        return f"Use at most {limit:,} characters (this has {len(error['input']):,})."
+    if name == "treatment":
+        return TREATMENT_MESSAGE
+    if kind == "missing":
+        return reports.IMPROVEMENT_MISSING
+    if kind in {"greater_than_equal", "less_than_equal"}:
+        return reports.range_message(name)
+    if kind == "finite_number" or (kind == "float_type" and type(error["input"]) is int):
+        return f"{name} must be a finite number of sensible size."
+    return f"Wrong type for {name}."
+
+
 def report_input(body: Any) -> Any:
-    """Turn a JSON body into a reports.ReportInput, checking types; ApiError 422 otherwise."""
+    """Turn a JSON body into a reports.ReportInput, validated by schemas.ReportInput.
+
+    ApiError 400 when the body is not a JSON object, 422 with messages per field when a
+    field is unknown, of the wrong type, too long or out of range; null means "not given".
+    """
     from evidence.practice import reports
 
     if not isinstance(body, dict):
         raise ApiError(400, "bad request", "Send a JSON object (Content-Type: application/json).")
-    known = {f.name: f for f in fields(reports.ReportInput)}
-    errors: dict[str, list[str]] = {}
-    unknown = sorted(set(body) - set(known))
-    for name in unknown:
-        errors[name] = ["Unknown field."]
-    values: dict[str, Any] = {}
-    for name, value in body.items():
-        if name not in known or value is None:
-            continue
-        kind = str(known[name].type)
-        if name == "adverse_events":
-            ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
-        elif "int" in kind:
-            ok = isinstance(value, int) and not isinstance(value, bool)
-        elif "float" in kind:
-            ok = isinstance(value, int | float) and not isinstance(value, bool)
-            if ok and finite_float(value) is None:
-                errors[name] = [f"{name} must be a finite number of sensible size."]
-                continue
-            value = float(value) if ok else value
-        else:
-            ok = isinstance(value, str)
-        if not ok:
-            errors[name] = [f"Wrong type for {name}."]
-        else:
-            values[name] = value
-    if not isinstance(body.get("treatment"), str):
-        errors["treatment"] = ["Give the treatment's slug, e.g. 'microneedling'."]
-    if errors:
-        raise ApiError(422, "invalid", "The report was not saved.", errors)
-    return reports.ReportInput(**values)
+    known = schemas.ReportInput.model_fields
+    given = {k: v for k, v in body.items() if v is not None or k not in known}
+    try:
+        valid = schemas.ReportInput.model_validate(given)
+    except ValidationError as invalid:
+        errors: dict[str, list[str]] = {}
+        for error in invalid.errors():
+            name = str(error["loc"][0])
+            message = _field_message(name, error)
+            if message not in errors.setdefault(name, []):
+                errors[name].append(message)
+        raise ApiError(422, "invalid", "The report was not saved.", errors) from invalid
+    return reports.ReportInput(**valid.model_dump(exclude_unset=True))
 
 
 def create_report(session: Session, *, body: Any, reporter: User) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """The /api/v1/synthesis data: every outcome's pooled result for a selection, as the page shows it.
 
-Field names are the API's contract (see the "Synthesis" schema in evidence/web/openapi.py).
+Field names are the API's contract (schemas.Synthesis in evidence/web/schemas.py).
 """
 
 from __future__ import annotations
