@@ -347,24 +347,49 @@ def _cell_rows(
     where: list[Any],
     notices: bool = False,
     treatment_ids: Sequence[int] | None = None,
-) -> Any:
-    """Rows of included treatment x indication links joined to their citations (and notices)."""
+    among: Any = None,
+) -> list[Any]:
+    """Rows of included treatment x indication links joined to their citations (and notices).
+
+    `among`, a query of citation ids, names the few citations that can qualify (a notice or a
+    flag since the moment: usually none). They are read first, and only their links are read
+    (by the citation-id index) and filtered here: the cost follows those few citations, not
+    the number of links, and no planner can prefer the link-status index over them.
+    """
+    links: list[Any] = [
+        col(CitationLink.treatment_id).is_not(None),
+        col(CitationLink.indication_id).is_not(None),
+    ]
+    if among is not None:
+        ids = sorted(set(session.execute(among).scalars()))
+        if not ids:
+            return []
+        links = [col(CitationLink.citation_id).in_(ids)]
+    else:
+        links.append(col(CitationLink.status) == "included")
+        if treatment_ids is not None:
+            links.append(col(CitationLink.treatment_id).in_(treatment_ids))
     stmt = (
-        sa_select(col(CitationLink.treatment_id), col(CitationLink.indication_id), *columns)
-        .join(Citation, col(Citation.id) == col(CitationLink.citation_id))
-        .where(
-            col(CitationLink.status) == "included",
-            col(CitationLink.treatment_id).is_not(None),
-            col(CitationLink.indication_id).is_not(None),
+        sa_select(
+            col(CitationLink.treatment_id),
+            col(CitationLink.indication_id),
+            col(CitationLink.status),
+            *columns,
         )
+        .join(Citation, col(Citation.id) == col(CitationLink.citation_id))
+        .where(*links, *where)
     )
     if notices:
         stmt = stmt.join(RetractionNotice, col(RetractionNotice.citation_id) == col(Citation.id))
-    if treatment_ids is not None:
-        stmt = stmt.where(col(CitationLink.treatment_id).in_(treatment_ids))
-    for condition in where:
-        stmt = stmt.where(condition)
-    return session.execute(stmt)
+    shown = set(treatment_ids) if treatment_ids is not None else None
+    return [
+        (row[0], row[1], *row[3:])
+        for row in session.execute(stmt)
+        if row[2] == "included"
+        and row[0] is not None
+        and row[1] is not None
+        and (shown is None or row[0] in shown)
+    ]
 
 
 def cell_changes(
@@ -394,28 +419,32 @@ def cell_changes(
         ).append(pmid)
 
     nature_status = {"Retraction": "retracted", "Expression of concern": "expression-of-concern"}
+    recent_notice = [
+        col(RetractionNotice.created_at) > since,
+        col(RetractionNotice.nature).in_(nature_status),
+    ]
     for tid, iid, pmid, nature in _cell_rows(
         session,
         col(Citation.pmid),
         col(RetractionNotice.nature),
         notices=True,
         treatment_ids=treatment_ids,
-        where=[
-            col(RetractionNotice.created_at) > since,
-            col(RetractionNotice.nature).in_(nature_status),
-        ],
+        among=sa_select(col(RetractionNotice.citation_id)).where(*recent_notice),
+        where=recent_notice,
     ):
         add(tid, iid, pmid, nature_status[nature])
+    newly_flagged = [
+        col(Citation.retraction_status).in_(("retracted", "expression-of-concern")),
+        col(Citation.updated_at) > since,
+        col(Citation.created_at) <= since,
+    ]
     for tid, iid, pmid, status in _cell_rows(
         session,
         col(Citation.pmid),
         col(Citation.retraction_status),
         treatment_ids=treatment_ids,
-        where=[
-            col(Citation.retraction_status).in_(("retracted", "expression-of-concern")),
-            col(Citation.updated_at) > since,
-            col(Citation.created_at) <= since,
-        ],
+        among=sa_select(col(Citation.id)).where(*newly_flagged),
+        where=newly_flagged,
     ):
         add(tid, iid, pmid, status)
     for tid, iid, pmid in _cell_rows(
