@@ -69,6 +69,8 @@ def test_two_workers_draw_each_chart_once(any_app: Flask, monkeypatch: pytest.Mo
     other = second_worker(any_app)
     first = any_app.test_client().get(PAIR)
     assert first.status_code == 200
+    # Cached whole for anonymous visitors: it must hold nothing of one visitor's session.
+    assert "csrf" not in first.text.lower() and "Set-Cookie" not in first.headers
     assert draws == ["svg"] * 4  # the page's four charts, drawn by the first worker
     # The second worker serves the page and the levels chart's download from the shared cache.
     assert other.test_client().get(PAIR).text == first.text
