@@ -20,9 +20,10 @@ from sqlalchemy.engine import make_url
 
 T = TypeVar("T")
 DEFAULT_TIMEOUT = 24 * 60 * 60  # seconds: long enough to outlive any data version's use
-# Files kept by the filesystem backend before it prunes: four charts in two formats and a
-# page for a few hundred selections.
-FILE_THRESHOLD = 5000
+PAGE_TIMEOUT = 60 * 60  # whole pages are large and quick to rebuild from cached parts
+# Files kept by the filesystem backend before it prunes (expired ones first): charts in two
+# formats, comparisons and pages (about 200 KB each) for a few hundred selections.
+FILE_THRESHOLD = 2000
 
 cache = Cache()
 
@@ -63,12 +64,15 @@ def key(kind: str, *parts: str) -> str:
     return f"{kind}:{digest}"
 
 
-def remember(name: str, compute: Callable[[], T]) -> T:
-    """Return the value cached under `name`, computing and storing it when absent."""
+def remember(name: str, compute: Callable[[], T], *, timeout: int | None = None) -> T:
+    """Return the value cached under `name`, computing and storing it when absent.
+
+    `timeout` in seconds (default CACHE_DEFAULT_TIMEOUT).
+    """
     found: T | None = cache.get(name)
     if found is None:
         found = compute()
-        cache.set(name, found)
+        cache.set(name, found, timeout=timeout)
     return found
 
 

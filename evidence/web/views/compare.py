@@ -111,7 +111,9 @@ def page() -> BaseResponse | str:
     name = cache.key(
         "compare-page", request.url, *(versions[side] for side in sorted(versions)), changes.key()
     )
-    return cache.remember(name, lambda: _render_page(selection, canonical, changes))
+    return cache.remember(
+        name, lambda: _render_page(selection, canonical, changes), timeout=cache.PAGE_TIMEOUT
+    )
 
 
 def _render_page(
