@@ -13,7 +13,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from evidence import db
 from evidence.config import from_environment
-from evidence.web import hardening, ratelimit
+from evidence.web import cache, hardening, ratelimit
 
 csrf = CSRFProtect()
 
@@ -51,6 +51,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     hardening.init_app(app)  # first: the bounded int converter must exist before any route
     db.init_app(app)
+    cache.init_app(app)  # the shared cache (Redis or instance/cache), configured from app.config
     csrf.init_app(app)
     from evidence import jobs
     from evidence.web import assets, errors, filters

@@ -47,6 +47,9 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "DATABASE_URL": env.get("EVIDENCE_DATABASE_URL") or default_db,
         "SECRET_KEY": env.get("EVIDENCE_SECRET_KEY") or instance_secret_key(instance_path),
         "REDIS_URL": env.get("EVIDENCE_REDIS_URL") or None,
+        # The shared cache (evidence/web/cache.py): Redis at REDIS_URL when set, else files here
+        # (default instance/cache), shared by every worker process on the machine.
+        "CACHE_DIR": env.get("EVIDENCE_CACHE_DIR") or None,
         "NCBI_EMAIL": env.get("NCBI_EMAIL") or None,
         "NCBI_API_KEY": env.get("NCBI_API_KEY") or None,
         "NCBI_EUTILS_URL": env.get("NCBI_EUTILS_URL") or NCBI_EUTILS_DEFAULT,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 from flask import Flask, current_app, g
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, create_engine
+from sqlmodel import Session, col, create_engine, select
 
 
 def make_engine(url: str) -> Engine:
@@ -66,6 +67,31 @@ def close_session(_exc: BaseException | None = None) -> None:
     session = g.pop("db_session", None)
     if session is not None:
         session.close()
+
+
+SIDES = ("literature", "practice", "extraction")
+
+
+def data_versions(session: Session) -> dict[str, str]:
+    """Return each side's data version: a hash of its tokens in data_version (one small read).
+
+    Triggers (migration 0012_data_versions) replace a side's token on every write to the
+    tables it is computed from, so a version changes exactly when its data may have.
+    """
+    from evidence.models import DataVersion
+
+    tokens: dict[str, list[str]] = {side: [] for side in SIDES}
+    rows = session.exec(
+        select(DataVersion.side, DataVersion.shard, DataVersion.token).order_by(
+            col(DataVersion.side), col(DataVersion.shard)
+        )
+    )
+    for side, shard, token in rows:
+        tokens.setdefault(side, []).append(f"{shard}:{token}")
+    return {
+        side: hashlib.sha256(",".join(parts).encode()).hexdigest()[:16]
+        for side, parts in tokens.items()
+    }
 
 
 def init_app(app: Flask) -> None:

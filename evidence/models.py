@@ -579,6 +579,20 @@ class SearchDirty(SQLModel, table=True):
     citation_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
 
 
+# --- data versions (issue 10; migration 0012_data_versions) ------------------------------
+# Triggers on the tables each side is computed from replace a row's token with a random one on
+# every write, so the tokens of a side change exactly when its data does (evidence.db).
+
+
+class DataVersion(SQLModel, table=True):
+    """A random token per side of the data and shard, replaced by triggers on every write."""
+
+    __tablename__ = "data_version"
+    side: str = Field(primary_key=True, max_length=16)
+    shard: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    token: str = Field(max_length=40)
+
+
 # --- study extraction (issue 9: what the studies found) ------------------------------------
 # Fixed vocabularies are StrEnums stored as short strings (portable on SQLite and PostgreSQL;
 # no native ENUM types to migrate). Every extracted number keeps the page it was read from

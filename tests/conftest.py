@@ -32,8 +32,18 @@ PG_ENV = "EVIDENCE_TEST_DATABASE_URL"
 
 
 def make_test_app(url: str, **config: Any) -> Flask:
-    """Create an app bound to a database URL, with test settings."""
-    settings: dict[str, Any] = {"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": "test-secret"}
+    """Create an app bound to a database URL, with test settings and a cache of its own.
+
+    Each app gets a fresh cache directory, so no test sees another's cached pages or charts;
+    two apps share a cache only when a test passes them the same CACHE_DIR, as two workers of
+    one deployment would (an app given REDIS_URL caches in Redis instead).
+    """
+    settings: dict[str, Any] = {
+        "TESTING": True,
+        "DATABASE_URL": url,
+        "SECRET_KEY": "test-secret",
+        "CACHE_DIR": tempfile.mkdtemp(prefix="cache-", dir=_INSTANCE),
+    }
     settings.update(config)
     return create_app(settings)
 

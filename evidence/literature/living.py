@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -340,26 +341,64 @@ def _count(items: list[str], one: str, many: str | None = None) -> str:
     return f"{len(items)} {one if len(items) == 1 else (many or one + 's')}"
 
 
-def _cell_rows(session: Session, *columns: Any, where: list[Any], notices: bool = False) -> Any:
-    """Rows of included treatment x indication links joined to their citations (and notices)."""
+def _cell_rows(
+    session: Session,
+    *columns: Any,
+    where: list[Any],
+    notices: bool = False,
+    treatment_ids: Sequence[int] | None = None,
+    among: Any = None,
+) -> list[Any]:
+    """Rows of included treatment x indication links joined to their citations (and notices).
+
+    `among`, a query of citation ids, names the few citations that can qualify (a notice or a
+    flag since the moment: usually none). They are read first, and only their links are read
+    (by the citation-id index) and filtered here: the cost follows those few citations, not
+    the number of links, and no planner can prefer the link-status index over them.
+    """
+    links: list[Any] = [
+        col(CitationLink.treatment_id).is_not(None),
+        col(CitationLink.indication_id).is_not(None),
+    ]
+    if among is not None:
+        ids = sorted(set(session.execute(among).scalars()))
+        if not ids:
+            return []
+        links = [col(CitationLink.citation_id).in_(ids)]
+    else:
+        links.append(col(CitationLink.status) == "included")
+        if treatment_ids is not None:
+            links.append(col(CitationLink.treatment_id).in_(treatment_ids))
     stmt = (
-        sa_select(col(CitationLink.treatment_id), col(CitationLink.indication_id), *columns)
-        .join(Citation, col(Citation.id) == col(CitationLink.citation_id))
-        .where(
-            col(CitationLink.status) == "included",
-            col(CitationLink.treatment_id).is_not(None),
-            col(CitationLink.indication_id).is_not(None),
+        sa_select(
+            col(CitationLink.treatment_id),
+            col(CitationLink.indication_id),
+            col(CitationLink.status),
+            *columns,
         )
+        .join(Citation, col(Citation.id) == col(CitationLink.citation_id))
+        .where(*links, *where)
     )
     if notices:
         stmt = stmt.join(RetractionNotice, col(RetractionNotice.citation_id) == col(Citation.id))
-    for condition in where:
-        stmt = stmt.where(condition)
-    return session.execute(stmt)
+    shown = set(treatment_ids) if treatment_ids is not None else None
+    return [
+        (row[0], row[1], *row[3:])
+        for row in session.execute(stmt)
+        if row[2] == "included"
+        and row[0] is not None
+        and row[1] is not None
+        and (shown is None or row[0] in shown)
+    ]
 
 
-def cell_changes(session: Session, since: datetime) -> dict[tuple[int, int], CellChange]:
+def cell_changes(
+    session: Session, since: datetime, *, treatment_ids: Sequence[int] | None = None
+) -> dict[tuple[int, int], CellChange]:
     """Return the cells where a retraction or a new level 1-2 study landed since a moment.
+
+    `treatment_ids` limits the cells to those treatments' rows (the compare page shows no
+    others), so the cost follows the treatments shown rather than the size of the tables.
 
     A retraction or expression of concern counts when its Retraction Watch notice arrived
     since then, or when PubMed's flag reached a citation stored before then. A level 1-2
@@ -380,31 +419,38 @@ def cell_changes(session: Session, since: datetime) -> dict[tuple[int, int], Cel
         ).append(pmid)
 
     nature_status = {"Retraction": "retracted", "Expression of concern": "expression-of-concern"}
+    recent_notice = [
+        col(RetractionNotice.created_at) > since,
+        col(RetractionNotice.nature).in_(nature_status),
+    ]
     for tid, iid, pmid, nature in _cell_rows(
         session,
         col(Citation.pmid),
         col(RetractionNotice.nature),
         notices=True,
-        where=[
-            col(RetractionNotice.created_at) > since,
-            col(RetractionNotice.nature).in_(nature_status),
-        ],
+        treatment_ids=treatment_ids,
+        among=sa_select(col(RetractionNotice.citation_id)).where(*recent_notice),
+        where=recent_notice,
     ):
         add(tid, iid, pmid, nature_status[nature])
+    newly_flagged = [
+        col(Citation.retraction_status).in_(("retracted", "expression-of-concern")),
+        col(Citation.updated_at) > since,
+        col(Citation.created_at) <= since,
+    ]
     for tid, iid, pmid, status in _cell_rows(
         session,
         col(Citation.pmid),
         col(Citation.retraction_status),
-        where=[
-            col(Citation.retraction_status).in_(("retracted", "expression-of-concern")),
-            col(Citation.updated_at) > since,
-            col(Citation.created_at) <= since,
-        ],
+        treatment_ids=treatment_ids,
+        among=sa_select(col(Citation.id)).where(*newly_flagged),
+        where=newly_flagged,
     ):
         add(tid, iid, pmid, status)
     for tid, iid, pmid in _cell_rows(
         session,
         col(Citation.pmid),
+        treatment_ids=treatment_ids,
         where=[
             col(Citation.evidence_level).in_(HIGH_LEVELS),
             col(Citation.retraction_status) == "none",
@@ -470,14 +516,27 @@ class PageChanges:
         """Return a cell's change, if any."""
         return self.cells.get((treatment_id or 0, indication_id or 0))
 
+    def key(self) -> str:
+        """Return what a page shows of these changes, as a cache key part.
 
-def page_changes(area: str) -> PageChanges:
-    """The matrix's and compare page's changed cells: since the user's last visit, or 30 days."""
+        The page names the day they are measured from and each changed cell in words.
+        """
+        cells = sorted((tid, iid, change.describe()) for (tid, iid), change in self.cells.items())
+        return repr((self.since.strftime("%Y-%m-%d"), self.signed_in, cells))
+
+
+def page_changes(area: str, *, treatment_ids: Sequence[int] | None = None) -> PageChanges:
+    """The matrix's and compare page's changed cells: since the user's last visit, or 30 days.
+
+    `treatment_ids`: only those treatments' cells (the compare page's columns).
+    """
     from evidence.db import get_session
 
     session = get_session()
     user_id = _user_id()
     since = changes_since(user_id, session, area, _visit_gap())
     return PageChanges(
-        since=since, cells=cell_changes(session, since), signed_in=user_id is not None
+        since=since,
+        cells=cell_changes(session, since, treatment_ids=treatment_ids),
+        signed_in=user_id is not None,
     )

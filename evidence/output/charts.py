@@ -1,8 +1,9 @@
 """Comparison charts built on matplotlib's Figure (never pyplot), returned as SVG or PNG bytes.
 
 Each chart is drawn from a small plain-data dict taken from a Comparison. Rendered bytes are
-cached under a hash of that data (and the format), so a chart is redrawn exactly when the
-figures it shows change. Output is deterministic: a fixed SVG hash salt per chart (which also
+kept in the app's shared cache (evidence/web/cache.py) under a hash of that data (and the
+format), so a chart is drawn once for all worker processes and redrawn exactly when the figures
+it shows change. Output is deterministic: a fixed SVG hash salt per chart (which also
 keeps element ids distinct between charts inlined in one page) and no date in the metadata.
 The palette is Okabe and Ito's colour-blind-safe set; markers and hatches repeat the colour
 coding for readers who cannot rely on colour at all.
@@ -18,6 +19,7 @@ import threading
 from typing import Any
 
 import matplotlib
+from flask import has_app_context
 
 matplotlib.use("Agg")  # no display in a server; must precede any other matplotlib import
 
@@ -31,7 +33,8 @@ from matplotlib.transforms import offset_copy  # noqa: E402
 from evidence.literature.levels import LEVEL_COLOURS, LEVEL_LABELS  # noqa: E402
 from evidence.models import ADVERSE_EVENTS, IMPROVEMENT_SCALE  # noqa: E402
 from evidence.practice.outcomes import SMALL_N  # noqa: E402
-from evidence.synthesis.compare import BoundedCache, Comparison  # noqa: E402
+from evidence.synthesis.compare import Comparison  # noqa: E402
+from evidence.web import cache  # noqa: E402
 
 # Okabe & Ito (2008), "Color Universal Design": distinguishable with every common colour-vision
 # deficiency.
@@ -70,7 +73,6 @@ EVENT_SHORT = {
     "bruising": "Bruising",
     "other": "Other",
 }
-_rendered: BoundedCache[bytes] = BoundedCache(256)
 # rcParams are process-global: one figure is drawn at a time so settings never mix.
 _draw_lock = threading.Lock()
 
@@ -412,13 +414,23 @@ def figure(kind: str, data: dict[str, Any]) -> Figure:
 
 
 def render(kind: str, data: dict[str, Any], fmt: str = "svg") -> bytes:
-    """Return a chart as SVG or PNG bytes, from the cache when its data has not changed."""
+    """Return a chart as SVG or PNG bytes, from the shared cache when its data has not changed.
+
+    Outside an app (scripts, drawing tests) there is no shared cache: the chart is drawn.
+    """
     if kind not in DRAW or fmt not in FORMATS:
         raise ValueError(f"unknown chart {kind!r} or format {fmt!r}")
-    key = data_key(kind, data, fmt)
-    cached = _rendered.get(key)
-    if cached is not None:
-        return cached
+    if not has_app_context():
+        return draw(kind, data, fmt)
+    return cache.remember(
+        cache.key("chart", data_key(kind, data, fmt)), lambda: draw(kind, data, fmt)
+    )
+
+
+def draw(kind: str, data: dict[str, Any], fmt: str = "svg") -> bytes:
+    """Draw a chart with matplotlib and return its SVG or PNG bytes (no cache)."""
+    if kind not in DRAW or fmt not in FORMATS:
+        raise ValueError(f"unknown chart {kind!r} or format {fmt!r}")
     with (
         _draw_lock,
         matplotlib.rc_context(
@@ -437,19 +449,7 @@ def render(kind: str, data: dict[str, Any], fmt: str = "svg") -> bytes:
             fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
         else:
             fig.savefig(buf, format="png", dpi=150, metadata={"Software": None})
-    out = buf.getvalue()
-    _rendered.put(key, out)
-    return out
-
-
-def clear_cache() -> None:
-    """Forget rendered charts."""
-    _rendered.clear()
-
-
-def cache_size() -> int:
-    """Return how many rendered charts are cached."""
-    return len(_rendered)
+    return buf.getvalue()
 
 
 def alt_text(kind: str, data: dict[str, Any]) -> str:

@@ -3,8 +3,8 @@
 One row per study (square sized by its weight, line for its 95% interval, and its estimate,
 interval and weight written on the right), the pooled diamond, the prediction interval as its own
 row, a line at no effect, and heterogeneity in words for the caption. Ratios are drawn on a log
-axis; proportions as percentages. Built from a plain dict (`forest_data`), cached by its hash,
-deterministic output, as evidence/output/charts.py does.
+axis; proportions as percentages. Built from a plain dict (`forest_data`), kept in the shared
+cache under its hash, deterministic output, as evidence/output/charts.py does.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import threading
 from typing import Any
 
 import matplotlib
+from flask import has_app_context
 
 matplotlib.use("Agg")  # no display in a server; must precede any other matplotlib import
 
@@ -25,9 +26,9 @@ from matplotlib.patches import Polygon  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator  # noqa: E402
 
 from evidence.synthesis import Finding  # noqa: E402
-from evidence.synthesis.compare import BoundedCache  # noqa: E402
 from evidence.synthesis.pooling import METHODS  # noqa: E402
 from evidence.synthesis.proportions import expit  # noqa: E402
+from evidence.web import cache  # noqa: E402
 
 FORMATS = {"svg": "image/svg+xml", "png": "image/png"}
 WIDTH = 7.2  # inches
@@ -39,7 +40,6 @@ EFFECT_NAMES = {
     "proportion": "Proportion",
     "mean change": "Mean change from baseline",
 }
-_rendered: BoundedCache[bytes] = BoundedCache(128)
 _draw_lock = threading.Lock()
 
 
@@ -240,13 +240,21 @@ def data_key(data: dict[str, Any], fmt: str) -> str:
 
 
 def render(data: dict[str, Any], fmt: str = "svg") -> bytes:
-    """Return a forest plot as SVG or PNG bytes, from the cache when its data has not changed."""
+    """Return a forest plot as SVG or PNG bytes, from the shared cache when its data is unchanged.
+
+    Outside an app (scripts, drawing tests) there is no shared cache: the plot is drawn.
+    """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}")
-    key = data_key(data, fmt)
-    cached = _rendered.get(key)
-    if cached is not None:
-        return cached
+    if not has_app_context():
+        return draw(data, fmt)
+    return cache.remember(cache.key("forest", data_key(data, fmt)), lambda: draw(data, fmt))
+
+
+def draw(data: dict[str, Any], fmt: str = "svg") -> bytes:
+    """Draw a forest plot with matplotlib and return its SVG or PNG bytes (no cache)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}")
     with (
         _draw_lock,
         matplotlib.rc_context(
@@ -265,9 +273,7 @@ def render(data: dict[str, Any], fmt: str = "svg") -> bytes:
             fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
         else:
             fig.savefig(buf, format="png", dpi=150, metadata={"Software": None})
-    out = buf.getvalue()
-    _rendered.put(key, out)
-    return out
+    return buf.getvalue()
 
 
 def alt_text(data: dict[str, Any], heterogeneity: str) -> str:

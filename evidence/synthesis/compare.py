@@ -9,17 +9,16 @@ view turns links into URLs, the template and the CSV export read the same cells.
 
 from __future__ import annotations
 
-import hashlib
-import threading
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from sqlalchemy import case, distinct, func
 from sqlalchemy import select as sa_select  # sqlmodel's select takes at most four columns
 from sqlmodel import Session, col, select
 
+from evidence.db import data_versions
 from evidence.literature.levels import LEVEL_LABELS
 from evidence.literature.pmidorder import pmid_key
 from evidence.models import (
@@ -27,14 +26,13 @@ from evidence.models import (
     Citation,
     CitationLink,
     Indication,
-    OutcomeAdverseEvent,
     OutcomeReport,
-    OutcomeReportRevision,
     PricePoint,
     Treatment,
 )
 from evidence.practice import outcomes
 from evidence.practice.outcomes import GroupStats, MeanCI, Proportion
+from evidence.web import cache
 
 MIN_COMPARED = 2
 MAX_COMPARED = 4
@@ -44,7 +42,6 @@ HIGH_LEVELS = ("1", "2")
 POSITIVE_LOWER_BOUND = 0.5
 # An adverse-event rate is worth a sentence when even its interval's lower end reaches 10%.
 NOTABLE_EVENT_RATE = 0.10
-T = TypeVar("T")
 
 
 # --- cells: what the table, the CSV and the tests read -------------------------------------
@@ -906,133 +903,30 @@ def select_treatments(
     return Selection(chosen, ind, notes)
 
 
-def _fingerprint(session: Session, values: Sequence[Any]) -> str:
-    """Hash a few aggregates, read in one round trip as scalar subqueries of one SELECT."""
-    stmt: Any = sa_select(*(v.scalar_subquery() for v in values))
-    row = session.exec(stmt).one()
-    return hashlib.sha256(repr(tuple(row)).encode()).hexdigest()[:16]
-
-
-def _count_and_last(model: Any) -> list[Any]:
-    """Row count and highest id of a table (both read from indexes)."""
-    return [select(func.count()).select_from(model), select(func.max(model.id))]
-
-
-def literature_version(session: Session) -> str:
-    """Fingerprint the citation side: counts, highest ids and latest change times.
-
-    Each is an index lookup (migration 0003 indexes the change times): inserts and deletes
-    move counts and ids, edits move `updated_at`, screening moves `decided_at`; the
-    non-included count reads a small index range.
-    """
-    return _fingerprint(
-        session,
-        [
-            *_count_and_last(Citation),
-            select(func.max(Citation.updated_at)),
-            *_count_and_last(CitationLink),
-            select(func.max(CitationLink.decided_at)),
-            select(func.count()).where(col(CitationLink.status) != "included"),
-            *_count_and_last(Treatment),
-        ],
-    )
-
-
-def practice_version(session: Session) -> str:
-    """Fingerprint the practice side: reports, their events and revisions, quoted prices.
-
-    Edits move `updated_at` (indexed); hiding moves the hidden count and writes a revision.
-    """
-    return _fingerprint(
-        session,
-        [
-            *_count_and_last(OutcomeReport),
-            select(func.max(OutcomeReport.updated_at)),
-            select(func.count()).where(col(OutcomeReport.hidden).is_(True)),
-            *_count_and_last(OutcomeAdverseEvent),
-            *_count_and_last(OutcomeReportRevision),
-            *_count_and_last(PricePoint),
-            *_count_and_last(Treatment),
-        ],
-    )
-
-
-class BoundedCache(Generic[T]):
-    """A small thread-safe LRU cache (per process) for computed comparisons and charts."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._items: OrderedDict[str, T] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> T | None:
-        """Return a cached value and mark it recently used."""
-        with self._lock:
-            value = self._items.get(key)
-            if value is not None:
-                self._items.move_to_end(key)
-            return value
-
-    def put(self, key: str, value: T) -> None:
-        """Store a value, evicting the least recently used beyond the size."""
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-
-    def clear(self) -> None:
-        """Forget everything (benchmarks measure cold requests this way)."""
-        with self._lock:
-            self._items.clear()
-
-    def __len__(self) -> int:
-        """Return the number of cached values."""
-        return len(self._items)
-
-
-_literature: BoundedCache[list[Literature]] = BoundedCache(64)
-_practice: BoundedCache[list[Practice]] = BoundedCache(64)
-_comparisons: BoundedCache[Comparison] = BoundedCache(64)
-
-
 def cached_compare(session: Session, *, selection: Selection) -> Comparison:
-    """Return the comparison for a selection, recomputing only the side whose rows changed.
+    """Return the comparison for a selection from the shared cache, keyed by the data versions.
 
-    A new report leaves the citation counts cached, and a new citation the report statistics.
+    Each side is cached under its own version too, so a new report recomputes only the report
+    statistics and a new citation only the citation counts.
     """
-    what = "|".join(
-        [
-            # The database too: one process may serve several (tests, several apps).
-            session.get_bind().engine.url.render_as_string(hide_password=True),
-            ",".join(selection.slugs),
-            selection.indication.slug if selection.indication else "",
-        ]
-    )
-    lit_key = f"{what}|{literature_version(session)}"
-    prac_key = f"{what}|{practice_version(session)}"
-    found = _comparisons.get(f"{lit_key}|{prac_key}")
-    if found is not None:
-        return found
+    versions = data_versions(session)
+    what = (",".join(selection.slugs), selection.indication.slug if selection.indication else "")
     treatments, indication = selection.treatments, selection.indication
-    lits = _literature.get(lit_key)
-    if lits is None:
-        lits = literature(session, treatments=treatments, indication=indication)
-        _literature.put(lit_key, lits)
-    pracs = _practice.get(prac_key)
-    if pracs is None:
-        pracs = practice(session, treatments=treatments, indication=indication)
-        _practice.put(prac_key, pracs)
-    found = assemble(treatments, lits, pracs, indication=indication)
-    _comparisons.put(f"{lit_key}|{prac_key}", found)
-    return found
 
+    def build() -> Comparison:
+        lits = cache.remember(
+            cache.key("compare-literature", *what, versions["literature"]),
+            lambda: literature(session, treatments=treatments, indication=indication),
+        )
+        pracs = cache.remember(
+            cache.key("compare-practice", *what, versions["practice"]),
+            lambda: practice(session, treatments=treatments, indication=indication),
+        )
+        return assemble(treatments, lits, pracs, indication=indication)
 
-def clear_cache() -> None:
-    """Drop cached comparisons and their literature and practice summaries."""
-    _comparisons.clear()
-    _literature.clear()
-    _practice.clear()
+    return cache.remember(
+        cache.key("comparison", *what, versions["literature"], versions["practice"]), build
+    )
 
 
 # --- the evidence map ----------------------------------------------------------------------------

@@ -11,7 +11,6 @@ from playwright.sync_api import Locator, Page, expect
 from evidence import queries
 from evidence.db import session_scope
 from evidence.practice.outcomes import report_data
-from evidence.synthesis import compare
 from tests.browser.conftest import serious_violations
 from tests.conftest import LiveServer
 
@@ -50,7 +49,6 @@ def check_column(page: Page, app: Flask, slug: str) -> None:
 def test_compare_page_change_selection_and_axe(
     page: Page, live_server: LiveServer, app: Flask
 ) -> None:
-    compare.clear_cache()
     page.goto(live_server.url + "/compare?t=microneedling&t=fractional-co2-laser")
     expect(page.get_by_role("heading", level=1)).to_have_text("Compare treatments")
     headers = page.locator("table.compare thead th[data-treatment]")

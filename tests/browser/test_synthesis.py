@@ -13,7 +13,6 @@ from flask import Flask
 from playwright.sync_api import Page, expect
 
 from evidence.db import session_scope
-from evidence.synthesis import compare
 from evidence.web import auth
 from tests.browser.conftest import serious_violations
 from tests.conftest import LiveServer
@@ -28,7 +27,6 @@ def test_pooled_pih_forest_plot_and_a_new_study_changes_it(
     page: Page, live_server: LiveServer, app: Flask
 ) -> None:
     # The snapshot's PMID 39640445: split-face, PIH 30% with CO2, 6.67% with microneedling.
-    compare.clear_cache()
     page.goto(live_server.url + URL)
     block = page.locator("#studies-found")
     expect(block.get_by_role("heading", name="What the studies found")).to_be_visible()
@@ -60,7 +58,6 @@ def test_pooled_pih_forest_plot_and_a_new_study_changes_it(
     with app.app_context(), session_scope() as session:
         _acne, _mn, _co2, (first, _second) = _ids(session)
         add_split_face_study(session, citation_id=first, pih=(20.0, 10.0))
-    compare.clear_cache()
     page.goto(live_server.url + URL)
     pih = page.locator('table.findings tr[data-outcome="pih"]').first
     expect(pih).to_contain_text("2 / 60")
@@ -78,7 +75,6 @@ def test_a_curator_extracts_a_study_in_the_form_and_the_estimate_changes(
     with app.app_context(), session_scope() as session:
         auth.create_user(session, email="cur@clinic.example", password=PASSWORD, role="curator")
     base = live_server.url
-    compare.clear_cache()
     page.goto(base + URL)
     pih = page.locator('table.findings tr[data-outcome="pih"]').first
     expect(pih).to_contain_text("1 / 30")
@@ -101,7 +97,6 @@ def test_a_curator_extracts_a_study_in_the_form_and_the_estimate_changes(
         page.locator(f"#adverse_events-{row}-n").fill("20")
     page.get_by_role("button", name="Save extraction").click()
     expect(page.get_by_text("Extraction saved.")).to_be_visible()
-    compare.clear_cache()
     page.goto(base + URL)
     pih = page.locator('table.findings tr[data-outcome="pih"]').first
     expect(pih).to_contain_text("2 / 50")

@@ -17,42 +17,26 @@ from flask import (
     request,
     url_for,
 )
+from flask import session as flask_session
 from werkzeug.wrappers import Response as BaseResponse
 
 from evidence import queries
-from evidence.db import get_session
+from evidence.db import data_versions, get_session
 from evidence.literature import living
 from evidence.models import Treatment
 from evidence.output.downloads import attach
 from evidence.synthesis import compare
+from evidence.web import cache
+from evidence.web.auth import current_account
 from evidence.web.filters import endpoint_exists
 from evidence.web.views.synthesis import study_findings_for
 
 bp = Blueprint("compare", __name__)
 
 
-# A comparison holds hundreds of links and building each with url_for dominated the time of a
-# cached page; the same link always maps to the same URL within one app and script root.
-_hrefs: dict[tuple[compare.Link, bool, str, str], str] = {}
-HREF_CACHE_SIZE = 50_000
-
-
 def href(link: compare.Link, *, external: bool = False) -> str:
-    """Return the URL of a number's sources (memoised)."""
-    if link.kind == "price":  # points into the current page: depends on the request
-        return _build_href(link, external=external)
-    key = (link, external, request.script_root, request.host_url if external else "")
-    found = _hrefs.get(key)
-    if found is None:
-        if len(_hrefs) >= HREF_CACHE_SIZE:
-            _hrefs.clear()
-        found = _hrefs[key] = _build_href(link, external=external)
-    return found
-
-
-def clear_href_cache() -> None:
-    """Forget memoised link URLs (benchmarks measure cold requests this way)."""
-    _hrefs.clear()
+    """Return the URL of a number's sources."""
+    return _build_href(link, external=external)
 
 
 def _build_href(link: compare.Link, *, external: bool = False) -> str:
@@ -100,9 +84,13 @@ def canonical_args(selection: compare.Selection) -> dict[str, Any]:
 
 @bp.get("/compare")
 def page() -> BaseResponse | str:
-    """Compare two to four treatments on literature and practice; the URL is a permalink."""
-    from evidence.output import charts  # matplotlib: loaded by the first chart, not at start-up
+    """Compare two to four treatments on literature and practice; the URL is a permalink.
 
+    An anonymous visitor's page holds nothing personal (no form token, changes measured from
+    30 days ago): its whole body is cached per address, data versions and changed cells, so
+    every visitor after the first is served it. Signed-in users get their own page, built
+    from the cached comparison and charts, with the cells changed since their last visit.
+    """
     selection = _selection()
     canonical = canonical_args(selection)
     asked_indication = request.args.get("indication")
@@ -113,6 +101,27 @@ def page() -> BaseResponse | str:
         for note in selection.notes:
             flash(note, "error")
         return redirect(url_for("compare.page", **canonical))
+    changes = living.page_changes(
+        "compare", treatment_ids=[t.id for t in selection.treatments if t.id is not None]
+    )
+    # Pending flashed messages are shown (and consumed) by a fresh render, never a cached one.
+    if current_account() is not None or "_flashes" in flask_session:
+        return _render_page(selection, canonical, changes)
+    versions = data_versions(get_session())
+    name = cache.key(
+        "compare-page", request.url, *(versions[side] for side in sorted(versions)), changes.key()
+    )
+    return cache.remember(
+        name, lambda: _render_page(selection, canonical, changes), timeout=cache.PAGE_TIMEOUT
+    )
+
+
+def _render_page(
+    selection: compare.Selection, canonical: dict[str, Any], changes: living.PageChanges
+) -> str:
+    """Render the compare page: the cached comparison, its charts and study findings."""
+    from evidence.output import charts  # matplotlib: loaded by the first chart, not at start-up
+
     session = get_session()
     comparison = None
     figures = []
@@ -150,7 +159,7 @@ def page() -> BaseResponse | str:
         indications=queries.indications(session),
         min_compared=compare.MIN_COMPARED,
         max_compared=compare.MAX_COMPARED,
-        changes=living.page_changes("compare"),
+        changes=changes,
     )
 
 

@@ -9,10 +9,11 @@ from typing import Any
 from flask import Blueprint, Flask, Response, abort, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from evidence.db import get_session
+from evidence.db import data_versions, get_session
 from evidence.output import forest
 from evidence.output.charts import inline_svg
 from evidence.synthesis import Finding, compare, findings, findings_db
+from evidence.web import cache
 
 bp = Blueprint("synthesis", __name__)
 
@@ -20,18 +21,34 @@ bp = Blueprint("synthesis", __name__)
 def study_findings_for(
     selection: compare.Selection, comparison: compare.Comparison | None = None
 ) -> findings.StudyFindings:
-    """Return the studies' findings for a selection (with practice, when the comparison has it)."""
+    """Return the studies' findings for a selection (with practice, when the comparison has it).
+
+    Pooled once per data version in the shared cache: the extracted studies (and, with a
+    comparison, the report statistics beside them) are all they are computed from.
+    """
     session = get_session()
     indication = selection.indication.slug if selection.indication else None
-    studies, published = findings_db.load(session, indication=indication)
-    return findings.study_findings(
-        studies,
-        slugs=selection.slugs,
-        names={t.slug: t.name for t in selection.treatments},
-        indication=indication,
-        published=published,
-        practice=comparison.practice if comparison else (),
+    versions = data_versions(session)
+
+    def pool() -> findings.StudyFindings:
+        studies, published = findings_db.load(session, indication=indication)
+        return findings.study_findings(
+            studies,
+            slugs=selection.slugs,
+            names={t.slug: t.name for t in selection.treatments},
+            indication=indication,
+            published=published,
+            practice=comparison.practice if comparison else (),
+        )
+
+    name = cache.key(
+        "study-findings",
+        ",".join(selection.slugs),
+        indication or "",
+        versions["extraction"],
+        versions["practice"] if comparison else "-",
     )
+    return cache.remember(name, pool)
 
 
 def forest_args(block: findings.Block, finding: Finding, indication: str | None) -> dict[str, Any]:

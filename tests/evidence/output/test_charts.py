@@ -22,13 +22,6 @@ PAIR = "t=microneedling&t=fractional-co2-laser"
 SVG_NS = "{http://www.w3.org/2000/svg}"
 
 
-@pytest.fixture(autouse=True)
-def _fresh_caches() -> None:
-    """Start each test with nothing cached."""
-    charts.clear_cache()
-    compare.clear_cache()
-
-
 @pytest.fixture
 def data(app: Flask) -> dict[str, dict[str, object]]:
     """The chart data of microneedling against fractional CO2 on the snapshot."""
@@ -55,9 +48,8 @@ def test_charts_are_valid_deterministic_svg_with_labelled_axes(
         "adverse": "Reports with the event (%), 95% Wilson interval",
     }
     for kind in charts.KINDS:
-        first = charts.render(kind, data[kind], "svg")
-        charts.clear_cache()
-        again = charts.render(kind, data[kind], "svg")
+        first = charts.draw(kind, data[kind], "svg")
+        again = charts.draw(kind, data[kind], "svg")
         assert first == again, kind  # no dates, fixed hash salt: byte-identical output
         texts = svg_texts(first)
         assert expected_labels[kind] in texts, (kind, texts)
@@ -70,18 +62,37 @@ def test_charts_are_valid_deterministic_svg_with_labelled_axes(
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
 
 
-def test_chart_cache_follows_the_data(data: dict[str, dict[str, object]]) -> None:
-    first = charts.render("improvement", data["improvement"])
-    assert charts.cache_size() == 1
-    assert charts.render("improvement", data["improvement"]) is first  # served from the cache
-    changed = {
-        "treatments": [
-            {"name": "Microneedling", "counts": [1, 0, 0, 0, 2], "n": 3},
-            {"name": "Fractional CO2 laser", "counts": [0, 0, 0, 0, 0], "n": 0},
-        ]
-    }
-    redrawn = charts.render("improvement", changed)
-    assert redrawn != first and charts.cache_size() == 2
+def test_chart_cache_follows_the_data(
+    app: Flask, data: dict[str, dict[str, object]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    draws = count_draws(monkeypatch)
+    with app.app_context():
+        first = charts.render("improvement", data["improvement"])
+        assert charts.render("improvement", data["improvement"]) == first
+        assert len(draws) == 1  # the second came from the cache
+        changed = {
+            "treatments": [
+                {"name": "Microneedling", "counts": [1, 0, 0, 0, 2], "n": 3},
+                {"name": "Fractional CO2 laser", "counts": [0, 0, 0, 0, 0], "n": 0},
+            ]
+        }
+        redrawn = charts.render("improvement", changed)
+    assert redrawn != first and len(draws) == 2
+
+
+def count_draws(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record every figure matplotlib saves (each chart drawn), passing the call through."""
+    from matplotlib.figure import Figure
+
+    saved: list[str] = []
+    original = Figure.savefig
+
+    def savefig(self: Figure, *args: object, **kwargs: object) -> None:
+        saved.append(str(kwargs.get("format")))
+        original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Figure, "savefig", savefig)
+    return saved
 
 
 def test_charts_never_import_pyplot() -> None:

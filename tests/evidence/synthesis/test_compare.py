@@ -8,7 +8,6 @@ import re
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
@@ -416,12 +415,6 @@ def test_nav_shows_compare_and_map(client: FlaskClient) -> None:
     html = client.get("/").get_data(as_text=True)
     assert 'href="/compare">Compare</a>' in html
     assert 'href="/matrix">Evidence map</a>' in html
-
-
-@pytest.fixture(autouse=True)
-def _fresh_caches() -> None:
-    """Each test starts with empty caches, as a fresh process would."""
-    compare.clear_cache()
 
 
 def test_a_retraction_moves_a_citation_out_of_the_levels(app: Flask) -> None:
