@@ -14,7 +14,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -274,45 +274,36 @@ def _related_kind(kinds: set[tuple[int, str]], a: int, b: int) -> str | None:
     return None
 
 
+# The identifiers that make two stored records one study, in the order a pair is labelled by.
+# PMIDs need no pass of their own: records are stored by PMID, so no two rows share one (a
+# source finding a PMID another source already linked is counted by _record_pmid_duplicates).
+EXACT_IDENTIFIERS: tuple[tuple[str, Callable[[str | None], str | None]], ...] = (
+    ("doi", normalise_doi),
+    ("pmcid", normalise_pmcid),
+)
+
+
+def _rows_where_in(conn: Any, key: Any, value: Any, keys: Iterable[Any]) -> Iterator[Any]:
+    """Yield (key, value) of the citations whose `key` column is one of `keys`, in chunks."""
+    for chunk in _chunks(sorted(set(keys))):
+        yield from conn.execute(select(key, value).where(key.in_(chunk)))
+
+
 def _exact_matches(conn: Any, stored_ids: list[int]) -> list[tuple[int, int, str]]:
     """Return (kept id, other id, 'doi'/'pmcid') for stored records sharing a DOI or PMCID."""
-    mine: list[tuple[int, str | None, str | None]] = []
-    for chunk in _chunks(stored_ids):
-        mine.extend(
-            conn.execute(
-                select(CITATION.c.id, CITATION.c.doi, CITATION.c.pmcid).where(
-                    CITATION.c.id.in_(chunk),
-                    or_(CITATION.c.doi.is_not(None), CITATION.c.pmcid.is_not(None)),
-                )
-            ).all()
-        )
-    if not mine:
-        return []
-    dois = {d for _cid, doi, _p in mine if (d := normalise_doi(doi))}
-    pmcids = {p for _cid, _d, pmcid in mine if (p := normalise_pmcid(pmcid))}
-    by_doi: dict[str, set[int]] = {}
-    by_pmcid: dict[str, set[int]] = {}
-    raw_dois = sorted({doi for _c, doi, _p in mine if doi} | dois)
-    for chunk in _chunks(raw_dois):
-        for cid, doi in conn.execute(
-            select(CITATION.c.id, CITATION.c.doi).where(CITATION.c.doi.in_(chunk))
-        ):
-            key = normalise_doi(doi)
-            if key in dois:
-                by_doi.setdefault(key, set()).add(cid)
-    raw_pmcids = sorted({p for _c, _d, p in mine if p} | pmcids)
-    for chunk in _chunks(raw_pmcids):
-        for cid, pmcid in conn.execute(
-            select(CITATION.c.id, CITATION.c.pmcid).where(CITATION.c.pmcid.in_(chunk))
-        ):
-            key = normalise_pmcid(pmcid)
-            if key in pmcids:
-                by_pmcid.setdefault(key, set()).add(cid)
     pairs: dict[tuple[int, int], str] = {}
-    for label, groups in (("doi", by_doi), ("pmcid", by_pmcid)):
+    for label, normalise in EXACT_IDENTIFIERS:
+        column = CITATION.c[label]
+        mine = _rows_where_in(conn, CITATION.c.id, column, stored_ids)
+        raw: set[str] = {value for _cid, value in mine if value}
+        wanted = {key for value in raw if (key := normalise(value))}
+        groups: dict[str, set[int]] = {}
+        # Stored spellings may differ from the normalised one (a resolver prefix, case).
+        for value, cid in _rows_where_in(conn, column, CITATION.c.id, raw | wanted):
+            key = normalise(value)
+            if key in wanted:
+                groups.setdefault(key, set()).add(cid)
         for group in groups.values():
-            if len(group) < 2:
-                continue
             kept = min(group)  # the first stored record stays
             for other in sorted(group - {kept}):
                 pairs.setdefault((kept, other), label)
@@ -382,13 +373,7 @@ def _link_corrections(conn: Any, ids: list[int], now: datetime) -> int:
     """Link records tied by ErratumFor/ErratumIn/UpdateOf/UpdateIn, in either direction."""
     if not ids:
         return 0
-    pmid_of: dict[int, str] = {}
-    for chunk in _chunks(ids):
-        pmid_of.update(
-            conn.execute(
-                select(CITATION.c.id, CITATION.c.pmid).where(CITATION.c.id.in_(chunk))
-            ).all()
-        )
+    pmid_of: dict[int, str] = dict(_rows_where_in(conn, CITATION.c.id, CITATION.c.pmid, ids))
     edges: list[tuple[int, str, str]] = []  # (citation id, ref type, referenced PMID)
     for chunk in _chunks(ids):
         edges.extend(
@@ -413,15 +398,8 @@ def _link_corrections(conn: Any, ids: list[int], now: datetime) -> int:
                 )
             ).all()
         )
-    refs = sorted({ref for _c, _t, ref in edges})
-    id_of: dict[str, int] = {}
-    for chunk in _chunks(refs):
-        id_of.update(
-            (pmid, cid)
-            for pmid, cid in conn.execute(
-                select(CITATION.c.pmid, CITATION.c.id).where(CITATION.c.pmid.in_(chunk))
-            )
-        )
+    refs = {ref for _c, _t, ref in edges}
+    id_of: dict[str, int] = dict(_rows_where_in(conn, CITATION.c.pmid, CITATION.c.id, refs))
     linked = 0
     for cid, ref_type, ref in edges:
         target = id_of.get(ref)
@@ -509,30 +487,20 @@ def _offer_near(conn: Any, ids: list[int], now: datetime) -> int:
             kept, newer = (other, cid) if other < cid else (cid, other)
             related = _related_kind(kinds, kept, newer)
             matched = f"title {score:.0f}/100, year {year}, first author {name}"
-            if related:
-                if (kept, related) in kinds:
-                    kept, newer = newer, kept
-                offered += _new_pair(
-                    conn,
-                    kept=kept,
-                    other=newer,
-                    kind=related,
-                    state="linked",
-                    matched_on=matched,
-                    now=now,
-                    score=score,
-                )
-            else:
-                offered += _new_pair(
-                    conn,
-                    kept=kept,
-                    other=newer,
-                    kind="near",
-                    state="pending",
-                    matched_on=matched,
-                    now=now,
-                    score=score,
-                )
+            # An erratum or preprint is linked (as the 'other' record); a look-alike is offered.
+            kind, state = (related, "linked") if related else ("near", "pending")
+            if related and (kept, related) in kinds:
+                kept, newer = newer, kept
+            offered += _new_pair(
+                conn,
+                kept=kept,
+                other=newer,
+                kind=kind,
+                state=state,
+                matched_on=matched,
+                now=now,
+                score=score,
+            )
     return offered
 
 
