@@ -25,13 +25,17 @@ from evidence.models import (
     CitationIdentifier,
     CitationLink,
     CitationPublicationType,
+    CitationSource,
+    ExtractionAction,
     Indication,
+    LinkStatus,
     OutcomeAdverseEvent,
     OutcomeMeasure,
     OutcomeReport,
     PricePoint,
     PublishedMetaAnalysis,
     PublishedPooledResult,
+    RetractionStatus,
     Study,
     Treatment,
     utcnow,
@@ -339,7 +343,7 @@ def _load_studies(session: Session, snapshot_dir: Path, report: LoadReport) -> N
                 citation,
                 extraction.record_from_source(rec),
                 user_id=None,
-                action="import",
+                action=ExtractionAction.IMPORT,
                 snapshot_key=key,
             )
         except extraction.ExtractionError as exc:
@@ -426,8 +430,8 @@ def _load_citation(
             doi=rec["doi"],
             evidence_level=g.level,
             evidence_rule=g.rule,
-            retraction_status="retracted" if g.flagged else "none",
-            source="snapshot",
+            retraction_status=RetractionStatus.RETRACTED if g.flagged else RetractionStatus.NONE,
+            source=CitationSource.SNAPSHOT,
             source_detail=rec.get("verified_at"),
             complete=False,
         )
@@ -475,8 +479,8 @@ def _load_citation(
                 indication_id=indication.id if indication else None,
                 treatment_key=tkey,
                 indication_key=ikey,
-                status="included",
-                found_by="snapshot",
+                status=LinkStatus.INCLUDED,
+                found_by=CitationSource.SNAPSHOT,
             )
         )
         existing.add((tkey, ikey))

@@ -30,7 +30,9 @@ from evidence.models import (
     CitationCorrection,
     CitationLink,
     CitationPublicationType,
+    DuplicateKind,
     DuplicatePair,
+    DuplicateState,
     ScreeningDecision,
     User,
     utcnow,
@@ -50,13 +52,13 @@ COINTERVENTION: Table = CitationCoIntervention.__table__  # type: ignore[attr-de
 # trials of the same device, whose titles differ by more than a few words.
 NEAR_TITLE_SCORE = 92.0
 # Publication types that make a record a different kind of item from its look-alike.
-RELATED_TYPES = {"Published Erratum": "erratum", "Preprint": "preprint"}
+RELATED_TYPES = {"Published Erratum": DuplicateKind.ERRATUM, "Preprint": DuplicateKind.PREPRINT}
 # CommentsCorrections types that tie two records together without making them one.
 RELATED_REFS = {
-    "ErratumFor": "erratum",
-    "ErratumIn": "erratum",
-    "UpdateOf": "update",
-    "UpdateIn": "update",
+    "ErratumFor": DuplicateKind.ERRATUM,
+    "ErratumIn": DuplicateKind.ERRATUM,
+    "UpdateOf": DuplicateKind.UPDATE,
+    "UpdateIn": DuplicateKind.UPDATE,
 }
 
 
@@ -158,7 +160,14 @@ def after_batch(
         if kind:
             result.related_linked += _link_related(conn, kept, other, kind, matched, now)
             continue
-        merge(conn, kept_id=kept, other_id=other, kind="exact", matched_on=matched, now=now)
+        merge(
+            conn,
+            kept_id=kept,
+            other_id=other,
+            kind=DuplicateKind.EXACT,
+            matched_on=matched,
+            now=now,
+        )
         merged_away.add(other)
         result.merged += 1
     remaining = [cid for cid in stored_ids if cid not in merged_away]
@@ -195,7 +204,7 @@ def _record_pmid_duplicates(
                 other_pmid=pmid,
                 other_doi=None,
                 other_title=title,
-                kind="exact",
+                kind=DuplicateKind.EXACT,
                 matched_on="pmid",
                 entries=[entry],
                 now=now,
@@ -234,7 +243,7 @@ def _add_removed(
                 kind=kind,
                 matched_on=matched_on,
                 score=score,
-                state="merged",
+                state=DuplicateState.MERGED,
                 removed_links=json.dumps(entries),
                 decided_by_id=user_id,
                 decided_at=now,
@@ -244,7 +253,7 @@ def _add_removed(
         return len(entries)
     have = [list(e) for e in json.loads(row.removed_links)]
     new = [e for e in entries if e not in have]
-    values: dict[str, Any] = {"state": "merged", "other_citation_id": None}
+    values: dict[str, Any] = {"state": DuplicateState.MERGED, "other_citation_id": None}
     if new:
         values["removed_links"] = json.dumps(have + new)
     if user_id is not None:
@@ -267,8 +276,8 @@ def _publication_kinds(conn: Any, ids: Iterable[int]) -> set[tuple[int, str]]:
 
 
 def _related_kind(kinds: set[tuple[int, str]], a: int, b: int) -> str | None:
-    """Return 'erratum' or 'preprint' when exactly one of two records is of that kind."""
-    for kind in ("erratum", "preprint"):
+    """Return ERRATUM or PREPRINT when exactly one of two records is of that kind."""
+    for kind in (DuplicateKind.ERRATUM, DuplicateKind.PREPRINT):
         if ((a, kind) in kinds) != ((b, kind) in kinds):
             return kind
     return None
@@ -365,7 +374,13 @@ def _link_related(conn: Any, a: int, b: int, kind: str, matched: str, now: datet
     kinds = _publication_kinds(conn, [a, b])
     kept, other = (b, a) if (a, kind) in kinds else (a, b)
     return _new_pair(
-        conn, kept=kept, other=other, kind=kind, state="linked", matched_on=matched, now=now
+        conn,
+        kept=kept,
+        other=other,
+        kind=kind,
+        state=DuplicateState.LINKED,
+        matched_on=matched,
+        now=now,
     )
 
 
@@ -407,8 +422,8 @@ def _link_corrections(conn: Any, ids: list[int], now: datetime) -> int:
             continue
         kind = RELATED_REFS[ref_type]
         kinds = _publication_kinds(conn, [cid, target])
-        if (cid, "preprint") in kinds or (target, "preprint") in kinds:
-            kind = "preprint"
+        if (cid, DuplicateKind.PREPRINT) in kinds or (target, DuplicateKind.PREPRINT) in kinds:
+            kind = DuplicateKind.PREPRINT
         # The erratum notice, the preprint or the older version is the 'other' record.
         if ref_type == "ErratumFor" or ref_type == "UpdateOf":
             kept, other = cid, target
@@ -416,10 +431,16 @@ def _link_corrections(conn: Any, ids: list[int], now: datetime) -> int:
                 kept, other = target, cid
         else:  # ErratumIn / UpdateIn: the record holding the link is the original
             kept, other = (target, cid) if ref_type == "UpdateIn" else (cid, target)
-        if kind == "preprint" and (kept, "preprint") in kinds:
+        if kind == DuplicateKind.PREPRINT and (kept, DuplicateKind.PREPRINT) in kinds:
             kept, other = other, kept
         linked += _new_pair(
-            conn, kept=kept, other=other, kind=kind, state="linked", matched_on=ref_type, now=now
+            conn,
+            kept=kept,
+            other=other,
+            kind=kind,
+            state=DuplicateState.LINKED,
+            matched_on=ref_type,
+            now=now,
         )
     return linked
 
@@ -488,7 +509,11 @@ def _offer_near(conn: Any, ids: list[int], now: datetime) -> int:
             related = _related_kind(kinds, kept, newer)
             matched = f"title {score:.0f}/100, year {year}, first author {name}"
             # An erratum or preprint is linked (as the 'other' record); a look-alike is offered.
-            kind, state = (related, "linked") if related else ("near", "pending")
+            kind, state = (
+                (related, DuplicateState.LINKED)
+                if related
+                else (DuplicateKind.NEAR, DuplicateState.PENDING)
+            )
             if related and (kept, related) in kinds:
                 kept, newer = newer, kept
             offered += _new_pair(
@@ -566,7 +591,7 @@ def merge(
     # Offers that involved the removed record are moot; decided pairs move to the kept one.
     conn.execute(
         delete(PAIR).where(
-            PAIR.c.state == "pending",
+            PAIR.c.state == DuplicateState.PENDING,
             or_(PAIR.c.other_citation_id == other_id, PAIR.c.kept_citation_id == other_id),
         )
     )
@@ -606,13 +631,13 @@ def decide(session: Session, *, pair_id: int, action: str, user_id: int) -> Dupl
     pair = session.get(DuplicatePair, pair_id)
     if pair is None:
         raise DuplicateError("No such duplicate pair.")
-    if pair.state != "pending":
+    if pair.state != DuplicateState.PENDING:
         raise DuplicateError(f"This pair was already decided ({pair.state}).")
     if action not in ("merge", "keep"):
         raise DuplicateError("Choose merge or keep separate.")
     now = utcnow()
     if action == "keep":
-        pair.state = "kept-separate"
+        pair.state = DuplicateState.KEPT_SEPARATE
         pair.decided_by_id, pair.decided_at = user_id, now
         session.add(pair)
         session.flush()
@@ -630,13 +655,13 @@ def decide(session: Session, *, pair_id: int, action: str, user_id: int) -> Dupl
     conn.execute(
         update(PAIR)
         .where(PAIR.c.id == pair_id)
-        .values(state="merged", decided_by_id=user_id, decided_at=now)
+        .values(state=DuplicateState.MERGED, decided_by_id=user_id, decided_at=now)
     )
     merge(
         conn,
         kept_id=kept_id,
         other_id=other_id,
-        kind="near",
+        kind=DuplicateKind.NEAR,
         matched_on=matched,
         now=now,
         user_id=user_id,
@@ -740,7 +765,7 @@ def decisions_csv(session: Session) -> str:
                 p.other_doi or "",
                 p.other_title,
                 removed,
-                row.decided_by or ("automatic" if p.state == "merged" else ""),
+                row.decided_by or ("automatic" if p.state == DuplicateState.MERGED else ""),
                 p.decided_at.isoformat() if p.decided_at else "",
                 p.created_at.isoformat(),
             ]
@@ -753,7 +778,11 @@ def merged_into(session: Session, pmid: str) -> str | None:
     row = session.execute(
         select(CITATION.c.pmid)
         .join(PAIR, PAIR.c.kept_citation_id == CITATION.c.id)
-        .where(PAIR.c.other_pmid == pmid, PAIR.c.state == "merged", CITATION.c.pmid != pmid)
+        .where(
+            PAIR.c.other_pmid == pmid,
+            PAIR.c.state == DuplicateState.MERGED,
+            CITATION.c.pmid != pmid,
+        )
     ).first()
     return str(row[0]) if row else None
 
@@ -763,7 +792,7 @@ def removed_for_cell(session: Session, *, treatment_id: int, indication_key: int
     out = []
     for kind, removed_links in session.execute(
         select(PAIR.c.kind, PAIR.c.removed_links).where(
-            PAIR.c.state == "merged", PAIR.c.removed_links != "[]"
+            PAIR.c.state == DuplicateState.MERGED, PAIR.c.removed_links != "[]"
         )
     ).all():
         for tkey, ikey, found_by in json.loads(removed_links):

@@ -28,6 +28,8 @@ from evidence.models import (
     OutcomeAdverseEvent,
     OutcomeReport,
     OutcomeReportRevision,
+    RevisionAction,
+    Role,
     Treatment,
     User,
     utcnow,
@@ -411,7 +413,13 @@ def create_report(session: Session, *, data: ReportInput, reporter: User) -> Out
     _apply(session, report, data, treatment, indication)
     assert report.id is not None
     created = {k: [None, v] for k, v in _snapshot(report, data.adverse_events).items() if v}
-    _revision(session, report_id=report.id, user_id=reporter.id, action="create", changes=created)
+    _revision(
+        session,
+        report_id=report.id,
+        user_id=reporter.id,
+        action=RevisionAction.CREATE,
+        changes=created,
+    )
     return report
 
 
@@ -452,7 +460,13 @@ def update_report(
     after = _snapshot(report, _events(session, report.id))
     changes = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
     if changes:
-        _revision(session, report_id=report.id, user_id=editor.id, action="edit", changes=changes)
+        _revision(
+            session,
+            report_id=report.id,
+            user_id=editor.id,
+            action=RevisionAction.EDIT,
+            changes=changes,
+        )
     return changes
 
 
@@ -471,7 +485,7 @@ def hide_report(session: Session, *, report: OutcomeReport, reason: str, by: Use
         session,
         report_id=report.id,
         user_id=by.id,
-        action="hide",
+        action=RevisionAction.HIDE,
         changes={"hidden": [False, True], "hidden_reason": [None, reason]},
     )
 
@@ -489,7 +503,7 @@ def unhide_report(session: Session, *, report: OutcomeReport, reason: str, by: U
         session,
         report_id=report.id,
         user_id=by.id,
-        action="unhide",
+        action=RevisionAction.UNHIDE,
         changes={"hidden": [True, False], "hidden_reason": [old_reason, reason.strip() or None]},
     )
 
@@ -498,9 +512,9 @@ def can_edit(report: OutcomeReport, user: Any) -> bool:
     """Practitioners (and above) edit their own reports; admins any; quoted sources never."""
     if not getattr(user, "is_authenticated", False) or report.source_key:
         return False
-    if user.role == "admin":
+    if user.role == Role.ADMIN:
         return True
-    return role_includes(user.role, "practitioner") and report.reporter_id == user.id
+    return role_includes(user.role, Role.PRACTITIONER) and report.reporter_id == user.id
 
 
 @dataclass

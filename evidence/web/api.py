@@ -12,7 +12,7 @@ import binascii
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -24,8 +24,10 @@ from evidence.models import (
     ApiToken,
     Citation,
     Indication,
+    LinkStatus,
     OutcomeAdverseEvent,
     OutcomeReport,
+    Role,
     Treatment,
     User,
     utcnow,
@@ -257,9 +259,9 @@ def citation(session: Session, pmid: str) -> dict[str, Any]:
     detail = queries.citation_detail(session, pmid)
     if detail is None or detail.citation.id is None:
         raise ApiError(404, "not found", f"No citation with PMID {pmid} is in the database.")
-    (record,) = exports.RecordLoader(session, statuses=("included", "candidate")).load(
-        [detail.citation.id]
-    )
+    (record,) = exports.RecordLoader(
+        session, statuses=(LinkStatus.INCLUDED, LinkStatus.CANDIDATE)
+    ).load([detail.citation.id])
     out = citation_json(record)
     out.update(
         {
@@ -380,7 +382,7 @@ def report_input(body: Any) -> Any:
 
     if not isinstance(body, dict):
         raise ApiError(400, "bad request", "Send a JSON object (Content-Type: application/json).")
-    known = {f.name: f for f in fields(reports.ReportInput)}
+    known = reports.FIELD_TYPES
     errors: dict[str, list[str]] = {}
     unknown = sorted(set(body) - set(known))
     for name in unknown:
@@ -389,12 +391,12 @@ def report_input(body: Any) -> Any:
     for name, value in body.items():
         if name not in known or value is None:
             continue
-        kind = str(known[name].type)
-        if name == "adverse_events":
+        kind = reports.FIELD_TYPES[name]
+        if kind is list:
             ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
-        elif "int" in kind:
+        elif kind is int:
             ok = isinstance(value, int) and not isinstance(value, bool)
-        elif "float" in kind:
+        elif kind is float:
             ok = isinstance(value, int | float) and not isinstance(value, bool)
             if ok and finite_float(value) is None:
                 errors[name] = [f"{name} must be a finite number of sensible size."]
@@ -431,7 +433,7 @@ def create_report(session: Session, *, body: Any, reporter: User) -> dict[str, A
 
 TOKEN_PREFIX = "evt_"
 # Roles are cumulative: curators keep the practitioner's right to report.
-WRITE_ROLES = ("practitioner", "curator", "admin")
+WRITE_ROLES = (Role.PRACTITIONER, Role.CURATOR, Role.ADMIN)
 
 
 def hash_token(raw: str) -> str:
