@@ -146,17 +146,6 @@ def _median(values: Sequence[float]) -> float | None:
     return float(statistics.median(values)) if values else None
 
 
-def course_cost(
-    per_session: float | None, per_course: float | None, sessions: int | None
-) -> float | None:
-    """Return the stated course cost, else cost per session times sessions."""
-    if per_course is not None:
-        return per_course
-    if per_session is not None and sessions is not None:
-        return per_session * sessions
-    return None
-
-
 def mean_interval(
     n: int,
     total: float,
@@ -212,7 +201,7 @@ def _group_stats(
     """Compute a group's figures from its columns: the one place summaries are computed.
 
     `events` counts reports per adverse event; `costed` holds the reports with a currency and
-    a per-session or per-course cost (the course cost already derived by course_cost);
+    a per-session or per-course cost (the course cost already derived by _Columns.add);
     `goodman_baron_changes` the after - before grade of reports giving both, `gais` the scores.
     """
     n = len(ids)
@@ -283,9 +272,11 @@ class _Columns:
             self.improvements.append(improvement)
         if downtime is not None:
             self.downtimes.append(downtime)
-        course = course_cost(per_session, per_course, sessions)
-        if currency and (per_session is not None or course is not None):
-            self.costed.append((currency, per_session, course))
+        # The course cost: as stated, else cost per session times sessions.
+        if per_course is None and per_session is not None and sessions is not None:
+            per_course = per_session * sessions
+        if currency and (per_session is not None or per_course is not None):
+            self.costed.append((currency, per_session, per_course))
         if gb_before is not None and gb_after is not None:  # after - before: negative is better
             self.goodman_baron_changes.append(gb_after - gb_before)
         if gais is not None:
