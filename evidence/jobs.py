@@ -36,7 +36,16 @@ from sqlmodel import Session, col, select
 
 from evidence.joberrors import describe_failure
 from evidence.literature.ingest import LinkTarget, citation_pmids, import_path, upsert_batch
-from evidence.models import FetchJob, SavedSearch, Treatment, utcnow
+from evidence.models import (
+    JOB_FINAL_STATES,
+    CitationSource,
+    FetchJob,
+    JobKind,
+    JobState,
+    SavedSearch,
+    Treatment,
+    utcnow,
+)
 from pubmed import (
     ConfigurationError,
     EntrezClient,
@@ -49,7 +58,7 @@ from pubmed import (
     plan_search,
 )
 
-ACTIVE_STATES = ("queued", "running", "interrupted")
+ACTIVE_STATES = (JobState.QUEUED, JobState.RUNNING, JobState.INTERRUPTED)
 # A running job whose heartbeat is older than this is taken to be orphaned (worker killed).
 STALE_AFTER = timedelta(minutes=2)
 SEARCH_BATCH = 500
@@ -253,11 +262,11 @@ def start_search_job(
     user_id: int | None = None,
 ) -> FetchJob:
     """Return the search's unfinished job (to resume it) or create a new one."""
-    job = _active_job(session, kind="search", saved_search_id=search.id)
+    job = _active_job(session, kind=JobKind.SEARCH, saved_search_id=search.id)
     if job is not None:
         return job
     job = FetchJob(
-        kind="search",
+        kind=JobKind.SEARCH,
         saved_search_id=search.id,
         params=json.dumps({"max": max_records}),
         created_by_id=user_id,
@@ -272,7 +281,7 @@ def start_refresh_job(
 ) -> FetchJob:
     """Create a job that re-fetches the given PMIDs (or every stored one)."""
     params = {"pmids": pmids} if pmids else {"all": True}
-    job = FetchJob(kind="refresh", params=json.dumps(params), created_by_id=user_id)
+    job = FetchJob(kind=JobKind.REFRESH, params=json.dumps(params), created_by_id=user_id)
     session.add(job)
     session.flush()
     return job
@@ -294,7 +303,7 @@ def start_import_job(
         "indication_id": indication_id,
         "remove_after": remove_after,
     }
-    job = FetchJob(kind="import", params=json.dumps(params), created_by_id=user_id)
+    job = FetchJob(kind=JobKind.IMPORT, params=json.dumps(params), created_by_id=user_id)
     session.add(job)
     session.flush()
     return job
@@ -351,7 +360,7 @@ def _aware(moment: datetime) -> datetime:
 
 def job_is_live(job: FetchJob) -> bool:
     """True when a runner holds the job right now: its lease is current and its process lives."""
-    if job.state != "running":
+    if job.state != JobState.RUNNING:
         return False
     if job.runner:
         alive = _runner_alive(job.runner)
@@ -392,7 +401,7 @@ class _LeaseKeeper:
                         .where(
                             col(FetchJob.id) == self.job_id,
                             col(FetchJob.runner) == self.runner,
-                            col(FetchJob.state) == "running",
+                            col(FetchJob.state) == JobState.RUNNING,
                         )
                         .values(lease_expires_at=utcnow() + LEASE)
                     )
@@ -417,11 +426,11 @@ def _without_paths(value: Any, path: str | None) -> Any:
 def job_status(job: FetchJob) -> dict[str, Any]:
     """Return the JSON the progress bar polls (no server path: an upload shows its name)."""
     resume = json.loads(job.resume) if job.resume else {}
-    path = json.loads(job.params or "{}").get("path") if job.kind == "import" else None
+    path = json.loads(job.params or "{}").get("path") if job.kind == JobKind.IMPORT else None
     percent = None
     if job.total:
         percent = min(100, round(100 * job.done / job.total))
-    elif job.state == "done":
+    elif job.state == JobState.DONE:
         percent = 100
     return {
         "id": job.id,
@@ -436,7 +445,7 @@ def job_status(job: FetchJob) -> dict[str, Any]:
         "attempts": job.attempts,
         "deaths": job.deaths,
         "percent": percent,
-        "finished": job.state in ("done", "failed"),
+        "finished": job.state in JOB_FINAL_STATES,
         "report": _without_paths(resume.get("report"), path),
         "note": _without_paths(resume.get("note"), path),
     }
@@ -469,10 +478,10 @@ def run_job(
         job = session.get(FetchJob, job_id)
         if job is None:
             raise LookupError(f"no fetch job {job_id}")
-        if job.state in ("done", "failed"):
+        if job.state in JOB_FINAL_STATES:
             return job
         job.attempts += 1
-        job.state = "running"
+        job.state = JobState.RUNNING
         job.error = None
         job.started_at = job.started_at or utcnow()
         job.heartbeat_at = utcnow()
@@ -482,29 +491,29 @@ def run_job(
         lease = _LeaseKeeper(engine, job_id, job.runner)
         lease.start()
         try:
-            if job.kind == "import":
+            if job.kind == JobKind.IMPORT:
                 _run_import(session, engine, job, config, client)
             else:
                 client = client or client_from_config(config)
-                if job.kind == "search":
+                if job.kind == JobKind.SEARCH:
                     _run_search(session, job, client, progress)
-                elif job.kind == "refresh":
+                elif job.kind == JobKind.REFRESH:
                     _run_refresh(session, job, client, progress)
                 else:
                     raise ValueError(f"unknown job kind {job.kind!r}")
-            if job.state == "running":
-                job.state = "done"
+            if job.state == JobState.RUNNING:
+                job.state = JobState.DONE
             job.finished_at = utcnow()
             job.lease_expires_at = None
             session.commit()
         except (ConfigurationError, EntrezError, ValueError) as exc:
             # Retrying will not help (no email, a query NCBI refuses): stop for good.
-            _stop(session, job, "failed", exc)
+            _stop(session, job, JobState.FAILED, exc)
         except (PubMedError, OSError) as exc:
             # Network trouble past the retry budget: keep the state, resume on the next run.
-            _stop(session, job, "interrupted", exc)
+            _stop(session, job, JobState.INTERRUPTED, exc)
         except BaseException as exc:
-            _stop(session, job, "interrupted", exc)
+            _stop(session, job, JobState.INTERRUPTED, exc)
             raise
         finally:
             lease.stop()
@@ -568,7 +577,7 @@ def _run_search(
         saved_search_id=search.id,
     )
     for batch in iter_batches(client, plan, batch_size=SEARCH_BATCH):
-        counts = upsert_batch(session, batch.items, source="entrez", link=link)
+        counts = upsert_batch(session, batch.items, source=CitationSource.ENTREZ, link=link)
         plan.advance(batch)
         job.done = plan.done
         job.added += counts.added
@@ -610,7 +619,7 @@ def _run_refresh(
         progress(job)
     pmids = state["pmids"]
     for batch in iter_pmid_batches(client, pmids, start=state["offset"], batch_size=REFRESH_BATCH):
-        counts = upsert_batch(session, batch.items, source="entrez")
+        counts = upsert_batch(session, batch.items, source=CitationSource.ENTREZ)
         got = {i.pmid for i in batch.items if isinstance(i, PubmedRecord)}
         missing = [p for p in pmids[batch.retstart : batch.next_retstart] if p not in got]
         state["missing"].extend(missing)
@@ -663,7 +672,7 @@ def _run_import(
     job.errors = len(report.rejected)
     job.resume = json.dumps({"report": asdict(report), "note": report.summary()})
     if not report.ok:
-        job.state = "failed"
+        job.state = JobState.FAILED
         job.error = "; ".join(report.rejected)[:2000]
 
 
@@ -675,16 +684,16 @@ def requeue_orphans(
     A dead runner counts against the job: after MAX_DEATHS the job is failed with a message,
     so a job that runs its worker out of memory is not retried at every start-up.
     """
-    states = ("running",) if dead_only else ("running", "interrupted")
+    states = (JobState.RUNNING,) if dead_only else (JobState.RUNNING, JobState.INTERRUPTED)
     requeued: list[int] = []
     for job in session.exec(select(FetchJob).where(col(FetchJob.state).in_(states))):
         if job.id is None or job_is_live(job):
             continue
-        if job.state == "running":
+        if job.state == JobState.RUNNING:
             job.deaths += 1
             who = job.runner or "unknown runner"
             if job.deaths >= MAX_DEATHS:
-                job.state = "failed"
+                job.state = JobState.FAILED
                 job.error = (
                     f"gave up after {job.deaths} runs whose worker died ({who} last): "
                     "it was killed or ran out of memory each time; stored batches are kept"
@@ -692,7 +701,7 @@ def requeue_orphans(
                 job.lease_expires_at = None
                 session.add(job)
                 continue
-            job.state = "interrupted"
+            job.state = JobState.INTERRUPTED
             job.error = f"the worker running it died ({who}); queued again"
             job.lease_expires_at = None
             session.add(job)

@@ -8,11 +8,97 @@ from enum import StrEnum
 from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-ROLES = ("viewer", "practitioner", "curator", "admin")
-LINK_STATUSES = ("candidate", "included", "excluded")
-CITATION_SOURCES = ("snapshot", "entrez", "import")
-RETRACTION_STATUSES = ("none", "retracted", "expression-of-concern", "retraction-notice")
-JOB_STATES = ("queued", "running", "done", "failed", "interrupted")
+# Fixed vocabularies are StrEnums stored as short strings (portable on SQLite and PostgreSQL;
+# no native ENUM types to migrate): the columns stay `str`, a member equals its stored value
+# ("included" == LinkStatus.INCLUDED), and code names the members, never the bare strings.
+# The tuples beside some of them hold the plain values, for choices and documents (click
+# matches Enum choices by member name, so they are never handed the members themselves).
+
+
+class Role(StrEnum):
+    """Account roles, cumulative in this order (evidence/roles.py)."""
+
+    VIEWER = "viewer"
+    PRACTITIONER = "practitioner"
+    CURATOR = "curator"
+    ADMIN = "admin"
+
+
+ROLES = tuple(r.value for r in Role)
+
+
+class LinkStatus(StrEnum):
+    """A citation link's screening state."""
+
+    CANDIDATE = "candidate"
+    INCLUDED = "included"
+    EXCLUDED = "excluded"
+
+
+LINK_STATUSES = tuple(s.value for s in LinkStatus)
+
+
+class CitationSource(StrEnum):
+    """Where a citation record came from."""
+
+    SNAPSHOT = "snapshot"
+    ENTREZ = "entrez"
+    IMPORT = "import"
+
+
+class RetractionStatus(StrEnum):
+    """A citation's retraction flag (PubMed publication types, Retraction Watch notices)."""
+
+    NONE = "none"
+    RETRACTED = "retracted"
+    EXPRESSION_OF_CONCERN = "expression-of-concern"
+    RETRACTION_NOTICE = "retraction-notice"
+
+
+RETRACTION_STATUSES = tuple(s.value for s in RetractionStatus)
+
+
+class JobKind(StrEnum):
+    """What a background job does."""
+
+    SEARCH = "search"
+    IMPORT = "import"
+    REFRESH = "refresh"
+
+
+class JobState(StrEnum):
+    """A background job's state; DONE and FAILED are final."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+
+
+JOB_FINAL_STATES = (JobState.DONE, JobState.FAILED)
+
+
+class SearchSchedule(StrEnum):
+    """How often the periodic task runs a saved search (evidence/literature/living.py)."""
+
+    OFF = "off"
+    WEEKLY = "weekly"
+    MONTHLY = "monthly"
+
+
+SEARCH_SCHEDULES = tuple(s.value for s in SearchSchedule)
+
+
+class RevisionAction(StrEnum):
+    """What one outcome-report revision did."""
+
+    CREATE = "create"
+    EDIT = "edit"
+    HIDE = "hide"
+    UNHIDE = "unhide"
+
+
 ADVERSE_EVENTS = (
     ("erythema-7d", "Erythema > 7 days"),
     ("pih", "Post-inflammatory hyperpigmentation (PIH)"),
@@ -100,8 +186,8 @@ class Citation(SQLModel, table=True):
     language: str | None = Field(default=None, max_length=40)
     evidence_level: int | None = Field(default=None, index=True)
     evidence_rule: str = Field(default="", max_length=500)
-    retraction_status: str = Field(default="none", max_length=40, index=True)
-    source: str = Field(default="snapshot", max_length=20)
+    retraction_status: str = Field(default=RetractionStatus.NONE, max_length=40, index=True)
+    source: str = Field(default=CitationSource.SNAPSHOT, max_length=20)  # CitationSource
     source_detail: str | None = Field(default=None, max_length=500)
     # True once the full record came from PubMed (efetch or an XML/MEDLINE import).
     complete: bool = False
@@ -221,7 +307,7 @@ class CitationLink(SQLModel, table=True):
     # 0 when there is no treatment / indication: NULLs are distinct in unique constraints.
     treatment_key: int = 0
     indication_key: int = 0
-    status: str = Field(default="included", max_length=20, index=True)
+    status: str = Field(default=LinkStatus.INCLUDED, max_length=20, index=True)  # LinkStatus
     exclusion_reason: str | None = Field(default=None, max_length=500)
     found_by: str = Field(default="snapshot", max_length=200)
     saved_search_id: int | None = Field(default=None, foreign_key="saved_search.id")
@@ -249,7 +335,7 @@ class SavedSearch(SQLModel, table=True):
     new_since_last_run: int | None = None
     # Living evidence (evidence/literature/living.py): off, weekly or monthly runs by the periodic
     # task.
-    schedule: str = Field(default="off", max_length=20)
+    schedule: str = Field(default=SearchSchedule.OFF, max_length=20)  # SearchSchedule
 
 
 class FetchJob(SQLModel, table=True):
@@ -257,10 +343,10 @@ class FetchJob(SQLModel, table=True):
 
     __tablename__ = "fetch_job"
     id: int | None = Field(default=None, primary_key=True)
-    kind: str = Field(max_length=20)  # search / import / refresh
+    kind: str = Field(max_length=20)  # JobKind
     saved_search_id: int | None = Field(default=None, foreign_key="saved_search.id")
     params: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))
-    state: str = Field(default="queued", max_length=20, index=True)
+    state: str = Field(default=JobState.QUEUED, max_length=20, index=True)  # JobState
     total: int | None = None
     done: int = 0
     added: int = 0
@@ -294,7 +380,7 @@ class User(SQLModel, table=True):
     email: str = Field(max_length=320, unique=True, index=True)
     name: str = Field(default="", max_length=200)
     password_hash: str = Field(max_length=500)
-    role: str = Field(default="viewer", max_length=20)
+    role: str = Field(default=Role.VIEWER, max_length=20)  # Role
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow)
     # Bumped at log-out; sessions carry it, so a cookie from before log-out is refused.
@@ -389,7 +475,7 @@ class OutcomeReportRevision(SQLModel, table=True):
     report_id: int = Field(foreign_key="outcome_report.id", index=True)
     user_id: int | None = Field(default=None, foreign_key="user.id")
     changed_at: datetime = Field(default_factory=utcnow)
-    action: str = Field(default="edit", max_length=20)  # create / edit / hide / unhide
+    action: str = Field(default=RevisionAction.EDIT, max_length=20)  # RevisionAction
     changes: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))
 
 
@@ -413,8 +499,22 @@ class PricePoint(SQLModel, table=True):
 # --- living evidence: scheduled runs, visits, retraction notices (evidence/literature/living.py)
 
 
-SEARCH_SCHEDULES = ("off", "weekly", "monthly")
-RETRACTION_NATURES = ("Retraction", "Expression of concern", "Correction", "Reinstatement")
+class SearchRunTrigger(StrEnum):
+    """What started a saved search's run."""
+
+    SCHEDULE = "schedule"  # the periodic task (the only trigger so far)
+
+
+class RetractionNature(StrEnum):
+    """Retraction Watch's RetractionNature values this app keeps."""
+
+    RETRACTION = "Retraction"
+    EXPRESSION_OF_CONCERN = "Expression of concern"
+    CORRECTION = "Correction"
+    REINSTATEMENT = "Reinstatement"
+
+
+RETRACTION_NATURES = tuple(n.value for n in RetractionNature)
 
 
 class SearchRun(SQLModel, table=True):
@@ -424,7 +524,7 @@ class SearchRun(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     saved_search_id: int = Field(foreign_key="saved_search.id", index=True)
     job_id: int | None = Field(default=None, foreign_key="fetch_job.id")
-    trigger: str = Field(default="schedule", max_length=20)
+    trigger: str = Field(default=SearchRunTrigger.SCHEDULE, max_length=20)  # SearchRunTrigger
     started_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
     hits: int | None = None
@@ -480,9 +580,43 @@ class DigestSubscription(SQLModel, table=True):
 
 # --- screening and duplicates (issue 11) -----------------------------------------------------
 
-SCREENING_CHOICES = ("include", "exclude", "maybe")
-DUPLICATE_KINDS = ("exact", "near", "erratum", "update", "preprint")
-DUPLICATE_STATES = ("merged", "pending", "kept-separate", "linked")
+
+class Decision(StrEnum):
+    """A screening decision: a reviewer's choice, or UNDO reversing an earlier decision."""
+
+    INCLUDE = "include"
+    EXCLUDE = "exclude"
+    MAYBE = "maybe"
+    UNDO = "undo"
+
+
+SCREENING_CHOICES = (Decision.INCLUDE, Decision.EXCLUDE, Decision.MAYBE)
+
+
+class ScreeningStage(StrEnum):
+    """A reviewer's vote (SCREEN) or a third curator settling a disagreement (RESOLVE)."""
+
+    SCREEN = "screen"
+    RESOLVE = "resolve"
+
+
+class DuplicateKind(StrEnum):
+    """How two records relate: one study (EXACT, NEAR) or related items (linked, not merged)."""
+
+    EXACT = "exact"
+    NEAR = "near"
+    ERRATUM = "erratum"
+    UPDATE = "update"
+    PREPRINT = "preprint"
+
+
+class DuplicateState(StrEnum):
+    """Where a duplicate pair stands."""
+
+    MERGED = "merged"
+    PENDING = "pending"
+    KEPT_SEPARATE = "kept-separate"
+    LINKED = "linked"
 
 
 class ScreeningProject(SQLModel, table=True):
@@ -508,10 +642,9 @@ class ScreeningDecision(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     link_id: int = Field(foreign_key="citation_link.id", index=True)
     user_id: int = Field(foreign_key="user.id", index=True)
-    # include / exclude / maybe, or "undo" for a reversal of the decision named by reverses_id.
+    # A Decision; UNDO reverses the decision named by reverses_id.
     decision: str = Field(max_length=20)
-    # "screen" (a reviewer's vote) or "resolve" (a third curator settling a disagreement).
-    stage: str = Field(default="screen", max_length=20)
+    stage: str = Field(default=ScreeningStage.SCREEN, max_length=20)  # ScreeningStage
     reason_code: str | None = Field(default=None, max_length=40)
     reason_text: str | None = Field(default=None, max_length=500)
     reverses_id: int | None = Field(default=None, foreign_key="screening_decision.id")
@@ -532,10 +665,10 @@ class DuplicatePair(SQLModel, table=True):
     other_pmid: str = Field(max_length=20, index=True)
     other_doi: str | None = Field(default=None, max_length=200)
     other_title: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
-    kind: str = Field(max_length=20)  # DUPLICATE_KINDS
+    kind: str = Field(max_length=20)  # DuplicateKind
     matched_on: str = Field(default="", max_length=200)  # "doi", "pmcid", "title 97 + year ..."
     score: float | None = None
-    state: str = Field(default="pending", max_length=20, index=True)  # DUPLICATE_STATES
+    state: str = Field(default=DuplicateState.PENDING, max_length=20, index=True)  # DuplicateState
     # JSON list of [treatment_key, indication_key, found_by] of the removed record's links that
     # the kept record already had: the duplicates PRISMA counts as removed.
     removed_links: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
@@ -594,9 +727,8 @@ class DataVersion(SQLModel, table=True):
 
 
 # --- study extraction (issue 9: what the studies found) ------------------------------------
-# Fixed vocabularies are StrEnums stored as short strings (portable on SQLite and PostgreSQL;
-# no native ENUM types to migrate). Every extracted number keeps the page it was read from
-# (source_url, checked_on); a field the source did not state stays NULL.
+# Fixed vocabularies are StrEnums (see the top of this module). Every extracted number keeps the
+# page it was read from (source_url, checked_on); a field the source did not state stays NULL.
 
 
 class StudyDesign(StrEnum):
@@ -648,6 +780,16 @@ class StudyAdverseEventKind(StrEnum):
     HERPES = "herpes"
     ACNEIFORM = "acneiform"
     OTHER = "other"
+
+
+class ExtractionAction(StrEnum):
+    """What one change to an extraction did."""
+
+    CREATE = "create"
+    EDIT = "edit"
+    VERIFY = "verify"
+    IMPORT = "import"
+    DELETE = "delete"
 
 
 class OutcomeMeasure(SQLModel, table=True):
@@ -774,7 +916,7 @@ class ExtractionRevision(SQLModel, table=True):
     citation_id: int = Field(foreign_key="citation.id", index=True, ondelete="CASCADE")
     user_id: int | None = Field(default=None, foreign_key="user.id")
     changed_at: datetime = Field(default_factory=utcnow)
-    action: str = Field(max_length=20)  # create / edit / verify / import / delete
+    action: str = Field(max_length=20)  # ExtractionAction
     summary: str = Field(default="", max_length=2000)
     before: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     after: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

@@ -24,13 +24,16 @@ from evidence.models import (
     CitationMesh,
     CitationPublicationType,
     Indication,
+    LinkStatus,
     OutcomeReport,
+    RetractionStatus,
     Treatment,
 )
 from evidence.web.params import ArgParser
 
 LEVEL_KEYS = ("1", "2", "3", "4", "5", "unrated")
-STATUS_KEYS = ("included", "candidate", "excluded", "any", "unlinked")
+# Link statuses, "any", or "unlinked": citations no treatment or indication claims yet.
+STATUS_KEYS = (LinkStatus.INCLUDED, LinkStatus.CANDIDATE, LinkStatus.EXCLUDED, "any", "unlinked")
 SORTS = ("relevance", "newest")  # a text search's orders; without text: newest first
 
 
@@ -47,7 +50,7 @@ class CitationFilter:
     q: str | None = None
     # Link status ("included", "candidate", "excluded", "any"), or "unlinked": citations
     # linked to no treatment and no indication (an import without --treatment leaves these).
-    status: str | None = "included"
+    status: str | None = LinkStatus.INCLUDED
     retracted: str | None = None  # "only" / "exclude" / None
     sort: str | None = None  # with text: "relevance" (None) or "newest"
 
@@ -66,7 +69,7 @@ class CitationFilter:
             year_to=p.integer("year_to", 1000, 9999),
             pub_type=p.text("pub_type", max_length=200),
             q=p.text("q"),
-            status=p.choice("status", STATUS_KEYS, default="included"),
+            status=p.choice("status", STATUS_KEYS, default=LinkStatus.INCLUDED),
             retracted=p.choice("retracted", ("only", "exclude")),
             sort=p.choice("sort", SORTS),
         )
@@ -79,7 +82,7 @@ class CitationFilter:
         return {
             k: v
             for k, v in out.items()
-            if v not in (None, "") and not (k == "status" and v == "included")
+            if v not in (None, "") and not (k == "status" and v == LinkStatus.INCLUDED)
         }
 
 
@@ -117,9 +120,9 @@ def citation_ids_query(flt: CitationFilter) -> Select[Any]:
     if flt.q:
         stmt = stmt.where(text_condition(flt.q))
     if flt.retracted == "only":
-        stmt = stmt.where(col(Citation.retraction_status) != "none")
+        stmt = stmt.where(col(Citation.retraction_status) != RetractionStatus.NONE)
     elif flt.retracted == "exclude":
-        stmt = stmt.where(col(Citation.retraction_status) == "none")
+        stmt = stmt.where(col(Citation.retraction_status) == RetractionStatus.NONE)
     return stmt
 
 
@@ -230,7 +233,7 @@ def level_counts(
     stmt = (
         select(Citation.evidence_level, func.count(distinct(col(Citation.id))))
         .join(CitationLink, col(CitationLink.citation_id) == col(Citation.id))
-        .where(CitationLink.status == "included")
+        .where(CitationLink.status == LinkStatus.INCLUDED)
     )
     if treatment_id is not None:
         stmt = stmt.where(CitationLink.treatment_id == treatment_id)
@@ -249,9 +252,9 @@ def retracted_count(session: Session, *, treatment_id: int) -> int:
         select(func.count(distinct(col(Citation.id))))
         .join(CitationLink, col(CitationLink.citation_id) == col(Citation.id))
         .where(
-            col(CitationLink.status) == "included",
+            col(CitationLink.status) == LinkStatus.INCLUDED,
             col(CitationLink.treatment_id) == treatment_id,
-            col(Citation.retraction_status) != "none",
+            col(Citation.retraction_status) != RetractionStatus.NONE,
         )
     )
     return int(session.exec(stmt).one())

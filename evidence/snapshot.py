@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 import shutil
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -25,13 +26,17 @@ from evidence.models import (
     CitationIdentifier,
     CitationLink,
     CitationPublicationType,
+    CitationSource,
+    ExtractionAction,
     Indication,
+    LinkStatus,
     OutcomeAdverseEvent,
     OutcomeMeasure,
     OutcomeReport,
     PricePoint,
     PublishedMetaAnalysis,
     PublishedPooledResult,
+    RetractionStatus,
     Study,
     Treatment,
     utcnow,
@@ -250,18 +255,48 @@ def _new_record(extra: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _not_stored(
+    session: Session,
+    key_column: Any,
+    records: Iterable[dict[str, Any]],
+    key_of: Callable[[dict[str, Any]], str],
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Yield (key, record) for the records whose key `key_column` does not hold yet.
+
+    Every loader of the snapshot is idempotent this one way: a record already stored (by its
+    slug, PMID or source key) is passed over, so a second load adds nothing.
+    """
+    have = set(session.exec(select(key_column).where(col(key_column).is_not(None))))
+    for rec in records:
+        key = key_of(rec)
+        if key not in have:
+            have.add(key)
+            yield key, rec
+
+
+def _snapshot_list(path: Path, name: str) -> list[dict[str, Any]]:
+    """Return the list `name` of a snapshot file, or none when the file is absent."""
+    if not path.exists():
+        return []
+    records: list[dict[str, Any]] = json.loads(path.read_text())[name]
+    return records
+
+
+def _slug(rec: dict[str, Any]) -> str:
+    """Return a catalogue entry's slug (its key)."""
+    return str(rec["slug"])
+
+
 def load_catalogue(session: Session, report: LoadReport) -> None:
     """Insert catalogue treatments and indications that are missing (by slug)."""
-    have_t = {t.slug for t in session.exec(select(Treatment))}
-    for pos, entry in enumerate(TREATMENTS):
-        if entry["slug"] not in have_t:
-            session.add(Treatment(**entry, position=pos))
-            report.treatments += 1
-    have_i = {i.slug for i in session.exec(select(Indication))}
-    for pos, ientry in enumerate(INDICATIONS):
-        if ientry["slug"] not in have_i:
-            session.add(Indication(**ientry, position=pos))
-            report.indications += 1
+    treatments = [{**entry, "position": pos} for pos, entry in enumerate(TREATMENTS)]
+    for _slug_t, entry in _not_stored(session, Treatment.slug, treatments, _slug):
+        session.add(Treatment(**entry))
+        report.treatments += 1
+    indications = [{**entry, "position": pos} for pos, entry in enumerate(INDICATIONS)]
+    for _slug_i, entry in _not_stored(session, Indication.slug, indications, _slug):
+        session.add(Indication(**entry))
+        report.indications += 1
     session.flush()
     # Each treatment's default query is a saved search from the start, so the searches
     # page only reads (it used to add them on its first view).
@@ -278,10 +313,12 @@ def load(session: Session, snapshot_dir: Path = SNAPSHOT_DIR) -> LoadReport:
     for rec in data["records"]:
         _load_citation(session, rec, treatments, indications, report)
     forum = json.loads((snapshot_dir / "forum.json").read_text())
-    for rec in forum["outcome_reports"]:
-        _load_report(session, rec, forum["source"], treatments, indications, report)
-    for rec in forum["price_points"]:
-        _load_price(session, rec, forum["source"], treatments, report)
+    reports = forum["outcome_reports"]
+    for key, rec in _not_stored(session, OutcomeReport.source_key, reports, lambda r: r["id"]):
+        _load_report(session, key, rec, forum["source"], treatments, indications, report)
+    prices = forum["price_points"]
+    for key, rec in _not_stored(session, PricePoint.source_key, prices, _price_key):
+        _load_price(session, key, rec, forum["source"], treatments, report)
     session.flush()
     report.measures += extraction.ensure_measures(session)
     _load_studies(session, snapshot_dir, report)
@@ -298,14 +335,10 @@ def _citation_by_pmid(session: Session, pmid: str) -> Citation | None:
 
 def _load_studies(session: Session, snapshot_dir: Path, report: LoadReport) -> None:
     """Insert the snapshot's extracted studies that are missing (by snapshot key)."""
-    path = snapshot_dir / "studies.json"
-    if not path.exists():
-        return
-    have = set(session.exec(select(Study.snapshot_key).where(col(Study.snapshot_key).is_not(None))))
-    for rec in json.loads(path.read_text())["studies"]:
-        key = f"study-outcomes:{rec['pmid']}"
-        if key in have:
-            continue
+    studies = _snapshot_list(snapshot_dir / "studies.json", "studies")
+    for key, rec in _not_stored(
+        session, Study.snapshot_key, studies, lambda r: f"study-outcomes:{r['pmid']}"
+    ):
         citation = _citation_by_pmid(session, str(rec["pmid"]))
         if citation is None:
             report.skipped.append(f"study {rec['pmid']}: no citation record")
@@ -316,7 +349,7 @@ def _load_studies(session: Session, snapshot_dir: Path, report: LoadReport) -> N
                 citation,
                 extraction.record_from_source(rec),
                 user_id=None,
-                action="import",
+                action=ExtractionAction.IMPORT,
                 snapshot_key=key,
             )
         except extraction.ExtractionError as exc:
@@ -332,15 +365,11 @@ def _load_meta_analyses(
     report: LoadReport,
 ) -> None:
     """Insert the published meta-analyses and their pooled results, as printed."""
-    path = snapshot_dir / "meta-analyses.json"
-    if not path.exists():
-        return
-    have = set(session.exec(select(PublishedMetaAnalysis.pmid)))
+    metas = _snapshot_list(snapshot_dir / "meta-analyses.json", "meta_analyses")
     measures = {m.slug: m.id for m in session.exec(select(OutcomeMeasure))}
-    for rec in json.loads(path.read_text())["meta_analyses"]:
-        pmid = str(rec["pmid"])
-        if pmid in have:
-            continue
+    for pmid, rec in _not_stored(
+        session, PublishedMetaAnalysis.pmid, metas, lambda r: str(r["pmid"])
+    ):
         citation = _citation_by_pmid(session, pmid)
         indication = indications.get(rec.get("indication") or "")
         meta = PublishedMetaAnalysis(
@@ -407,8 +436,8 @@ def _load_citation(
             doi=rec["doi"],
             evidence_level=g.level,
             evidence_rule=g.rule,
-            retraction_status="retracted" if g.flagged else "none",
-            source="snapshot",
+            retraction_status=RetractionStatus.RETRACTED if g.flagged else RetractionStatus.NONE,
+            source=CitationSource.SNAPSHOT,
             source_detail=rec.get("verified_at"),
             complete=False,
         )
@@ -456,8 +485,8 @@ def _load_citation(
                 indication_id=indication.id if indication else None,
                 treatment_key=tkey,
                 indication_key=ikey,
-                status="included",
-                found_by="snapshot",
+                status=LinkStatus.INCLUDED,
+                found_by=CitationSource.SNAPSHOT,
             )
         )
         existing.add((tkey, ikey))
@@ -466,16 +495,14 @@ def _load_citation(
 
 def _load_report(
     session: Session,
+    key: str,
     rec: dict[str, Any],
     source: dict[str, Any],
     treatments: dict[str, Treatment],
     indications: dict[str, Indication],
     report: LoadReport,
 ) -> None:
-    """Insert one quoted forum report unless already present (by its source key)."""
-    key = rec["id"]
-    if session.exec(select(OutcomeReport).where(OutcomeReport.source_key == key)).first():
-        return
+    """Insert one quoted forum report (not yet stored: see _not_stored) under its source key."""
     treatment = treatments[rec["treatment"]]
     indication = indications.get(rec["indication"]) if rec.get("indication") else None
     course = rec.get("cost_per_course_usd")
@@ -542,18 +569,21 @@ def _report_notes(rec: dict[str, Any]) -> str | None:
     return "; ".join(notes) or None
 
 
+def _price_key(rec: dict[str, Any]) -> str:
+    """Return a quoted price point's source key: commenter, treatment and unit, slugged."""
+    slug = rec.get("treatment") or "none"
+    return re.sub(r"[^a-z0-9]+", "-", f"{rec['commenter']}-{slug}-{rec['unit']}".lower()).strip("-")
+
+
 def _load_price(
     session: Session,
+    key: str,
     rec: dict[str, Any],
     source: dict[str, Any],
     treatments: dict[str, Treatment],
     report: LoadReport,
 ) -> None:
-    """Insert one quoted price point unless already present."""
-    slug = rec.get("treatment") or "none"
-    key = re.sub(r"[^a-z0-9]+", "-", f"{rec['commenter']}-{slug}-{rec['unit']}".lower()).strip("-")
-    if session.exec(select(PricePoint).where(PricePoint.source_key == key)).first():
-        return
+    """Insert one quoted price point (not yet stored: see _not_stored) under its source key."""
     treatment = treatments.get(rec["treatment"]) if rec.get("treatment") else None
     low, high = min(rec["usd"]), max(rec["usd"])
     session.add(

@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
-from evidence.models import LINK_STATUSES, Citation, CitationLink, Indication, Treatment, utcnow
+from evidence.models import (
+    LINK_STATUSES,
+    Citation,
+    CitationLink,
+    Indication,
+    LinkStatus,
+    Treatment,
+    utcnow,
+)
 
 
 class CurationError(ValueError):
@@ -31,10 +39,10 @@ def set_link_status(
     if link is None or link.citation_id != citation.id:
         raise CurationError("That link does not belong to this citation.")
     reason = (reason or "").strip() or None
-    if status == "excluded" and not reason:
+    if status == LinkStatus.EXCLUDED and not reason:
         raise CurationError("Give the reason for excluding this citation (e.g. wrong indication).")
     link.status = status
-    link.exclusion_reason = reason if status == "excluded" else None
+    link.exclusion_reason = reason if status == LinkStatus.EXCLUDED else None
     link.decided_by_id = user_id
     # The comparison caches watch decided_at: every decision must move it.
     link.decided_at = utcnow()
@@ -87,7 +95,7 @@ def add_link(
             indication_key=ikey,
             found_by="curator",
         )
-    link.status = "included"
+    link.status = LinkStatus.INCLUDED
     link.exclusion_reason = None
     link.decided_by_id = user_id
     link.decided_at = utcnow()

@@ -21,10 +21,15 @@ from flask import Flask
 from sqlmodel import Session, col, select
 
 from evidence.literature.living import new_items
-from evidence.models import DigestSubscription, Treatment, User, utcnow
+from evidence.models import DigestSubscription, RetractionStatus, Treatment, User, utcnow
 
 # A first digest covers the week before the user opted in.
 FIRST_DIGEST_WINDOW = timedelta(days=7)
+
+
+def _flag_word(status: str) -> str:
+    """Name a flagged citation's state in a digest line."""
+    return "Retracted" if status == RetractionStatus.RETRACTED else "Expression of concern"
 
 
 def subscription(session: Session, user_id: int) -> DigestSubscription | None:
@@ -72,7 +77,7 @@ def build_digest(session: Session, user: User, since: datetime, base_url: str) -
             for c in items.included
         ]
         lines += [
-            f"- {'Retracted' if c.retraction_status == 'retracted' else 'Expression of concern'}: "
+            f"- {_flag_word(c.retraction_status)}: "
             f"{c.title} (PMID {c.pmid}) {base_url}/citations/{c.pmid}"
             for c in items.flagged
         ]

@@ -14,7 +14,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -30,7 +30,9 @@ from evidence.models import (
     CitationCorrection,
     CitationLink,
     CitationPublicationType,
+    DuplicateKind,
     DuplicatePair,
+    DuplicateState,
     ScreeningDecision,
     User,
     utcnow,
@@ -50,13 +52,13 @@ COINTERVENTION: Table = CitationCoIntervention.__table__  # type: ignore[attr-de
 # trials of the same device, whose titles differ by more than a few words.
 NEAR_TITLE_SCORE = 92.0
 # Publication types that make a record a different kind of item from its look-alike.
-RELATED_TYPES = {"Published Erratum": "erratum", "Preprint": "preprint"}
+RELATED_TYPES = {"Published Erratum": DuplicateKind.ERRATUM, "Preprint": DuplicateKind.PREPRINT}
 # CommentsCorrections types that tie two records together without making them one.
 RELATED_REFS = {
-    "ErratumFor": "erratum",
-    "ErratumIn": "erratum",
-    "UpdateOf": "update",
-    "UpdateIn": "update",
+    "ErratumFor": DuplicateKind.ERRATUM,
+    "ErratumIn": DuplicateKind.ERRATUM,
+    "UpdateOf": DuplicateKind.UPDATE,
+    "UpdateIn": DuplicateKind.UPDATE,
 }
 
 
@@ -158,7 +160,14 @@ def after_batch(
         if kind:
             result.related_linked += _link_related(conn, kept, other, kind, matched, now)
             continue
-        merge(conn, kept_id=kept, other_id=other, kind="exact", matched_on=matched, now=now)
+        merge(
+            conn,
+            kept_id=kept,
+            other_id=other,
+            kind=DuplicateKind.EXACT,
+            matched_on=matched,
+            now=now,
+        )
         merged_away.add(other)
         result.merged += 1
     remaining = [cid for cid in stored_ids if cid not in merged_away]
@@ -195,7 +204,7 @@ def _record_pmid_duplicates(
                 other_pmid=pmid,
                 other_doi=None,
                 other_title=title,
-                kind="exact",
+                kind=DuplicateKind.EXACT,
                 matched_on="pmid",
                 entries=[entry],
                 now=now,
@@ -234,7 +243,7 @@ def _add_removed(
                 kind=kind,
                 matched_on=matched_on,
                 score=score,
-                state="merged",
+                state=DuplicateState.MERGED,
                 removed_links=json.dumps(entries),
                 decided_by_id=user_id,
                 decided_at=now,
@@ -244,7 +253,7 @@ def _add_removed(
         return len(entries)
     have = [list(e) for e in json.loads(row.removed_links)]
     new = [e for e in entries if e not in have]
-    values: dict[str, Any] = {"state": "merged", "other_citation_id": None}
+    values: dict[str, Any] = {"state": DuplicateState.MERGED, "other_citation_id": None}
     if new:
         values["removed_links"] = json.dumps(have + new)
     if user_id is not None:
@@ -267,52 +276,43 @@ def _publication_kinds(conn: Any, ids: Iterable[int]) -> set[tuple[int, str]]:
 
 
 def _related_kind(kinds: set[tuple[int, str]], a: int, b: int) -> str | None:
-    """Return 'erratum' or 'preprint' when exactly one of two records is of that kind."""
-    for kind in ("erratum", "preprint"):
+    """Return ERRATUM or PREPRINT when exactly one of two records is of that kind."""
+    for kind in (DuplicateKind.ERRATUM, DuplicateKind.PREPRINT):
         if ((a, kind) in kinds) != ((b, kind) in kinds):
             return kind
     return None
 
 
+# The identifiers that make two stored records one study, in the order a pair is labelled by.
+# PMIDs need no pass of their own: records are stored by PMID, so no two rows share one (a
+# source finding a PMID another source already linked is counted by _record_pmid_duplicates).
+EXACT_IDENTIFIERS: tuple[tuple[str, Callable[[str | None], str | None]], ...] = (
+    ("doi", normalise_doi),
+    ("pmcid", normalise_pmcid),
+)
+
+
+def _rows_where_in(conn: Any, key: Any, value: Any, keys: Iterable[Any]) -> Iterator[Any]:
+    """Yield (key, value) of the citations whose `key` column is one of `keys`, in chunks."""
+    for chunk in _chunks(sorted(set(keys))):
+        yield from conn.execute(select(key, value).where(key.in_(chunk)))
+
+
 def _exact_matches(conn: Any, stored_ids: list[int]) -> list[tuple[int, int, str]]:
     """Return (kept id, other id, 'doi'/'pmcid') for stored records sharing a DOI or PMCID."""
-    mine: list[tuple[int, str | None, str | None]] = []
-    for chunk in _chunks(stored_ids):
-        mine.extend(
-            conn.execute(
-                select(CITATION.c.id, CITATION.c.doi, CITATION.c.pmcid).where(
-                    CITATION.c.id.in_(chunk),
-                    or_(CITATION.c.doi.is_not(None), CITATION.c.pmcid.is_not(None)),
-                )
-            ).all()
-        )
-    if not mine:
-        return []
-    dois = {d for _cid, doi, _p in mine if (d := normalise_doi(doi))}
-    pmcids = {p for _cid, _d, pmcid in mine if (p := normalise_pmcid(pmcid))}
-    by_doi: dict[str, set[int]] = {}
-    by_pmcid: dict[str, set[int]] = {}
-    raw_dois = sorted({doi for _c, doi, _p in mine if doi} | dois)
-    for chunk in _chunks(raw_dois):
-        for cid, doi in conn.execute(
-            select(CITATION.c.id, CITATION.c.doi).where(CITATION.c.doi.in_(chunk))
-        ):
-            key = normalise_doi(doi)
-            if key in dois:
-                by_doi.setdefault(key, set()).add(cid)
-    raw_pmcids = sorted({p for _c, _d, p in mine if p} | pmcids)
-    for chunk in _chunks(raw_pmcids):
-        for cid, pmcid in conn.execute(
-            select(CITATION.c.id, CITATION.c.pmcid).where(CITATION.c.pmcid.in_(chunk))
-        ):
-            key = normalise_pmcid(pmcid)
-            if key in pmcids:
-                by_pmcid.setdefault(key, set()).add(cid)
     pairs: dict[tuple[int, int], str] = {}
-    for label, groups in (("doi", by_doi), ("pmcid", by_pmcid)):
+    for label, normalise in EXACT_IDENTIFIERS:
+        column = CITATION.c[label]
+        mine = _rows_where_in(conn, CITATION.c.id, column, stored_ids)
+        raw: set[str] = {value for _cid, value in mine if value}
+        wanted = {key for value in raw if (key := normalise(value))}
+        groups: dict[str, set[int]] = {}
+        # Stored spellings may differ from the normalised one (a resolver prefix, case).
+        for value, cid in _rows_where_in(conn, column, CITATION.c.id, raw | wanted):
+            key = normalise(value)
+            if key in wanted:
+                groups.setdefault(key, set()).add(cid)
         for group in groups.values():
-            if len(group) < 2:
-                continue
             kept = min(group)  # the first stored record stays
             for other in sorted(group - {kept}):
                 pairs.setdefault((kept, other), label)
@@ -374,7 +374,13 @@ def _link_related(conn: Any, a: int, b: int, kind: str, matched: str, now: datet
     kinds = _publication_kinds(conn, [a, b])
     kept, other = (b, a) if (a, kind) in kinds else (a, b)
     return _new_pair(
-        conn, kept=kept, other=other, kind=kind, state="linked", matched_on=matched, now=now
+        conn,
+        kept=kept,
+        other=other,
+        kind=kind,
+        state=DuplicateState.LINKED,
+        matched_on=matched,
+        now=now,
     )
 
 
@@ -382,13 +388,7 @@ def _link_corrections(conn: Any, ids: list[int], now: datetime) -> int:
     """Link records tied by ErratumFor/ErratumIn/UpdateOf/UpdateIn, in either direction."""
     if not ids:
         return 0
-    pmid_of: dict[int, str] = {}
-    for chunk in _chunks(ids):
-        pmid_of.update(
-            conn.execute(
-                select(CITATION.c.id, CITATION.c.pmid).where(CITATION.c.id.in_(chunk))
-            ).all()
-        )
+    pmid_of: dict[int, str] = dict(_rows_where_in(conn, CITATION.c.id, CITATION.c.pmid, ids))
     edges: list[tuple[int, str, str]] = []  # (citation id, ref type, referenced PMID)
     for chunk in _chunks(ids):
         edges.extend(
@@ -413,15 +413,8 @@ def _link_corrections(conn: Any, ids: list[int], now: datetime) -> int:
                 )
             ).all()
         )
-    refs = sorted({ref for _c, _t, ref in edges})
-    id_of: dict[str, int] = {}
-    for chunk in _chunks(refs):
-        id_of.update(
-            (pmid, cid)
-            for pmid, cid in conn.execute(
-                select(CITATION.c.pmid, CITATION.c.id).where(CITATION.c.pmid.in_(chunk))
-            )
-        )
+    refs = {ref for _c, _t, ref in edges}
+    id_of: dict[str, int] = dict(_rows_where_in(conn, CITATION.c.pmid, CITATION.c.id, refs))
     linked = 0
     for cid, ref_type, ref in edges:
         target = id_of.get(ref)
@@ -429,8 +422,8 @@ def _link_corrections(conn: Any, ids: list[int], now: datetime) -> int:
             continue
         kind = RELATED_REFS[ref_type]
         kinds = _publication_kinds(conn, [cid, target])
-        if (cid, "preprint") in kinds or (target, "preprint") in kinds:
-            kind = "preprint"
+        if (cid, DuplicateKind.PREPRINT) in kinds or (target, DuplicateKind.PREPRINT) in kinds:
+            kind = DuplicateKind.PREPRINT
         # The erratum notice, the preprint or the older version is the 'other' record.
         if ref_type == "ErratumFor" or ref_type == "UpdateOf":
             kept, other = cid, target
@@ -438,10 +431,16 @@ def _link_corrections(conn: Any, ids: list[int], now: datetime) -> int:
                 kept, other = target, cid
         else:  # ErratumIn / UpdateIn: the record holding the link is the original
             kept, other = (target, cid) if ref_type == "UpdateIn" else (cid, target)
-        if kind == "preprint" and (kept, "preprint") in kinds:
+        if kind == DuplicateKind.PREPRINT and (kept, DuplicateKind.PREPRINT) in kinds:
             kept, other = other, kept
         linked += _new_pair(
-            conn, kept=kept, other=other, kind=kind, state="linked", matched_on=ref_type, now=now
+            conn,
+            kept=kept,
+            other=other,
+            kind=kind,
+            state=DuplicateState.LINKED,
+            matched_on=ref_type,
+            now=now,
         )
     return linked
 
@@ -509,30 +508,24 @@ def _offer_near(conn: Any, ids: list[int], now: datetime) -> int:
             kept, newer = (other, cid) if other < cid else (cid, other)
             related = _related_kind(kinds, kept, newer)
             matched = f"title {score:.0f}/100, year {year}, first author {name}"
-            if related:
-                if (kept, related) in kinds:
-                    kept, newer = newer, kept
-                offered += _new_pair(
-                    conn,
-                    kept=kept,
-                    other=newer,
-                    kind=related,
-                    state="linked",
-                    matched_on=matched,
-                    now=now,
-                    score=score,
-                )
-            else:
-                offered += _new_pair(
-                    conn,
-                    kept=kept,
-                    other=newer,
-                    kind="near",
-                    state="pending",
-                    matched_on=matched,
-                    now=now,
-                    score=score,
-                )
+            # An erratum or preprint is linked (as the 'other' record); a look-alike is offered.
+            kind, state = (
+                (related, DuplicateState.LINKED)
+                if related
+                else (DuplicateKind.NEAR, DuplicateState.PENDING)
+            )
+            if related and (kept, related) in kinds:
+                kept, newer = newer, kept
+            offered += _new_pair(
+                conn,
+                kept=kept,
+                other=newer,
+                kind=kind,
+                state=state,
+                matched_on=matched,
+                now=now,
+                score=score,
+            )
     return offered
 
 
@@ -598,7 +591,7 @@ def merge(
     # Offers that involved the removed record are moot; decided pairs move to the kept one.
     conn.execute(
         delete(PAIR).where(
-            PAIR.c.state == "pending",
+            PAIR.c.state == DuplicateState.PENDING,
             or_(PAIR.c.other_citation_id == other_id, PAIR.c.kept_citation_id == other_id),
         )
     )
@@ -638,13 +631,13 @@ def decide(session: Session, *, pair_id: int, action: str, user_id: int) -> Dupl
     pair = session.get(DuplicatePair, pair_id)
     if pair is None:
         raise DuplicateError("No such duplicate pair.")
-    if pair.state != "pending":
+    if pair.state != DuplicateState.PENDING:
         raise DuplicateError(f"This pair was already decided ({pair.state}).")
     if action not in ("merge", "keep"):
         raise DuplicateError("Choose merge or keep separate.")
     now = utcnow()
     if action == "keep":
-        pair.state = "kept-separate"
+        pair.state = DuplicateState.KEPT_SEPARATE
         pair.decided_by_id, pair.decided_at = user_id, now
         session.add(pair)
         session.flush()
@@ -662,13 +655,13 @@ def decide(session: Session, *, pair_id: int, action: str, user_id: int) -> Dupl
     conn.execute(
         update(PAIR)
         .where(PAIR.c.id == pair_id)
-        .values(state="merged", decided_by_id=user_id, decided_at=now)
+        .values(state=DuplicateState.MERGED, decided_by_id=user_id, decided_at=now)
     )
     merge(
         conn,
         kept_id=kept_id,
         other_id=other_id,
-        kind="near",
+        kind=DuplicateKind.NEAR,
         matched_on=matched,
         now=now,
         user_id=user_id,
@@ -772,7 +765,7 @@ def decisions_csv(session: Session) -> str:
                 p.other_doi or "",
                 p.other_title,
                 removed,
-                row.decided_by or ("automatic" if p.state == "merged" else ""),
+                row.decided_by or ("automatic" if p.state == DuplicateState.MERGED else ""),
                 p.decided_at.isoformat() if p.decided_at else "",
                 p.created_at.isoformat(),
             ]
@@ -785,7 +778,11 @@ def merged_into(session: Session, pmid: str) -> str | None:
     row = session.execute(
         select(CITATION.c.pmid)
         .join(PAIR, PAIR.c.kept_citation_id == CITATION.c.id)
-        .where(PAIR.c.other_pmid == pmid, PAIR.c.state == "merged", CITATION.c.pmid != pmid)
+        .where(
+            PAIR.c.other_pmid == pmid,
+            PAIR.c.state == DuplicateState.MERGED,
+            CITATION.c.pmid != pmid,
+        )
     ).first()
     return str(row[0]) if row else None
 
@@ -795,7 +792,7 @@ def removed_for_cell(session: Session, *, treatment_id: int, indication_key: int
     out = []
     for kind, removed_links in session.execute(
         select(PAIR.c.kind, PAIR.c.removed_links).where(
-            PAIR.c.state == "merged", PAIR.c.removed_links != "[]"
+            PAIR.c.state == DuplicateState.MERGED, PAIR.c.removed_links != "[]"
         )
     ).all():
         for tkey, ikey, found_by in json.loads(removed_links):

@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from evidence.models import (
     Citation,
     CitationFieldSource,
+    ExtractionAction,
     ExtractionRevision,
     Indication,
     MeasureDirection,
@@ -610,7 +611,7 @@ def save_study(
             session,
             study,
             user_id=user_id,
-            action=action or ("create" if before is None else "edit"),
+            action=action or (ExtractionAction.CREATE if before is None else ExtractionAction.EDIT),
             before=before,
             after=after,
         )
@@ -649,7 +650,7 @@ def record_revision(
         citation_id=study.citation_id,
         user_id=user_id,
         action=action,
-        summary=", ".join(fields) if action == "edit" else action,
+        summary=", ".join(fields) if action == ExtractionAction.EDIT else action,
         before=json.dumps(before, sort_keys=True) if before is not None else None,
         after=json.dumps(after, sort_keys=True) if after is not None else None,
     )
@@ -668,7 +669,9 @@ def verify_study(session: Session, study: Study, *, user_id: int) -> None:
         )
     study.verified_by_id = user_id
     study.verified_at = utcnow()
-    record_revision(session, study, user_id=user_id, action="verify", before=None, after=None)
+    record_revision(
+        session, study, user_id=user_id, action=ExtractionAction.VERIFY, before=None, after=None
+    )
     session.flush()
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from evidence.literature import extraction
-from evidence.models import Citation, Indication, Study, Treatment
+from evidence.models import Citation, ExtractionAction, Indication, Study, Treatment
 
 MAX_BYTES = 5 * 1024 * 1024
 COLUMNS = (
@@ -241,7 +241,7 @@ def import_csv(session: Session, raw: bytes, *, user_id: int | None) -> ImportRe
         before = extraction.study_record(session, study) if study else None
         try:
             extraction.save_study(session, citation, rec, user_id=user_id, study=study,
-                                  action="import")  # fmt: skip
+                                  action=ExtractionAction.IMPORT)  # fmt: skip
         except extraction.ExtractionError as exc:
             errors.extend(_locate(exc.problems, origin))
             continue

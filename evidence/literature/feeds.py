@@ -15,10 +15,20 @@ from feedgen.feed import FeedGenerator
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from evidence.models import Citation, CitationLink, RetractionNotice, utcnow
+from evidence.models import (
+    Citation,
+    CitationLink,
+    LinkStatus,
+    RetractionNotice,
+    RetractionStatus,
+    utcnow,
+)
 
 FEED_ENTRIES = 50
-STATUS_WORDS = {"retracted": "Retracted", "expression-of-concern": "Expression of concern"}
+STATUS_WORDS: dict[str, str] = {
+    RetractionStatus.RETRACTED: "Retracted",
+    RetractionStatus.EXPRESSION_OF_CONCERN: "Expression of concern",
+}
 
 
 @dataclass
@@ -45,7 +55,7 @@ def feed_entries(
     links = (
         select(Citation, when)
         .join(CitationLink, col(CitationLink.citation_id) == col(Citation.id))
-        .where(CitationLink.status == "included")
+        .where(CitationLink.status == LinkStatus.INCLUDED)
     )
     if treatment_id is not None:
         links = links.where(CitationLink.treatment_id == treatment_id)
@@ -66,7 +76,7 @@ def feed_entries(
                 pmid=citation.pmid,
                 updated=_aware(moment),
             )
-    scope = select(CitationLink.citation_id).where(CitationLink.status != "excluded")
+    scope = select(CitationLink.citation_id).where(CitationLink.status != LinkStatus.EXCLUDED)
     if treatment_id is not None:
         scope = scope.where(CitationLink.treatment_id == treatment_id)
     if indication_id is not None:

@@ -27,16 +27,30 @@ from evidence.models import (
     SEARCH_SCHEDULES,
     Citation,
     CitationLink,
+    CitationSource,
     FetchJob,
+    JobState,
+    LinkStatus,
     PageVisit,
+    RetractionNature,
     RetractionNotice,
+    RetractionStatus,
     SavedSearch,
     SearchRun,
+    SearchRunTrigger,
+    SearchSchedule,
     utcnow,
 )
 
-SCHEDULE_INTERVALS = {"weekly": timedelta(days=7), "monthly": timedelta(days=30)}
-SCHEDULE_LABELS = {"off": "Off", "weekly": "Weekly", "monthly": "Monthly"}
+SCHEDULE_INTERVALS: dict[str, timedelta] = {
+    SearchSchedule.WEEKLY: timedelta(days=7),
+    SearchSchedule.MONTHLY: timedelta(days=30),
+}
+SCHEDULE_LABELS: dict[str, str] = {
+    SearchSchedule.OFF: "Off",
+    SearchSchedule.WEEKLY: "Weekly",
+    SearchSchedule.MONTHLY: "Monthly",
+}
 # A reload within this gap is the same visit: "new" stays new until the user comes back later.
 VISIT_GAP = timedelta(minutes=30)
 # Anonymous visitors see cells changed within this window.
@@ -74,7 +88,11 @@ def due_searches(session: Session, now: datetime) -> list[SavedSearch]:
         run.saved_search_id
         for run in session.exec(select(SearchRun).where(col(SearchRun.finished_at).is_(None)))
     }
-    stmt = select(SavedSearch).where(SavedSearch.schedule != "off").order_by(col(SavedSearch.id))
+    stmt = (
+        select(SavedSearch)
+        .where(SavedSearch.schedule != SearchSchedule.OFF)
+        .order_by(col(SavedSearch.id))
+    )
     return [s for s in session.exec(stmt) if s.id in unfinished or is_due(s, now)]
 
 
@@ -100,17 +118,17 @@ def _finish_run(session: Session, run: SearchRun, job: FetchJob) -> None:
     """Record what the run's job found; a job that will resume leaves the run open."""
     search = session.get(SavedSearch, run.saved_search_id)
     run.error = job.error
-    if job.state == "interrupted":
+    if job.state == JobState.INTERRUPTED:
         session.add(run)
         session.commit()
         return
     state: dict[str, Any] = json.loads(job.resume) if job.resume else {}
     run.finished_at = utcnow()
-    run.hits = search.last_hit_count if search and job.state == "done" else None
+    run.hits = search.last_hit_count if search and job.state == JobState.DONE else None
     run.new = int(state.get("linked", 0))
     run.updated = job.updated
     run.notices = _notices_since(session, run)
-    if job.state == "failed" and search is not None:
+    if job.state == JobState.FAILED and search is not None:
         # A failed run still counts as this period's try: do not retry it every hour.
         search.last_run_at = run.finished_at
         session.add(search)
@@ -125,14 +143,16 @@ def _notices_since(session: Session, run: SearchRun) -> int:
         .join(CitationLink, col(CitationLink.citation_id) == col(Citation.id))
         .where(
             CitationLink.saved_search_id == run.saved_search_id,
-            Citation.retraction_status != "none",
+            Citation.retraction_status != RetractionStatus.NONE,
             col(Citation.updated_at) >= run.started_at,
         )
     )
     return int(session.exec(stmt).one())
 
 
-def run_search_now(app: Flask, search_id: int, trigger: str = "schedule") -> SearchRun:
+def run_search_now(
+    app: Flask, search_id: int, trigger: str = SearchRunTrigger.SCHEDULE
+) -> SearchRun:
     """Run one saved search to the end (or until it is interrupted) and record the run."""
     from evidence import jobs
     from evidence.db import get_engine
@@ -256,12 +276,12 @@ def new_items(
     included_ids: set[int] = set()
     found_ids: set[int] = set()
     for citation_id, status in session.exec(links):
-        (included_ids if status == "included" else found_ids).add(citation_id)
+        (included_ids if status == LinkStatus.INCLUDED else found_ids).add(citation_id)
     found_ids -= included_ids
     scope = _area_citations(treatment_id, indication_id)
     flagged = select(Citation).where(
         col(Citation.id).in_(scope),
-        Citation.retraction_status != "none",
+        Citation.retraction_status != RetractionStatus.NONE,
         col(Citation.updated_at) > since,
     )
     items.flagged = list(session.exec(flagged.limit(limit)))
@@ -279,7 +299,7 @@ def new_items(
 
 def _area_citations(treatment_id: int | None, indication_id: int | None) -> Any:
     """Subquery: ids of the citations linked to the treatment and/or indication."""
-    stmt = select(CitationLink.citation_id).where(CitationLink.status != "excluded")
+    stmt = select(CitationLink.citation_id).where(CitationLink.status != LinkStatus.EXCLUDED)
     if treatment_id is not None:
         stmt = stmt.where(CitationLink.treatment_id == treatment_id)
     if indication_id is not None:
@@ -366,7 +386,7 @@ def _cell_rows(
             return []
         links = [col(CitationLink.citation_id).in_(ids)]
     else:
-        links.append(col(CitationLink.status) == "included")
+        links.append(col(CitationLink.status) == LinkStatus.INCLUDED)
         if treatment_ids is not None:
             links.append(col(CitationLink.treatment_id).in_(treatment_ids))
     stmt = (
@@ -385,7 +405,7 @@ def _cell_rows(
     return [
         (row[0], row[1], *row[3:])
         for row in session.execute(stmt)
-        if row[2] == "included"
+        if row[2] == LinkStatus.INCLUDED
         and row[0] is not None
         and row[1] is not None
         and (shown is None or row[0] in shown)
@@ -414,11 +434,16 @@ def cell_changes(
             return
         seen.add((tid, iid, pmid))
         change = changes[(tid, iid)]
-        {"retracted": change.retracted, "expression-of-concern": change.concerns}.get(
-            status, change.high_level
-        ).append(pmid)
+        flagged: dict[str, list[str]] = {
+            RetractionStatus.RETRACTED: change.retracted,
+            RetractionStatus.EXPRESSION_OF_CONCERN: change.concerns,
+        }
+        flagged.get(status, change.high_level).append(pmid)
 
-    nature_status = {"Retraction": "retracted", "Expression of concern": "expression-of-concern"}
+    nature_status = {
+        RetractionNature.RETRACTION: RetractionStatus.RETRACTED,
+        RetractionNature.EXPRESSION_OF_CONCERN: RetractionStatus.EXPRESSION_OF_CONCERN,
+    }
     recent_notice = [
         col(RetractionNotice.created_at) > since,
         col(RetractionNotice.nature).in_(nature_status),
@@ -434,7 +459,9 @@ def cell_changes(
     ):
         add(tid, iid, pmid, nature_status[nature])
     newly_flagged = [
-        col(Citation.retraction_status).in_(("retracted", "expression-of-concern")),
+        col(Citation.retraction_status).in_(
+            (RetractionStatus.RETRACTED, RetractionStatus.EXPRESSION_OF_CONCERN)
+        ),
         col(Citation.updated_at) > since,
         col(Citation.created_at) <= since,
     ]
@@ -453,9 +480,9 @@ def cell_changes(
         treatment_ids=treatment_ids,
         where=[
             col(Citation.evidence_level).in_(HIGH_LEVELS),
-            col(Citation.retraction_status) == "none",
+            col(Citation.retraction_status) == RetractionStatus.NONE,
             _link_time() > since,
-            col(CitationLink.found_by) != "snapshot",
+            col(CitationLink.found_by) != CitationSource.SNAPSHOT,
         ],
     ):
         add(tid, iid, pmid, "high-level")

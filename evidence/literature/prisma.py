@@ -23,7 +23,7 @@ from matplotlib.patches import FancyBboxPatch
 from sqlmodel import Session, select
 
 from evidence.literature import duplicates, screening
-from evidence.models import SavedSearch, ScreeningDecision
+from evidence.models import Decision, DuplicateKind, LinkStatus, SavedSearch, ScreeningDecision
 
 FORMATS = {"svg": "image/svg+xml", "png": "image/png"}
 NOT_TRACKED = "not tracked (title/abstract screening only)"
@@ -138,8 +138,8 @@ def counts(session: Session, *, cell: screening.Cell) -> Prisma:
         identified[source_label(found_by, searches)] += 1
     result = Prisma(label=cell.label, two_reviewer=project.two_reviewer)
     result.identified = dict(sorted(identified.items(), key=lambda kv: (-kv[1], kv[0])))
-    result.duplicates_exact = sum(1 for kind, _f in removed if kind != "near")
-    result.duplicates_near = sum(1 for kind, _f in removed if kind == "near")
+    result.duplicates_exact = sum(1 for kind, _f in removed if kind != DuplicateKind.NEAR)
+    result.duplicates_near = sum(1 for kind, _f in removed if kind == DuplicateKind.NEAR)
     result.screened = len(links)
     reasons: Counter[str] = Counter()
     for link in links:
@@ -147,11 +147,11 @@ def counts(session: Session, *, cell: screening.Cell) -> Prisma:
         state = screening.derive(ds, two_reviewer=project.two_reviewer)
         if screening.live(ds):
             result.screened_in_log += 1
-        elif link.status != "candidate":
+        elif link.status != LinkStatus.CANDIDATE:
             result.decided_outside_log += 1
-        if link.status == "included":
+        if link.status == LinkStatus.INCLUDED:
             result.included += 1
-        elif link.status == "excluded":
+        elif link.status == LinkStatus.EXCLUDED:
             result.excluded += 1
             reasons[_reason_label(state.deciding, link.exclusion_reason)] += 1
         else:
@@ -159,7 +159,7 @@ def counts(session: Session, *, cell: screening.Cell) -> Prisma:
             if state.conflict and state.resolution is None:
                 result.in_conflict += 1
             elif not project.two_reviewer and any(
-                v.decision == "maybe" for v in state.votes.values()
+                v.decision == Decision.MAYBE for v in state.votes.values()
             ):
                 # With two reviewers a lone vote stays blind, a maybe included.
                 result.maybe += 1
@@ -169,7 +169,7 @@ def counts(session: Session, *, cell: screening.Cell) -> Prisma:
 
 def _reason_label(deciding: ScreeningDecision | None, link_reason: str | None) -> str:
     """Group exclusions by the listed reason; curated ones outside the log by their text."""
-    if deciding is not None and deciding.decision == "exclude" and deciding.reason_code:
+    if deciding is not None and deciding.decision == Decision.EXCLUDE and deciding.reason_code:
         return screening.REASON_LABELS.get(deciding.reason_code, deciding.reason_code)
     return f"Other: {link_reason}" if link_reason else "Other (no reason recorded)"
 

@@ -27,7 +27,14 @@ from sqlalchemy import Connection, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from evidence.models import RETRACTION_NATURES, Citation, RetractionNotice, utcnow
+from evidence.models import (
+    RETRACTION_NATURES,
+    Citation,
+    RetractionNature,
+    RetractionNotice,
+    RetractionStatus,
+    utcnow,
+)
 
 REQUIRED_COLUMNS = (
     "Record ID",
@@ -40,11 +47,11 @@ REQUIRED_COLUMNS = (
     "Reason",
 )
 # What each nature does to a citation's retraction_status (None: recorded, nothing flagged).
-FLAG_FOR_NATURE: dict[str, str | None] = {
-    "Retraction": "retracted",
-    "Expression of concern": "expression-of-concern",
-    "Correction": None,
-    "Reinstatement": None,
+FLAG_FOR_NATURE: dict[str, RetractionStatus | None] = {
+    RetractionNature.RETRACTION: RetractionStatus.RETRACTED,
+    RetractionNature.EXPRESSION_OF_CONCERN: RetractionStatus.EXPRESSION_OF_CONCERN,
+    RetractionNature.CORRECTION: None,
+    RetractionNature.REINSTATEMENT: None,
 }
 MAX_ROW_ERRORS_SHOWN = 20
 
@@ -215,9 +222,9 @@ def import_text(session: Session, text: str) -> RetractionImport:
             notice.matched_by = matched_by
             session.add(notice)
             flag = FLAG_FOR_NATURE[row.nature]
-            if flag == "retracted":
+            if flag == RetractionStatus.RETRACTED:
                 report.flagged += 1
-            elif flag == "expression-of-concern":
+            elif flag == RetractionStatus.EXPRESSION_OF_CONCERN:
                 report.concerns += 1
             else:
                 report.recorded_only += 1
@@ -231,9 +238,9 @@ def import_text(session: Session, text: str) -> RetractionImport:
 
 def should_flag(current: str, flag: str) -> bool:
     """A retraction overrides anything; an expression of concern only an unflagged paper."""
-    if flag == "retracted":
-        return current != "retracted"
-    return current == "none"
+    if flag == RetractionStatus.RETRACTED:
+        return current != RetractionStatus.RETRACTED
+    return current == RetractionStatus.NONE
 
 
 def stored_flags(conn: Connection, citation_ids: Iterable[int]) -> dict[int, str]:

@@ -23,11 +23,15 @@ from sqlmodel import Session, col, select
 from statsmodels.stats.inter_rater import cohens_kappa
 
 from evidence.models import (
+    SCREENING_CHOICES,
     Citation,
     CitationLink,
+    Decision,
     Indication,
+    LinkStatus,
     ScreeningDecision,
     ScreeningProject,
+    ScreeningStage,
     Treatment,
     User,
     utcnow,
@@ -44,7 +48,11 @@ EXCLUSION_REASONS = (
     ("other", "Other (say why)"),
 )
 REASON_LABELS = dict(EXCLUSION_REASONS)
-DECISION_STATUS = {"include": "included", "exclude": "excluded", "maybe": "candidate"}
+DECISION_STATUS: dict[str, LinkStatus] = {
+    Decision.INCLUDE: LinkStatus.INCLUDED,
+    Decision.EXCLUDE: LinkStatus.EXCLUDED,
+    Decision.MAYBE: LinkStatus.CANDIDATE,
+}
 # Below this many double-screened records kappa's interval is too wide to read much into.
 KAPPA_MIN_RECORDS = 10
 NO_INDICATION = "none"  # URL segment for a project whose links name no indication
@@ -165,7 +173,7 @@ class LinkState:
 
     votes: dict[int, ScreeningDecision] = field(default_factory=dict)  # user -> live vote
     resolution: ScreeningDecision | None = None
-    status: str = "candidate"
+    status: str = LinkStatus.CANDIDATE
     deciding: ScreeningDecision | None = None  # the decision the status follows
     conflict: bool = False
 
@@ -177,8 +185,8 @@ class LinkState:
 
 def live(decisions: list[ScreeningDecision]) -> list[ScreeningDecision]:
     """Return the decisions not reversed by an undo, in order."""
-    reversed_ids = {d.reverses_id for d in decisions if d.decision == "undo"}
-    return [d for d in decisions if d.decision != "undo" and d.id not in reversed_ids]
+    reversed_ids = {d.reverses_id for d in decisions if d.decision == Decision.UNDO}
+    return [d for d in decisions if d.decision != Decision.UNDO and d.id not in reversed_ids]
 
 
 def derive(decisions: list[ScreeningDecision], *, two_reviewer: bool) -> LinkState:
@@ -186,20 +194,20 @@ def derive(decisions: list[ScreeningDecision], *, two_reviewer: bool) -> LinkSta
     state = LinkState()
     kept = live(decisions)
     for d in kept:
-        if d.stage == "resolve":
+        if d.stage == ScreeningStage.RESOLVE:
             state.resolution = d
         else:
             state.votes[d.user_id] = d  # a later vote by the same curator replaces theirs
     if state.resolution is not None:
         state.deciding = state.resolution
     elif not two_reviewer:
-        screens = [d for d in kept if d.stage == "screen"]
+        screens = [d for d in kept if d.stage == ScreeningStage.SCREEN]
         state.deciding = screens[-1] if screens else None
     else:
         first_two = [state.votes[uid] for uid in state.reviewers]
         if len(first_two) == 2:
             a, b = first_two
-            if a.decision == b.decision and a.decision != "maybe":
+            if a.decision == b.decision and a.decision != Decision.MAYBE:
                 state.deciding = a
             else:
                 state.conflict = True
@@ -210,7 +218,7 @@ def derive(decisions: list[ScreeningDecision], *, two_reviewer: bool) -> LinkSta
 
 def reason_text(decision: ScreeningDecision) -> str | None:
     """Return an exclusion's reason as the link keeps it: the label, then the curator's words."""
-    if decision.decision != "exclude":
+    if decision.decision != Decision.EXCLUDE:
         return None
     label = REASON_LABELS.get(decision.reason_code or "", decision.reason_code or "")
     if decision.reason_code == "other" and decision.reason_text:
@@ -254,7 +262,7 @@ def record_decision(
     if decision not in DECISION_STATUS:
         raise ScreeningError("Choose include, exclude or maybe.")
     reason_free = (reason_free or "").strip()[:500] or None
-    if decision == "exclude":
+    if decision == Decision.EXCLUDE:
         if reason_code not in REASON_LABELS:
             raise ScreeningError("Choose the reason for excluding this record from the list.")
         if reason_code == "other" and not reason_free:
@@ -276,7 +284,7 @@ def record_decision(
         link_id=link_id,
         user_id=user_id,
         decision=decision,
-        stage="screen",
+        stage=ScreeningStage.SCREEN,
         reason_code=reason_code,
         reason_text=reason_free,
     )
@@ -298,12 +306,12 @@ def resolve(
     reason_free: str | None = None,
 ) -> ScreeningDecision:
     """Record a third curator's resolution of two reviewers' disagreement."""
-    if decision not in ("include", "exclude"):
+    if decision not in (Decision.INCLUDE, Decision.EXCLUDE):
         raise ScreeningError("A resolution includes or excludes the record.")
     reason_free = (reason_free or "").strip()[:500] or None
-    if decision == "exclude" and reason_code not in REASON_LABELS:
+    if decision == Decision.EXCLUDE and reason_code not in REASON_LABELS:
         raise ScreeningError("Choose the reason for excluding this record from the list.")
-    if decision == "exclude" and reason_code == "other" and not reason_free:
+    if decision == Decision.EXCLUDE and reason_code == "other" and not reason_free:
         raise ScreeningError("Say why in the free-text box when the reason is 'Other'.")
     link = _link_in_cell(session, cell, link_id)
     project = project_for(session, cell)
@@ -317,8 +325,8 @@ def resolve(
         link_id=link_id,
         user_id=user_id,
         decision=decision,
-        stage="resolve",
-        reason_code=reason_code if decision == "exclude" else None,
+        stage=ScreeningStage.RESOLVE,
+        reason_code=reason_code if decision == Decision.EXCLUDE else None,
         reason_text=reason_free,
     )
     session.add(row)
@@ -340,7 +348,7 @@ def undo_last(session: Session, *, cell: Cell, user_id: int) -> ScreeningDecisio
     row = ScreeningDecision(
         link_id=last.link_id,
         user_id=user_id,
-        decision="undo",
+        decision=Decision.UNDO,
         stage=last.stage,
         reverses_id=last.id,
     )
@@ -389,10 +397,14 @@ def queue(session: Session, *, cell: Cell, user_id: int) -> Queue:
         vote = state.votes.get(user_id)
         if vote is not None:
             mine += 1
-            if vote.decision == "maybe" and link.status == "candidate" and not state.conflict:
+            if (
+                vote.decision == Decision.MAYBE
+                and link.status == LinkStatus.CANDIDATE
+                and not state.conflict
+            ):
                 maybes.append(link)
             continue
-        if link.status != "candidate" or state.resolution is not None:
+        if link.status != LinkStatus.CANDIDATE or state.resolution is not None:
             continue
         if project.two_reviewer and len(state.votes) >= 2:
             continue  # two others screened it: a third curator only resolves
@@ -402,7 +414,7 @@ def queue(session: Session, *, cell: Cell, user_id: int) -> Queue:
         awaiting=awaiting,
         maybes=maybes,
         total=len(links),
-        candidates=sum(1 for lk in links if lk.status == "candidate"),
+        candidates=sum(1 for lk in links if lk.status == LinkStatus.CANDIDATE),
         mine=mine,
         conflicts=conflicts,
         last_mine=last_mine,
@@ -468,7 +480,7 @@ def agreement(session: Session, *, cell: Cell) -> Agreement:
 
 def kappa_from_pairs(pairs: list[tuple[str, str]]) -> Agreement:
     """Build the first x second reviewer table and compute kappa with statsmodels."""
-    categories = [c for c in ("include", "exclude", "maybe") if any(c in p for p in pairs)]
+    categories: list[str] = [c for c in SCREENING_CHOICES if any(c in p for p in pairs)]
     index = {c: i for i, c in enumerate(categories)}
     table = [[0] * len(categories) for _ in categories]
     for a, b in pairs:
@@ -552,9 +564,9 @@ def cell_summaries(session: Session) -> list[CellSummary]:
             CellSummary(
                 cell=cell,
                 total=sum(by_status.values()),
-                candidates=by_status["candidate"],
-                included=by_status["included"],
-                excluded=by_status["excluded"],
+                candidates=by_status[LinkStatus.CANDIDATE],
+                included=by_status[LinkStatus.INCLUDED],
+                excluded=by_status[LinkStatus.EXCLUDED],
                 two_reviewer=two.get((tkey, ikey), False),
             )
         )

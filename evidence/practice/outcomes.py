@@ -17,7 +17,7 @@ import math
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import case, distinct, func
@@ -69,13 +69,6 @@ class ReportData:
     goodman_baron_before: int | None = None
     goodman_baron_after: int | None = None
     gais: int | None = None
-
-    @property
-    def goodman_baron_change(self) -> int | None:
-        """Return the grade after minus before (negative: better), None unless both are given."""
-        if self.goodman_baron_before is None or self.goodman_baron_after is None:
-            return None
-        return self.goodman_baron_after - self.goodman_baron_before
 
 
 @dataclass(frozen=True)
@@ -153,31 +146,6 @@ def _median(values: Sequence[float]) -> float | None:
     return float(statistics.median(values)) if values else None
 
 
-def course_cost(report: ReportData) -> float | None:
-    """Return the stated course cost, else cost per session times sessions."""
-    if report.cost_per_course is not None:
-        return report.cost_per_course
-    if report.cost_per_session is not None and report.sessions is not None:
-        return report.cost_per_session * report.sessions
-    return None
-
-
-def main_currency(reports: Sequence[ReportData]) -> str | None:
-    """Return the currency most costed reports use (ties: alphabetical), or None.
-
-    Medians are only taken over one currency: amounts in different currencies
-    are never mixed, and reports in other currencies are left out of the cost medians.
-    """
-    counts = Counter(
-        r.currency
-        for r in reports
-        if r.currency and (r.cost_per_session is not None or course_cost(r) is not None)
-    )
-    if not counts:
-        return None
-    return min(counts.items(), key=lambda item: (-item[1], item[0]))[0]
-
-
 def mean_interval(
     n: int,
     total: float,
@@ -233,13 +201,15 @@ def _group_stats(
     """Compute a group's figures from its columns: the one place summaries are computed.
 
     `events` counts reports per adverse event; `costed` holds the reports with a currency and
-    a per-session or per-course cost (the course cost already derived by course_cost);
+    a per-session or per-course cost (the course cost already derived by _Columns.add);
     `goodman_baron_changes` the after - before grade of reports giving both, `gais` the scores.
     """
     n = len(ids)
     total = sum(improvements)
     total_sq = sum(v * v for v in improvements)
     responders = sum(1 for value in improvements if value >= RESPONDER_THRESHOLD)
+    # Medians are taken over one currency, the one most costed reports use (ties: alphabetical):
+    # amounts in different currencies are never mixed.
     counts = Counter(currency for currency, _s, _c in costed)
     currency = min(counts.items(), key=lambda item: (-item[1], item[0]))[0] if counts else None
     per_session = [s for cur, s, _c in costed if cur == currency and s is not None]
@@ -267,38 +237,107 @@ def _scale_mean(values: Sequence[int], bounds: tuple[float, float]) -> MeanCI:
     return mean_interval(len(values), sum(values), sum(v * v for v in values), bounds=bounds)
 
 
-def _costed(report: ReportData) -> Costed | None:
-    """Return a report's cost columns when it states a currency and a cost, else None."""
-    course = course_cost(report)
-    if not report.currency or (report.cost_per_session is None and course is None):
-        return None
-    return (report.currency, report.cost_per_session, course)
+@dataclass
+class _Columns:
+    """One group's columns, gathered report by report.
+
+    `add` is the one place a report's values become figures' inputs (the course cost, the
+    grade change, which costs count), whether the report came as ReportData (summarize) or
+    as a row of columns (treatment_summaries).
+    """
+
+    ids: list[int] = field(default_factory=list)
+    improvements: list[int] = field(default_factory=list)
+    downtimes: list[float] = field(default_factory=list)
+    costed: list[Costed] = field(default_factory=list)
+    goodman_baron_changes: list[int] = field(default_factory=list)
+    gais: list[int] = field(default_factory=list)
+
+    def add(  # a report's columns, in the order treatment_summaries selects them
+        self,
+        report_id: int,
+        improvement: int | None,
+        downtime: float | None,
+        per_session: float | None,
+        per_course: float | None,
+        sessions: int | None,
+        currency: str | None,
+        gb_before: int | None,
+        gb_after: int | None,
+        gais: int | None,
+    ) -> None:
+        """Add one report's values."""
+        self.ids.append(report_id)
+        if improvement is not None:
+            self.improvements.append(improvement)
+        if downtime is not None:
+            self.downtimes.append(downtime)
+        # The course cost: as stated, else cost per session times sessions.
+        if per_course is None and per_session is not None and sessions is not None:
+            per_course = per_session * sessions
+        if currency and (per_session is not None or per_course is not None):
+            self.costed.append((currency, per_session, per_course))
+        if gb_before is not None and gb_after is not None:  # after - before: negative is better
+            self.goodman_baron_changes.append(gb_after - gb_before)
+        if gais is not None:
+            self.gais.append(gais)
+
+    def add_report(self, r: ReportData) -> None:
+        """Add one report given as ReportData."""
+        self.add(
+            r.id,
+            r.improvement,
+            r.downtime_days,
+            r.cost_per_session,
+            r.cost_per_course,
+            r.sessions,
+            r.currency,
+            r.goodman_baron_before,
+            r.goodman_baron_after,
+            r.gais,
+        )
+
+    def extend(self, other: _Columns) -> None:
+        """Add another group's columns (the overall figures are the groups together)."""
+        self.ids.extend(other.ids)
+        self.improvements.extend(other.improvements)
+        self.downtimes.extend(other.downtimes)
+        self.costed.extend(other.costed)
+        self.goodman_baron_changes.extend(other.goodman_baron_changes)
+        self.gais.extend(other.gais)
+
+    def stats(self, label: str, events: Counter[str]) -> GroupStats:
+        """Compute the group's figures; `events` counts its reports per adverse event."""
+        return _group_stats(
+            label=label,
+            ids=self.ids,
+            improvements=self.improvements,
+            events=events,
+            downtimes=self.downtimes,
+            costed=self.costed,
+            goodman_baron_changes=self.goodman_baron_changes,
+            gais=self.gais,
+        )
 
 
 def summarize(reports: Sequence[ReportData], *, label: str = "all") -> GroupStats:
     """Compute every figure for one group of reports."""
+    columns = _Columns()
     events: Counter[str] = Counter()
     for r in reports:
+        columns.add_report(r)
         events.update(set(r.adverse_events))
-    return _group_stats(
-        label=label,
-        ids=[r.id for r in reports],
-        improvements=[r.improvement for r in reports if r.improvement is not None],
-        events=events,
-        downtimes=[r.downtime_days for r in reports if r.downtime_days is not None],
-        costed=[c for c in map(_costed, reports) if c is not None],
-        goodman_baron_changes=[
-            c for c in (r.goodman_baron_change for r in reports) if c is not None
-        ],
-        gais=[r.gais for r in reports if r.gais is not None],
-    )
+    return columns.stats(label, events)
+
+
+LIGHTER_SKIN_MAX = 3  # Fitzpatrick I-III; IV-VI above
 
 
 def skin_group(fitzpatrick: int | None) -> str:
-    """Return the skin-type group label of a Fitzpatrick type."""
+    """Return the skin-type group label of a Fitzpatrick type (SQL: _skin_case)."""
     if fitzpatrick is None:
-        return "not stated"
-    return "I-III" if fitzpatrick <= 3 else "IV-VI"
+        return SKIN_GROUPS[2]
+    return SKIN_GROUPS[0] if fitzpatrick <= LIGHTER_SKIN_MAX else SKIN_GROUPS[1]
 
 
 def skin_type_groups(reports: Sequence[ReportData]) -> dict[str, GroupStats]:
@@ -387,22 +426,14 @@ class TreatmentSummary:
     improvement_counts: tuple[int, ...]  # reports rating 0, 1, 2, 3, 4
 
 
-@dataclass
-class _Columns:
-    """One group's columns, gathered row by row."""
-
-    ids: list[int]
-    improvements: list[int]
-    downtimes: list[float]
-    costed: list[Costed]
-    goodman_baron_changes: list[int]
-    gais: list[int]
-
-
 def _skin_case() -> Any:
     """Return skin_group() as an SQL expression over the report's Fitzpatrick type."""
     fitz = col(OutcomeReport.fitzpatrick)
-    return case((fitz.is_(None), SKIN_GROUPS[2]), (fitz <= 3, SKIN_GROUPS[0]), else_=SKIN_GROUPS[1])
+    return case(
+        (fitz.is_(None), SKIN_GROUPS[2]),
+        (fitz <= LIGHTER_SKIN_MAX, SKIN_GROUPS[0]),
+        else_=SKIN_GROUPS[1],
+    )
 
 
 def treatment_summaries(
@@ -433,6 +464,7 @@ def treatment_summaries(
                 sa_select(
                     col(Treatment.slug),
                     skin,
+                    # The columns of _Columns.add, in its order.
                     col(OutcomeReport.id),
                     col(OutcomeReport.improvement),
                     col(OutcomeReport.downtime_days),
@@ -448,27 +480,9 @@ def treatment_summaries(
         )
         .all()
     )  # one fetch: iterating the cursor fetched row by row, a third of the time
-    groups = {
-        (slug, key): _Columns([], [], [], [], [], []) for slug in wanted for key in SKIN_GROUPS
-    }
-    for row in rows:
-        slug, group, rid, improvement, downtime, per_session, per_course, sessions, cur = row[:9]
-        gb_before, gb_after, gais = row[9:]
-        g = groups[(slug, group)]
-        if gb_before is not None and gb_after is not None:
-            g.goodman_baron_changes.append(gb_after - gb_before)
-        if gais is not None:
-            g.gais.append(gais)
-        g.ids.append(rid)
-        if improvement is not None:
-            g.improvements.append(improvement)
-        if downtime is not None:
-            g.downtimes.append(downtime)
-        # course_cost(): the stated course cost, else per session times sessions.
-        if per_course is None and per_session is not None and sessions is not None:
-            per_course = per_session * sessions
-        if cur and (per_session is not None or per_course is not None):
-            g.costed.append((cur, per_session, per_course))
+    groups = {(slug, key): _Columns() for slug in wanted for key in SKIN_GROUPS}
+    for slug, group, *values in rows:
+        groups[(slug, group)].add(*values)
     events: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     event_rows = session.connection().execute(
         scoped(
@@ -486,41 +500,20 @@ def treatment_summaries(
         events[(slug, group)][event] = int(count)
     out = {}
     for slug in wanted:
-        parts = [groups[(slug, key)] for key in SKIN_GROUPS]
-        by_skin = {
-            key: _group_stats(
-                label=key,
-                ids=g.ids,
-                improvements=g.improvements,
-                events=events[(slug, key)],
-                downtimes=g.downtimes,
-                costed=g.costed,
-                goodman_baron_changes=g.goodman_baron_changes,
-                gais=g.gais,
-            )
-            for key, g in zip(SKIN_GROUPS, parts, strict=True)
-        }
+        by_skin = {key: groups[(slug, key)].stats(key, events[(slug, key)]) for key in SKIN_GROUPS}
         # Overall: the three groups together; only the ids' order matters (medians sort).
-        ids = sorted(i for g in parts for i in g.ids)
-        improvements = [v for g in parts for v in g.improvements]
-        counts = [0] * 5
-        for value in improvements:
-            if 0 <= value <= 4:
-                counts[value] += 1
+        overall = _Columns()
         overall_events: Counter[str] = Counter()
         for key in SKIN_GROUPS:
+            overall.extend(groups[(slug, key)])
             overall_events.update(events[(slug, key)])
+        overall.ids.sort()
+        counts = [0] * 5
+        for value in overall.improvements:
+            if 0 <= value <= 4:
+                counts[value] += 1
         out[slug] = TreatmentSummary(
-            overall=_group_stats(
-                label="all",
-                ids=ids,
-                improvements=improvements,
-                events=overall_events,
-                downtimes=[v for g in parts for v in g.downtimes],
-                costed=[c for g in parts for c in g.costed],
-                goodman_baron_changes=[v for g in parts for v in g.goodman_baron_changes],
-                gais=[v for g in parts for v in g.gais],
-            ),
+            overall=overall.stats("all", overall_events),
             by_skin=by_skin,
             improvement_counts=tuple(counts),
         )

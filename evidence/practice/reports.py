@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, time
-from typing import Any
+from typing import Any, get_args, get_origin, get_type_hints
 
 import re2
 from sqlalchemy import func, update
@@ -28,6 +28,8 @@ from evidence.models import (
     OutcomeAdverseEvent,
     OutcomeReport,
     OutcomeReportRevision,
+    RevisionAction,
+    Role,
     Treatment,
     User,
     utcnow,
@@ -48,61 +50,94 @@ HAS_FILTERS = {
 }
 SKIN_GROUP_TYPES = {"I-III": (1, 2, 3), "IV-VI": (4, 5, 6)}
 
-# Fields a practitioner fills in (and the CSV columns, in this order after the slugs).
-REPORT_FIELDS = (
-    "indication_detail",
-    "sessions",
-    "interval_weeks",
-    "fitzpatrick",
-    "age_band",
-    "device",
-    "needle_depth_mm",
-    "energy",
-    "passes",
-    "settings",
-    "improvement",
-    "satisfaction",
-    "adverse_other",
-    "downtime_days",
-    "cost_per_session",
-    "cost_per_course",
-    "currency",
-    "follow_up_months",
-    "notes",
-    "protocol_pmid",
-    "goodman_baron_before",
-    "goodman_baron_after",
-    "gais",
+
+def _field(
+    label: str,
+    *,
+    within: tuple[float, float] | None = None,
+    free_text: bool = False,
+    scale: bool = False,
+) -> Any:
+    """Declare an optional report field: its label, its allowed range, whether it is free text.
+
+    `scale` marks a validated scale (Goodman-Baron, GAIS): its range is checked with the scale's
+    own wording (scale_problems), not the generic "Enter a value from ... to ...".
+    """
+    metadata = {"label": label, "within": within, "free_text": free_text, "scale": scale}
+    return field(default=None, metadata=metadata)
+
+
+@dataclass
+class ReportInput:
+    """A validated report as the form, a CSV row or the API gives it (slugs, not ids).
+
+    This is the one list of report fields. Their order is the CSV's column order; each field's
+    metadata holds its label (revisions, upload errors), its range (checked by every path, and
+    the form's NumberRange) and whether it is free text (checked for patient identifiers). The
+    constants below, the form's `to_input`, the CSV template and import and the API's field
+    list are derived from it.
+    """
+
+    treatment: str = field(metadata={"label": "Treatment"})
+    indication: str | None = _field("Indication")
+    indication_detail: str | None = _field("Indication detail", free_text=True)
+    sessions: int | None = _field("Sessions", within=(1, 100))
+    interval_weeks: float | None = _field("Interval between sessions (weeks)", within=(0, 104))
+    fitzpatrick: int | None = _field("Fitzpatrick skin type", within=(1, 6))
+    age_band: str | None = _field("Age band")
+    device: str | None = _field("Device", free_text=True)
+    needle_depth_mm: float | None = _field("Needle depth (mm)", within=(0, 5))
+    energy: str | None = _field("Energy", free_text=True)
+    passes: int | None = _field("Passes", within=(0, 50))
+    settings: str | None = _field("Other settings", free_text=True)
+    improvement: int | None = _field("Improvement (0-4)", within=(0, 4))
+    satisfaction: int | None = _field("Patient satisfaction (1-5)", within=(1, 5))
+    adverse_events: list[str] = field(default_factory=list, metadata={"label": "Adverse events"})
+    adverse_other: str | None = _field("Other adverse event", free_text=True)
+    downtime_days: float | None = _field("Downtime (days)", within=(0, 365))
+    cost_per_session: float | None = _field("Cost per session", within=(0, 1_000_000))
+    cost_per_course: float | None = _field("Cost per course", within=(0, 10_000_000))
+    currency: str | None = _field("Currency")
+    follow_up_months: float | None = _field("Follow-up (months)", within=(0, 240))
+    notes: str | None = _field("Notes", free_text=True)
+    protocol_pmid: str | None = _field("Protocol PMID")
+    # Validated scales, range-checked with their own wording (scale_problems).
+    goodman_baron_before: int | None = _field(
+        "Goodman-Baron grade before (1-4)", within=(1, 4), scale=True
+    )
+    goodman_baron_after: int | None = _field(
+        "Goodman-Baron grade after (1-4)", within=(1, 4), scale=True
+    )
+    gais: int | None = _field("GAIS (1-5)", within=(1, 5), scale=True)
+
+
+def _value_type(hint: Any) -> type:
+    """Return the type a field holds: int, float, str or list (None aside)."""
+    if get_origin(hint) is list:
+        return list
+    kinds = [t for t in get_args(hint) if t is not type(None)] or [hint]
+    kind: type = kinds[0]
+    return kind
+
+
+# Derived from ReportInput: the CSV columns (in order), the fields copied onto a report row
+# (the treatment and indication are looked up by slug, adverse events are rows of their own),
+# labels, ranges, free-text fields and each field's value type.
+CSV_COLUMNS = tuple(f.name for f in fields(ReportInput))
+REPORT_FIELDS = tuple(
+    name for name in CSV_COLUMNS if name not in ("treatment", "indication", "adverse_events")
 )
-SCALE_FIELDS = ("goodman_baron_before", "goodman_baron_after", "gais")
-FREE_TEXT_FIELDS = ("indication_detail", "device", "energy", "settings", "adverse_other", "notes")
-FIELD_LABELS = {
-    "treatment": "Treatment",
-    "indication": "Indication",
-    "indication_detail": "Indication detail",
-    "sessions": "Sessions",
-    "interval_weeks": "Interval between sessions (weeks)",
-    "fitzpatrick": "Fitzpatrick skin type",
-    "age_band": "Age band",
-    "device": "Device",
-    "needle_depth_mm": "Needle depth (mm)",
-    "energy": "Energy",
-    "passes": "Passes",
-    "settings": "Other settings",
-    "improvement": "Improvement (0-4)",
-    "satisfaction": "Patient satisfaction (1-5)",
-    "adverse_events": "Adverse events",
-    "adverse_other": "Other adverse event",
-    "downtime_days": "Downtime (days)",
-    "cost_per_session": "Cost per session",
-    "cost_per_course": "Cost per course",
-    "currency": "Currency",
-    "follow_up_months": "Follow-up (months)",
-    "notes": "Notes",
-    "protocol_pmid": "Protocol PMID",
-    "goodman_baron_before": "Goodman-Baron grade before (1-4)",
-    "goodman_baron_after": "Goodman-Baron grade after (1-4)",
-    "gais": "GAIS (1-5)",
+FIELD_LABELS: dict[str, str] = {f.name: f.metadata["label"] for f in fields(ReportInput)}
+# Every number's range (the API's schema documents them all); FIELD_RANGES leaves out the
+# validated scales, whose ranges scale_problems checks with their own wording.
+REPORT_RANGES: dict[str, tuple[float, float]] = {
+    f.name: f.metadata["within"] for f in fields(ReportInput) if f.metadata.get("within")
+}
+SCALE_FIELDS = tuple(f.name for f in fields(ReportInput) if f.metadata.get("scale"))
+FIELD_RANGES = {name: r for name, r in REPORT_RANGES.items() if name not in SCALE_FIELDS}
+FREE_TEXT_FIELDS = tuple(f.name for f in fields(ReportInput) if f.metadata.get("free_text"))
+FIELD_TYPES: dict[str, type] = {
+    name: _value_type(hint) for name, hint in get_type_hints(ReportInput).items()
 }
 
 
@@ -205,38 +240,6 @@ def identifier_problems(values: Mapping[str, Any]) -> dict[str, list[str]]:
 # --- create, edit, hide --------------------------------------------------------------------
 
 
-@dataclass
-class ReportInput:
-    """A validated report as the form or a CSV row gives it (slugs, not ids)."""
-
-    treatment: str
-    indication: str | None = None
-    indication_detail: str | None = None
-    sessions: int | None = None
-    interval_weeks: float | None = None
-    fitzpatrick: int | None = None
-    age_band: str | None = None
-    device: str | None = None
-    needle_depth_mm: float | None = None
-    energy: str | None = None
-    passes: int | None = None
-    settings: str | None = None
-    improvement: int | None = None
-    satisfaction: int | None = None
-    adverse_events: list[str] = field(default_factory=list)
-    adverse_other: str | None = None
-    downtime_days: float | None = None
-    cost_per_session: float | None = None
-    cost_per_course: float | None = None
-    currency: str | None = None
-    follow_up_months: float | None = None
-    notes: str | None = None
-    protocol_pmid: str | None = None
-    goodman_baron_before: int | None = None
-    goodman_baron_after: int | None = None
-    gais: int | None = None
-
-
 class ReportError(ValueError):
     """A report could not be saved; `errors` maps field names to messages."""
 
@@ -266,23 +269,6 @@ def _resolve(session: Session, data: ReportInput) -> tuple[Treatment, Indication
     return treatment, indication
 
 
-# The range of each number a report holds (the form, CSV rows and the API check these).
-REPORT_RANGES: dict[str, tuple[int, int]] = {
-    "improvement": (0, 4),
-    "satisfaction": (1, 5),
-    "fitzpatrick": (1, 6),
-    "sessions": (1, 100),
-    "interval_weeks": (0, 104),
-    "needle_depth_mm": (0, 5),
-    "passes": (0, 50),
-    "downtime_days": (0, 365),
-    "cost_per_session": (0, 1_000_000),
-    "cost_per_course": (0, 10_000_000),
-    "follow_up_months": (0, 240),
-    "goodman_baron_before": (1, 4),
-    "goodman_baron_after": (1, 4),
-    "gais": (1, 5),
-}
 IMPROVEMENT_MISSING = "Choose the improvement on the 0-4 scale."
 GOODMAN_BARON_RANGE = "Enter a Goodman-Baron grade from 1 (macular) to 4 (severe)."
 GAIS_RANGE = "Enter a GAIS score from 1 (exceptional improvement) to 5 (worse)."
@@ -343,9 +329,8 @@ def validate_input(data: ReportInput) -> dict[str, list[str]]:
         return errors  # no pattern or lookup runs on overlong or NUL-bearing text
     if data.improvement is None:
         errors["improvement"] = [IMPROVEMENT_MISSING]
-    for name, (low, high) in REPORT_RANGES.items():
-        if name not in SCALE_FIELDS:
-            _between(errors, name, getattr(data, name), low, high)
+    for name, (low, high) in FIELD_RANGES.items():
+        _between(errors, name, getattr(data, name), low, high)
     errors.update(scale_problems(data))
     if data.age_band and data.age_band not in AGE_BANDS:
         errors["age_band"] = [f"Choose one of {', '.join(AGE_BANDS)}."]
@@ -462,7 +447,13 @@ def create_report(session: Session, *, data: ReportInput, reporter: User) -> Out
     _apply(session, report, data, treatment, indication)
     assert report.id is not None
     created = {k: [None, v] for k, v in _snapshot(report, data.adverse_events).items() if v}
-    _revision(session, report_id=report.id, user_id=reporter.id, action="create", changes=created)
+    _revision(
+        session,
+        report_id=report.id,
+        user_id=reporter.id,
+        action=RevisionAction.CREATE,
+        changes=created,
+    )
     return report
 
 
@@ -503,7 +494,13 @@ def update_report(
     after = _snapshot(report, _events(session, report.id))
     changes = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
     if changes:
-        _revision(session, report_id=report.id, user_id=editor.id, action="edit", changes=changes)
+        _revision(
+            session,
+            report_id=report.id,
+            user_id=editor.id,
+            action=RevisionAction.EDIT,
+            changes=changes,
+        )
     return changes
 
 
@@ -522,7 +519,7 @@ def hide_report(session: Session, *, report: OutcomeReport, reason: str, by: Use
         session,
         report_id=report.id,
         user_id=by.id,
-        action="hide",
+        action=RevisionAction.HIDE,
         changes={"hidden": [False, True], "hidden_reason": [None, reason]},
     )
 
@@ -540,7 +537,7 @@ def unhide_report(session: Session, *, report: OutcomeReport, reason: str, by: U
         session,
         report_id=report.id,
         user_id=by.id,
-        action="unhide",
+        action=RevisionAction.UNHIDE,
         changes={"hidden": [True, False], "hidden_reason": [old_reason, reason.strip() or None]},
     )
 
@@ -549,9 +546,9 @@ def can_edit(report: OutcomeReport, user: Any) -> bool:
     """Practitioners (and above) edit their own reports; admins any; quoted sources never."""
     if not getattr(user, "is_authenticated", False) or report.source_key:
         return False
-    if user.role == "admin":
+    if user.role == Role.ADMIN:
         return True
-    return role_includes(user.role, "practitioner") and report.reporter_id == user.id
+    return role_includes(user.role, Role.PRACTITIONER) and report.reporter_id == user.id
 
 
 @dataclass
@@ -788,23 +785,7 @@ def count_hidden(session: Session, *, treatment_id: int) -> int:
 
 # --- CSV template and import ------------------------------------------------------------------
 
-CSV_COLUMNS = (
-    "treatment",
-    "indication",
-    *REPORT_FIELDS[:12],
-    "adverse_events",
-    *REPORT_FIELDS[12:],
-)
 MAX_CSV_ROWS = 5000  # every row is validated before any is saved; keep one upload bounded
-_INT_FIELDS = {"sessions", "fitzpatrick", "passes", "improvement", "satisfaction", *SCALE_FIELDS}
-_FLOAT_FIELDS = {
-    "interval_weeks",
-    "needle_depth_mm",
-    "downtime_days",
-    "cost_per_session",
-    "cost_per_course",
-    "follow_up_months",
-}
 
 
 def csv_template(treatments: Iterable[str], indications: Iterable[str]) -> bytes:
@@ -873,18 +854,19 @@ def _parse_cell(name: str, raw: str) -> Any:
         return None
     if name == "fitzpatrick" and raw.upper() in FITZPATRICK_NUMERALS:
         return FITZPATRICK_NUMERALS.index(raw.upper()) + 1
-    if name in _INT_FIELDS:
+    kind = FIELD_TYPES.get(name)
+    if kind is int:
         if not re.fullmatch(r"-?\d+", raw):
             raise ValueError(f"“{raw}” is not a whole number.")
         return int(raw)
-    if name in _FLOAT_FIELDS:
+    if kind is float:
         try:
             return float(raw.replace(",", ""))
         except ValueError:
             raise ValueError(f"“{raw}” is not a number.") from None
     if name == "currency":
         return raw.upper()
-    if name == "adverse_events":
+    if kind is list:  # adverse events
         return [p.strip().lower() for p in re.split(r"[;|]", raw) if p.strip()]
     return raw
 

@@ -26,6 +26,7 @@ from evidence.models import (
     OutcomeMeasurement,
     PublishedMetaAnalysis,
     PublishedPooledResult,
+    RetractionStatus,
     SdOf,
     StudyAdverseEvent,
     StudyArm,
@@ -37,7 +38,7 @@ from evidence.synthesis import Arm, ArmValue, Outcome, Study
 from evidence.synthesis.findings import Published
 from evidence.synthesis.model import CONTINUOUS, DICHOTOMOUS
 
-RETRACTED = ("retracted", "retraction-notice")
+RETRACTED = (RetractionStatus.RETRACTED, RetractionStatus.RETRACTION_NOTICE)
 EVENT_LABELS = {
     "pih": "Post-inflammatory hyperpigmentation (PIH)",
     "erythema": "Erythema",

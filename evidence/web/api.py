@@ -27,8 +27,10 @@ from evidence.models import (
     ApiToken,
     Citation,
     Indication,
+    LinkStatus,
     OutcomeAdverseEvent,
     OutcomeReport,
+    Role,
     Treatment,
     User,
     utcnow,
@@ -259,9 +261,9 @@ def citation(session: Session, pmid: str) -> dict[str, Any]:
     detail = queries.citation_detail(session, pmid)
     if detail is None or detail.citation.id is None:
         raise ApiError(404, "not found", f"No citation with PMID {pmid} is in the database.")
-    (record,) = exports.RecordLoader(session, statuses=("included", "candidate")).load(
-        [detail.citation.id]
-    )
+    (record,) = exports.RecordLoader(
+        session, statuses=(LinkStatus.INCLUDED, LinkStatus.CANDIDATE)
+    ).load([detail.citation.id])
     out = citation_json(record)
     out.update(
         {
@@ -443,7 +445,7 @@ def create_report(session: Session, *, body: Any, reporter: User) -> dict[str, A
 
 TOKEN_PREFIX = "evt_"
 # Roles are cumulative: curators keep the practitioner's right to report.
-WRITE_ROLES = ("practitioner", "curator", "admin")
+WRITE_ROLES = (Role.PRACTITIONER, Role.CURATOR, Role.ADMIN)
 
 
 def hash_token(raw: str) -> str:

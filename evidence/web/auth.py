@@ -20,7 +20,7 @@ from sqlmodel import Session, col, func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from evidence.db import get_session
-from evidence.models import ROLES, User
+from evidence.models import ROLES, Role, User
 from evidence.roles import role_includes
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -210,7 +210,7 @@ def check_password_strength(password: str) -> None:
 
 
 def create_user(
-    session: Session, *, email: str, password: str, role: str = "viewer", name: str = ""
+    session: Session, *, email: str, password: str, role: str = Role.VIEWER, name: str = ""
 ) -> User:
     """Create an account; raises AccountError if the e-mail is taken or the input is invalid."""
     if role not in ROLES:
@@ -252,7 +252,7 @@ def set_role(session: Session, *, user: User, role: str, by: User) -> None:
     """Change a user's role; an admin cannot demote themself (someone must stay admin)."""
     if role not in ROLES:
         raise AccountError(f"Unknown role {role!r}.")
-    if user.id == by.id and role != "admin":
+    if user.id == by.id and role != Role.ADMIN:
         raise AccountError("You cannot remove your own admin role; ask another admin.")
     user.role = role
     session.add(user)

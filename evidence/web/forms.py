@@ -43,8 +43,11 @@ from evidence.models import (
     ROLES,
 )
 from evidence.practice.reports import (
+    FIELD_RANGES,
+    FIELD_TYPES,
     FITZPATRICK_NUMERALS,
     MAX_CHECKED_TEXT,
+    TEXT_LIMITS,
     ReportInput,
     find_identifiers,
 )
@@ -205,6 +208,19 @@ class RoleForm(FlaskForm):
 # --- reports --------------------------------------------------------------------------------
 
 
+def _in_range(name: str) -> list[Any]:
+    """Validators for an optional number within its report field's range (ReportInput)."""
+    return [Optional(), NumberRange(*FIELD_RANGES[name])]
+
+
+def _free_text(name: str, *, optional: bool = True) -> list[Any]:
+    """Validators for a report's free text: its column's length, no patient identifiers.
+
+    `optional=False` keeps the chain going on empty input, so an inline validate_<name> runs.
+    """
+    return [*([Optional()] if optional else []), Length(max=TEXT_LIMITS[name]), no_identifiers]
+
+
 class ReportForm(FlaskForm):
     """A de-identified outcome report: no field exists for any patient identifier."""
 
@@ -212,15 +228,13 @@ class ReportForm(FlaskForm):
     indication = SelectField("Indication", validators=[Optional()])
     indication_detail = StringField(
         "Indication detail (optional, e.g. rolling and boxcar scars)",
-        validators=[Optional(), Length(max=500), no_identifiers],
+        validators=_free_text("indication_detail"),
     )
-    sessions = BoundedIntegerField(
-        "Number of sessions", validators=[Optional(), NumberRange(1, 100)]
-    )
+    sessions = BoundedIntegerField("Number of sessions", validators=_in_range("sessions"))
     interval_weeks = FiniteDecimalField(
         "Interval between sessions (weeks)",
         places=None,
-        validators=[Optional(), NumberRange(0, 104)],
+        validators=_in_range("interval_weeks"),
     )
     fitzpatrick = SelectField(
         "Fitzpatrick skin type",
@@ -236,17 +250,13 @@ class ReportForm(FlaskForm):
         choices=options([("", "Not stated")] + [(a, a) for a in AGE_BANDS]),
         validators=[Optional()],
     )
-    device = StringField("Device", validators=[Optional(), Length(max=200), no_identifiers])
+    device = StringField("Device", validators=_free_text("device"))
     needle_depth_mm = FiniteDecimalField(
-        "Needle depth (mm)", places=None, validators=[Optional(), NumberRange(0, 5)]
+        "Needle depth (mm)", places=None, validators=_in_range("needle_depth_mm")
     )
-    energy = StringField(
-        "Energy (e.g. 20 mJ, 40 W)", validators=[Optional(), Length(max=100), no_identifiers]
-    )
-    passes = BoundedIntegerField("Passes", validators=[Optional(), NumberRange(0, 50)])
-    settings = StringField(
-        "Other settings", validators=[Optional(), Length(max=500), no_identifiers]
-    )
+    energy = StringField("Energy (e.g. 20 mJ, 40 W)", validators=_free_text("energy"))
+    passes = BoundedIntegerField("Passes", validators=_in_range("passes"))
+    settings = StringField("Other settings", validators=_free_text("settings"))
     improvement = RadioField(
         "Improvement (quartile scale)",
         choices=options(IMPROVEMENT_SCALE),
@@ -280,18 +290,18 @@ class ReportForm(FlaskForm):
     )
     adverse_events = MultiCheckboxField("Adverse events", choices=options(ADVERSE_EVENTS))
     adverse_other = StringField(
-        "Other adverse event (describe)", validators=[Length(max=500), no_identifiers]
+        "Other adverse event (describe)", validators=_free_text("adverse_other", optional=False)
     )
     downtime_days = FiniteDecimalField(
-        "Downtime (days)", places=None, validators=[Optional(), NumberRange(0, 365)]
+        "Downtime (days)", places=None, validators=_in_range("downtime_days")
     )
     cost_per_session = FiniteDecimalField(
-        "Cost per session", places=None, validators=[Optional(), NumberRange(0, 1_000_000)]
+        "Cost per session", places=None, validators=_in_range("cost_per_session")
     )
     cost_per_course = FiniteDecimalField(
         "Cost per course (optional)",
         places=None,
-        validators=[Optional(), NumberRange(0, 10_000_000)],
+        validators=_in_range("cost_per_course"),
     )
     currency = StringField(
         "Currency (ISO code, e.g. USD)",
@@ -300,11 +310,11 @@ class ReportForm(FlaskForm):
         render_kw={"autocapitalize": "characters", "size": 4},
     )
     follow_up_months = FiniteDecimalField(
-        "Follow-up (months)", places=None, validators=[Optional(), NumberRange(0, 240)]
+        "Follow-up (months)", places=None, validators=_in_range("follow_up_months")
     )
     notes = TextAreaField(
         "Notes (no names, dates of birth, contact details or record numbers)",
-        validators=[Optional(), Length(max=5000), no_identifiers],
+        validators=_free_text("notes"),
     )
     protocol_pmid = StringField(
         "PMID of the protocol paper followed (optional)",
@@ -335,42 +345,20 @@ class ReportForm(FlaskForm):
             raise ValidationError("A PMID is a number, e.g. 31234567.")
 
     def to_input(self) -> ReportInput:
-        """Return the form's values as plain report input."""
-
-        def num(field: Field) -> float | None:
-            return None if field.data is None else float(field.data)
-
-        def text(field: Field) -> str | None:
-            return (field.data or "").strip() or None
-
-        return ReportInput(
-            treatment=self.treatment.data or "",
-            indication=self.indication.data or None,
-            indication_detail=text(self.indication_detail),
-            sessions=self.sessions.data,
-            interval_weeks=num(self.interval_weeks),
-            fitzpatrick=self.fitzpatrick.data,
-            age_band=self.age_band.data or None,
-            device=text(self.device),
-            needle_depth_mm=num(self.needle_depth_mm),
-            energy=text(self.energy),
-            passes=self.passes.data,
-            settings=text(self.settings),
-            improvement=self.improvement.data,
-            satisfaction=self.satisfaction.data,
-            adverse_events=list(self.adverse_events.data or []),
-            adverse_other=text(self.adverse_other),
-            downtime_days=num(self.downtime_days),
-            cost_per_session=num(self.cost_per_session),
-            cost_per_course=num(self.cost_per_course),
-            currency=text(self.currency),
-            follow_up_months=num(self.follow_up_months),
-            notes=text(self.notes),
-            protocol_pmid=text(self.protocol_pmid),
-            goodman_baron_before=self.goodman_baron_before.data,
-            goodman_baron_after=self.goodman_baron_after.data,
-            gais=self.gais.data,
-        )
+        """Return the form's values as plain report input (a field per ReportInput field)."""
+        values: dict[str, Any] = {}
+        for name, kind in FIELD_TYPES.items():
+            data = self[name].data
+            if kind is float:  # DecimalField gives a Decimal
+                values[name] = None if data is None else float(data)
+            elif kind is list:
+                values[name] = list(data or [])
+            elif kind is str:
+                values[name] = (data or "").strip() or None
+            else:
+                values[name] = data
+        values["treatment"] = values["treatment"] or ""
+        return ReportInput(**values)
 
 
 class HideForm(FlaskForm):

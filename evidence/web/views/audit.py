@@ -7,7 +7,7 @@ from sqlmodel import col, func, select
 
 from evidence import audit
 from evidence.db import get_session
-from evidence.models import AuditEntry
+from evidence.models import AuditEntry, Role
 from evidence.web.auth import roles_required
 
 bp = Blueprint("audit", __name__)
@@ -20,7 +20,7 @@ def init_app(app: Flask) -> None:
 
 
 @bp.get("/admin/audit")
-@roles_required("admin")
+@roles_required(Role.ADMIN)
 def index() -> str:
     """List audit entries, newest first, 50 a page."""
     session = get_session()

@@ -25,7 +25,7 @@ from sqlmodel import col, select
 from werkzeug.wrappers import Response
 
 from evidence.db import get_session
-from evidence.models import ROLES, OutcomeReport, User
+from evidence.models import ROLES, OutcomeReport, Role, User
 from evidence.web import auth, ratelimit
 from evidence.web.auth import AccountError, current_account, roles_required
 from evidence.web.forms import ChangePasswordForm, LoginForm, LogoutForm, RegisterForm, RoleForm
@@ -94,7 +94,7 @@ def register() -> Any:
     form = RegisterForm()
     if form.validate_on_submit():
         session = get_session()
-        role = "practitioner" if form.practitioner.data else "viewer"
+        role = Role.PRACTITIONER if form.practitioner.data else Role.VIEWER
         try:
             user = auth.create_user(
                 session,
@@ -198,7 +198,7 @@ def change_password() -> Any:
 
 
 @bp.get("/admin/users")
-@roles_required("admin")
+@roles_required(Role.ADMIN)
 def users() -> str:
     """List the accounts with their roles and report counts."""
     session = get_session()
@@ -214,7 +214,7 @@ def users() -> str:
 
 
 @bp.post("/admin/users/<int:user_id>/role")
-@roles_required("admin")
+@roles_required(Role.ADMIN)
 def set_role(user_id: int) -> Any:
     """Change one user's role."""
     session = get_session()

@@ -9,7 +9,7 @@ from werkzeug.wrappers import Response
 from evidence import queries
 from evidence.db import get_session
 from evidence.literature import curation, duplicates, extraction, retractions
-from evidence.models import Citation
+from evidence.models import Citation, Role
 from evidence.web.auth import current_account, roles_required
 from evidence.web.tables import citation_table
 
@@ -57,7 +57,7 @@ def _citation_or_404(pmid: str) -> Citation:
 
 
 @bp.post("/citations/<pmid>/links/<int:link_id>/status")
-@roles_required("curator")
+@roles_required(Role.CURATOR)
 def set_link_status(pmid: str, link_id: int) -> Response:
     """Include, exclude (with a reason) or return a link to candidate."""
     session = get_session()
@@ -82,7 +82,7 @@ def set_link_status(pmid: str, link_id: int) -> Response:
 
 
 @bp.post("/citations/<pmid>/links")
-@roles_required("curator")
+@roles_required(Role.CURATOR)
 def add_link(pmid: str) -> Response:
     """Link the citation to a treatment and/or indication, as included."""
     session = get_session()

@@ -17,7 +17,7 @@ from evidence.literature.extraction_forms import (
     form_to_record,
     record_to_formdata,
 )
-from evidence.models import Citation, Indication, OutcomeMeasure, Study, Treatment
+from evidence.models import Citation, Indication, OutcomeMeasure, Role, Study, Treatment
 from evidence.web.auth import current_account, roles_required
 
 bp = Blueprint("extraction", __name__)
@@ -55,7 +55,7 @@ def _choices(form: ExtractionForm) -> None:
 
 @bp.route("/citations/<pmid>/extraction", methods=["GET", "POST"])
 @bp.route("/citations/<pmid>/extraction/<int:study_id>", methods=["GET", "POST"])
-@roles_required("curator")
+@roles_required(Role.CURATOR)
 def edit(pmid: str, study_id: int | None = None) -> str | WzResponse:
     """Extract a new study from the citation, or edit an extracted one."""
     session = get_session()
@@ -115,7 +115,7 @@ def _flat_errors(form: ExtractionForm) -> dict[str, list[str]]:
 
 
 @bp.post("/citations/<pmid>/extraction/<int:study_id>/verify")
-@roles_required("curator")
+@roles_required(Role.CURATOR)
 def verify(pmid: str, study_id: int) -> WzResponse:
     """A second curator marks the extraction verified."""
     session = get_session()
@@ -139,7 +139,7 @@ def verify(pmid: str, study_id: int) -> WzResponse:
 
 
 @bp.route("/extraction/import", methods=["GET", "POST"])
-@roles_required("curator")
+@roles_required(Role.CURATOR)
 def upload() -> str | tuple[str, int]:
     """Import extraction rows from a CSV file (all or nothing)."""
     form = ExtractionUploadForm()

@@ -23,7 +23,7 @@ from wtforms.validators import InputRequired
 from evidence import queries
 from evidence.db import get_session
 from evidence.literature import digests, feeds, living
-from evidence.models import ROLES, SEARCH_SCHEDULES, SavedSearch
+from evidence.models import ROLES, SEARCH_SCHEDULES, Role, SavedSearch, SearchSchedule
 from evidence.web.auth import current_account, roles_required
 
 bp = Blueprint("living", __name__)
@@ -46,7 +46,7 @@ def schedule_form(search: SavedSearch) -> ScheduleForm:
 
 
 @bp.post("/searches/<int:search_id>/schedule")
-@roles_required("curator")
+@roles_required(Role.CURATOR)
 def schedule(search_id: int) -> BaseResponse:
     """Set how often the periodic task runs a saved search."""
     session = get_session()
@@ -58,12 +58,12 @@ def schedule(search_id: int) -> BaseResponse:
         problems = "; ".join(e for errors in form.errors.values() for e in errors)
         flash(f"Schedule not saved: {problems}", "error")
         return redirect(url_for("searches.index"))
-    living.set_schedule(session, search, form.schedule.data or "off")
+    living.set_schedule(session, search, form.schedule.data or SearchSchedule.OFF)
     session.commit()
     word = living.SCHEDULE_LABELS[search.schedule].lower()
     flash(
         f"Search {search_id} now runs {word}."
-        if search.schedule != "off"
+        if search.schedule != SearchSchedule.OFF
         else f"Search {search_id} is no longer scheduled.",
         "success",
     )

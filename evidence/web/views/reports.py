@@ -21,7 +21,7 @@ from sqlmodel import Session
 
 from evidence import queries
 from evidence.db import get_session
-from evidence.models import ADVERSE_EVENTS, ROLES, OutcomeReport, Treatment, User
+from evidence.models import ADVERSE_EVENTS, ROLES, OutcomeReport, Role, Treatment, User
 from evidence.practice import outcomes
 from evidence.practice import reports as data
 from evidence.web.auth import current_account, has_role, roles_required
@@ -67,7 +67,7 @@ def _report_or_404(session: Session, report_id: int) -> OutcomeReport:
     if report.hidden:
         account = current_account()
         own = account is not None and account.id == report.reporter_id
-        if not (own or has_role("curator")):
+        if not (own or has_role(Role.CURATOR)):
             abort(404, description="This report has been hidden by a curator.")
     return report
 
@@ -82,7 +82,7 @@ def _put_errors(form: ReportForm, errors: dict[str, list[str]]) -> None:
 
 
 @bp.route("/reports/new", methods=["GET", "POST"])
-@roles_required("practitioner")
+@roles_required(Role.PRACTITIONER)
 def new() -> Any:
     """The report form; saves a de-identified report and shows it."""
     session = get_session()
@@ -120,12 +120,12 @@ def detail(report_id: int) -> str:
         events=queries.adverse_events_by_report(session, [report.id]),
         history=data.history(session, report.id),
         can_edit=data.can_edit(report, current_account()),
-        hide_form=HideForm(formdata=None) if has_role("curator") else None,
+        hide_form=HideForm(formdata=None) if has_role(Role.CURATOR) else None,
     )
 
 
 @bp.route("/reports/<int:report_id>/edit", methods=["GET", "POST"])
-@roles_required("practitioner")
+@roles_required(Role.PRACTITIONER)
 def edit(report_id: int) -> Any:
     """Edit one's own report; every change is kept in its history."""
     session = get_session()
@@ -175,14 +175,14 @@ def _version(raw: Any) -> int | None:
 
 
 @bp.post("/reports/<int:report_id>/hide")
-@roles_required("curator")
+@roles_required(Role.CURATOR)
 def hide(report_id: int) -> Any:
     """Hide a report from pages and statistics, with a reason (never deleted)."""
     return _set_hidden(report_id, hidden=True)
 
 
 @bp.post("/reports/<int:report_id>/unhide")
-@roles_required("curator")
+@roles_required(Role.CURATOR)
 def unhide(report_id: int) -> Any:
     """Show a hidden report again, with a reason."""
     return _set_hidden(report_id, hidden=False)
@@ -208,7 +208,7 @@ def _set_hidden(report_id: int, *, hidden: bool) -> Any:
 
 
 @bp.get("/reports/mine")
-@roles_required("practitioner")
+@roles_required(Role.PRACTITIONER)
 def mine() -> str:
     """The practitioner's own reports, hidden ones included (with their reason)."""
     session = get_session()
@@ -239,7 +239,7 @@ def csv_template() -> Response:
 
 
 @bp.route("/reports/upload", methods=["GET", "POST"])
-@roles_required("practitioner")
+@roles_required(Role.PRACTITIONER)
 def upload() -> Any:
     """Upload a CSV of reports: every row is checked, and one bad row saves none."""
     form = UploadForm()
@@ -289,7 +289,7 @@ def build_panel(
     """Compute a treatment's report statistics and its filtered, paged report list."""
     assert treatment.id is not None
     flt = data.ReportFilter.from_args(
-        args, prefix=prefix, may_see_hidden=has_role("curator"), treatment=treatment.slug
+        args, prefix=prefix, may_see_hidden=has_role(Role.CURATOR), treatment=treatment.slug
     )
     rows_data = outcomes.report_data(session, treatment=treatment.slug)
     overall = outcomes.summarize(rows_data)
@@ -325,7 +325,7 @@ def build_panel(
         events=queries.adverse_events_by_report(session, [r.id for r in rows if r.id]),
         indications=queries.indications(session),
         hidden_count=data.count_hidden(session, treatment_id=treatment.id)
-        if has_role("curator")
+        if has_role(Role.CURATOR)
         else 0,
     )
 
@@ -349,7 +349,7 @@ def index() -> str:
     treatment = queries.treatment_by_slug(session, treatment_slug) if treatment_slug else None
     flt = data.ReportFilter.from_args(
         request.args,
-        may_see_hidden=has_role("curator"),
+        may_see_hidden=has_role(Role.CURATOR),
         treatment=treatment.slug if treatment else None,
     )
     total = data.count_reports(session, flt)

@@ -12,7 +12,7 @@ from wtforms.validators import Length, Optional
 from evidence import queries
 from evidence.db import get_session
 from evidence.literature import duplicates, prisma, screening
-from evidence.models import Citation
+from evidence.models import Citation, Decision, DuplicateState, Role
 from evidence.output import charts
 from evidence.web.auth import current_account, roles_required
 
@@ -108,7 +108,7 @@ def index() -> str:
     return render_template(
         "screening/index.html",
         cells=screening.cell_summaries(session),
-        pending_duplicates=duplicates.state_counts(session).get("pending", 0),
+        pending_duplicates=duplicates.state_counts(session).get(DuplicateState.PENDING, 0),
     )
 
 
@@ -168,14 +168,14 @@ def _render_queue(
 
 
 @bp.get("/screening/<treatment>/<indication>")
-@roles_required("curator")
+@roles_required(Role.CURATOR)
 def queue(treatment: str, indication: str) -> tuple[str, int]:
     """The curator's screening queue: one candidate at a time, with its abstract."""
     return _render_queue(_cell_or_404(treatment, indication))
 
 
 @bp.post("/screening/<treatment>/<indication>/decide")
-@roles_required("curator")
+@roles_required(Role.CURATOR)
 def decide(treatment: str, indication: str) -> BaseResponse | tuple[str, int]:
     """Record include, maybe or exclude on one record."""
     cell = _cell_or_404(treatment, indication)
@@ -185,12 +185,12 @@ def decide(treatment: str, indication: str) -> BaseResponse | tuple[str, int]:
     if "x-exclude" in request.form:
         exclude_form = ExcludeForm(prefix="x")
         valid, raw_id = exclude_form.validate(), exclude_form.link_id.data or ""
-        decision = "exclude"
+        decision = Decision.EXCLUDE
         reason_code, reason_free = exclude_form.reason_code.data, exclude_form.reason_text.data
     else:
         decide_form = DecideForm(prefix="d")
         valid, raw_id = decide_form.validate(), decide_form.link_id.data or ""
-        decision = "maybe" if "d-maybe" in request.form else "include"
+        decision = Decision.MAYBE if "d-maybe" in request.form else Decision.INCLUDE
     if not valid or not raw_id.isdigit():
         flash("The form was not complete or has expired; try again.", "error")
         return _render_queue(cell, exclude_form=exclude_form, status=400)
@@ -209,13 +209,17 @@ def decide(treatment: str, indication: str) -> BaseResponse | tuple[str, int]:
         flash(str(exc), "error")
         return _render_queue(cell, exclude_form=exclude_form, status=400)
     session.commit()
-    words = {"include": "Included", "exclude": "Excluded", "maybe": "Marked maybe"}[decision]
+    words = {
+        Decision.INCLUDE: "Included",
+        Decision.EXCLUDE: "Excluded",
+        Decision.MAYBE: "Marked maybe",
+    }[decision]
     flash(f"{words}: record {row.link_id}. Press u or use Undo to take it back.", "success")
     return redirect(_queue_url(cell))
 
 
 @bp.post("/screening/<treatment>/<indication>/undo")
-@roles_required("curator")
+@roles_required(Role.CURATOR)
 def undo(treatment: str, indication: str) -> BaseResponse:
     """Reverse the curator's latest decision in this project (the reversal is recorded)."""
     cell = _cell_or_404(treatment, indication)
@@ -236,7 +240,7 @@ def undo(treatment: str, indication: str) -> BaseResponse:
 
 
 @bp.post("/screening/<treatment>/<indication>/settings")
-@roles_required("curator")
+@roles_required(Role.CURATOR)
 def settings(treatment: str, indication: str) -> BaseResponse:
     """Switch the project between one and two reviewers."""
     cell = _cell_or_404(treatment, indication)
@@ -259,7 +263,7 @@ def settings(treatment: str, indication: str) -> BaseResponse:
 
 
 @bp.get("/screening/<treatment>/<indication>/conflicts")
-@roles_required("curator")
+@roles_required(Role.CURATOR)
 def conflicts(treatment: str, indication: str) -> str:
     """Records two reviewers decided differently, for a third curator to resolve."""
     cell = _cell_or_404(treatment, indication)
@@ -278,7 +282,7 @@ def conflicts(treatment: str, indication: str) -> str:
 
 
 @bp.post("/screening/<treatment>/<indication>/resolve/<int:link_id>")
-@roles_required("curator")
+@roles_required(Role.CURATOR)
 def resolve(treatment: str, indication: str, link_id: int) -> BaseResponse:
     """Record a third curator's resolution; it becomes the record's status."""
     cell = _cell_or_404(treatment, indication)
@@ -288,7 +292,7 @@ def resolve(treatment: str, indication: str, link_id: int) -> BaseResponse:
     if not form.validate():
         flash("The form was not complete or has expired; try again.", "error")
         return redirect(back)
-    decision = "exclude" if form.exclude.data else "include"
+    decision = Decision.EXCLUDE if form.exclude.data else Decision.INCLUDE
     try:
         screening.resolve(
             session,
@@ -347,23 +351,23 @@ def prisma_download(treatment: str, indication: str, fmt: str) -> Response:
 
 
 @bp.get("/duplicates")
-@roles_required("curator")
+@roles_required(Role.CURATOR)
 def duplicates_page() -> str:
     """Near-duplicates to decide, and the record of merged, kept and linked pairs."""
     session = get_session()
     rows = duplicates.pairs(session)
-    pending = [r for r in rows if r.pair.state == "pending"]
+    pending = [r for r in rows if r.pair.state == DuplicateState.PENDING]
     forms = {r.pair.id: DuplicateForm(prefix=f"p{r.pair.id}", formdata=None) for r in pending}
     return render_template(
         "screening/duplicates.html",
         pending=pending,
-        decided=[r for r in rows if r.pair.state != "pending"],
+        decided=[r for r in rows if r.pair.state != DuplicateState.PENDING],
         forms=forms,
     )
 
 
 @bp.post("/duplicates/<int:pair_id>")
-@roles_required("curator")
+@roles_required(Role.CURATOR)
 def decide_duplicate(pair_id: int) -> BaseResponse:
     """Merge a near-duplicate pair or keep it separate (who and when are recorded)."""
     session = get_session()
@@ -383,13 +387,17 @@ def decide_duplicate(pair_id: int) -> BaseResponse:
         flash(str(exc), "error")
         return redirect(url_for("screening.duplicates_page"))
     session.commit()
-    verb = "merged into the kept record" if pair.state == "merged" else "kept as a separate record"
+    verb = (
+        "merged into the kept record"
+        if pair.state == DuplicateState.MERGED
+        else "kept as a separate record"
+    )
     flash(f"PMID {pair.other_pmid} {verb}.", "success")
     return redirect(url_for("screening.duplicates_page"))
 
 
 @bp.get("/duplicates.csv")
-@roles_required("curator")
+@roles_required(Role.CURATOR)
 def duplicates_csv() -> Response:
     """Every duplicate pair and its decision, as CSV."""
     response = Response(

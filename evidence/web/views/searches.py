@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response
 from evidence import jobs, queries
 from evidence.db import get_session
 from evidence.literature import living
-from evidence.models import FetchJob, Indication, SavedSearch, Treatment
+from evidence.models import FetchJob, Indication, JobKind, Role, SavedSearch, Treatment
 from evidence.web.auth import current_account, has_role, roles_required
 
 bp = Blueprint("searches", __name__)
@@ -77,12 +77,12 @@ def index() -> str:
         treatment=treatment,
         treatments=queries.treatments(session),
         indications=queries.indications(session),
-        can_run=has_role("curator"),
+        can_run=has_role(Role.CURATOR),
     )
 
 
 @bp.post("/searches")
-@roles_required("curator")
+@roles_required(Role.CURATOR)
 def create() -> Response:
     """Save a new query for a treatment (and optionally an indication)."""
     session = get_session()
@@ -107,7 +107,7 @@ def create() -> Response:
 
 
 @bp.post("/searches/<int:search_id>/run")
-@roles_required("curator")
+@roles_required(Role.CURATOR)
 def run(search_id: int) -> Response:
     """Start (or resume) the search's background job and show its progress."""
     session = get_session()
@@ -127,7 +127,7 @@ def _job_or_404(job_id: int) -> FetchJob:
     job = get_session().get(FetchJob, job_id)
     if job is None:
         abort(404, description="No such job.")
-    if job.kind == "import" and not has_role("curator"):
+    if job.kind == JobKind.IMPORT and not has_role(Role.CURATOR):
         abort(403, description="File imports are shown to curators only.")
     return job
 
@@ -152,7 +152,7 @@ IMPORT_SUFFIXES = (".xml", ".xml.gz", ".gz", ".nbib", ".txt", ".medline")
 
 
 @bp.get("/searches/import")
-@roles_required("curator")
+@roles_required(Role.CURATOR)
 def import_form() -> str:
     """The upload form for PubMed XML, MEDLINE (.nbib) and PMID-list files."""
     session = get_session()
@@ -165,7 +165,7 @@ def import_form() -> str:
 
 
 @bp.post("/searches/import")
-@roles_required("curator")
+@roles_required(Role.CURATOR)
 def import_upload() -> Response | tuple[str, int]:
     """Store an uploaded file under instance/uploads and import it as a background job."""
     import uuid
