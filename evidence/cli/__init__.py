@@ -133,7 +133,7 @@ def serve(
 ) -> None:
     """Serve the app in production: gunicorn worker processes, or waitress where it cannot run.
 
-    No debug, no reloader. Rate limits and caches are shared by the workers (Redis when
+    No debug, no reloader. The rate-limit counts are shared by the workers (Redis when
     EVIDENCE_REDIS_URL is set, otherwise the database).
     """
     from evidence.web import server as servers
