@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, Integer, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 # Fixed vocabularies are StrEnums stored as short strings (portable on SQLite and PostgreSQL;
@@ -698,6 +698,36 @@ class AuditEntry(SQLModel, table=True):
     row_id: str | None = Field(default=None, max_length=60)
     fields: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     origin: str | None = Field(default=None, max_length=300)  # "POST /reports/new", "cli"
+
+
+# --- rate limits (issue 10: several web processes share one count) -----------------------
+# Without Redis, Flask-Limiter's counts live in these two tables (evidence/web/limitstore.py),
+# so every gunicorn worker sees the same failed logins. Written with Core statements on their
+# own connection: not ORM writes, so not in the audit log (a count is not a user's change).
+
+
+class RateLimitEntry(SQLModel, table=True):
+    """One counted hit of a moving-window limit: `key` names the limit and who it counts."""
+
+    __tablename__ = "rate_limit_entry"
+    __table_args__ = (Index("ix_rate_limit_entry_key_at", "key", "at"),)
+    # 64-bit on PostgreSQL (the API limit counts every request); SQLite's rowid is 64-bit.
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
+    )
+    key: str = Field(max_length=1024)
+    at: float  # seconds since the epoch
+    expires_at: float = Field(index=True)  # at + the limit's window: purged after it
+
+
+class RateLimitCounter(SQLModel, table=True):
+    """A fixed-window counter (the strategy limits calls `incr`), expiring at `expires_at`."""
+
+    __tablename__ = "rate_limit_counter"
+    key: str = Field(primary_key=True, max_length=1024)
+    count: int = 0
+    expires_at: float = Field(index=True)
 
 
 # --- full-text search (issue 10; migration 0006_fulltext_search) ------------------------

@@ -104,27 +104,59 @@ def db_restore(path: Path, yes: bool) -> None:
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--threads", default=8, show_default=True, type=int)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes (gunicorn) [default: one per CPU].",
+)
+@click.option(
+    "--threads", default=8, show_default=True, type=click.IntRange(min=1), help="Per process."
+)
+@click.option(
+    "--server",
+    type=click.Choice(["auto", "gunicorn", "waitress"]),
+    default="auto",
+    show_default=True,
+    help="auto: gunicorn where it runs (POSIX), waitress (one process) elsewhere.",
+)
 @click.option(
     "--worker/--no-worker",
     default=True,
     show_default=True,
-    help="Run the background job consumer in this process (use --no-worker when separate "
-    "`evidence worker` processes serve the queue).",
+    help="Run the background job consumer (one, whatever --workers says; use --no-worker "
+    "when separate `evidence worker` processes serve the queue).",
 )
 @with_appcontext
-def serve(host: str, port: int, threads: int, worker: bool) -> None:
-    """Serve the app with waitress (a production WSGI server; no debug, no reloader)."""
-    import waitress
+def serve(
+    host: str, port: int, workers: int | None, threads: int, server: str, worker: bool
+) -> None:
+    """Serve the app in production: gunicorn worker processes, or waitress where it cannot run.
+
+    No debug, no reloader. The rate-limit counts are shared by the workers (Redis when
+    EVIDENCE_REDIS_URL is set, otherwise the database).
+    """
+    from evidence.web import server as servers
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    if worker:
-        from evidence import jobs
-
-        jobs.start_embedded_consumer(app)
-        click.echo("Background jobs run in this process (embedded queue consumer).")
-    click.echo(f"Serving the evidence tracker on http://{host}:{port}/")
-    waitress.serve(app, host=host, port=port, threads=threads)
+    reason = servers.gunicorn_unusable()
+    if server == "gunicorn" and reason:
+        raise click.ClickException(f"cannot serve with gunicorn: {reason}")
+    if server == "waitress" or reason:
+        if reason:
+            click.echo(f"Serving with waitress: {reason}.", err=True)
+        if workers and workers > 1:
+            click.echo("waitress runs one process: --workers is ignored.", err=True)
+        servers.serve_waitress(app, host=host, port=port, threads=threads, consumer=worker)
+        return
+    servers.serve_gunicorn(
+        app,
+        host=host,
+        port=port,
+        workers=workers or servers.default_workers(),
+        threads=threads,
+        consumer=worker,
+    )
 
 
 @main.group()

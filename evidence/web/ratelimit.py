@@ -1,9 +1,9 @@
 """Rate limits (Flask-Limiter) on login, registration, API tokens and the API.
 
-Counts live in Redis when EVIDENCE_REDIS_URL is set, so every worker process shares them;
-otherwise in memory, shared by the threads of the one `evidence serve` (waitress) process.
-limits offers no database- or file-backed storage, so running several web processes
-without Redis gives each its own counts: set EVIDENCE_REDIS_URL for that.
+Counts live where every web process sees them: in Redis when EVIDENCE_REDIS_URL is set,
+otherwise in the app's own database (evidence/web/limitstore.py), so the gunicorn workers of
+`evidence serve` share one count whichever worker answers. RATELIMIT_STORAGE_URI overrides
+both (e.g. `memory://`, one count per process: only for a single process).
 
 Failed logins are counted per client address *and* account, in tiers that back off
 (a minute after 5 failures, a quarter of an hour after 10, an hour after 20), so an
@@ -68,18 +68,31 @@ def failed_login(response: Any) -> bool:
 
 
 def init_app(app: Flask) -> Limiter:
-    """Give the app its limiter (Redis when configured) and apply every view's limits.
+    """Give the app its limiter (Redis, else the app's database) and apply every view's limits.
 
     Called once the blueprints are registered, so every marked view is found.
     """
-    storage = app.config.get("RATELIMIT_STORAGE_URI") or app.config.get("REDIS_URL") or "memory://"
+    from evidence.db import get_engine
+    from evidence.web import limitstore  # registers the evidence+sql:// storage with limits
+
+    storage = (
+        app.config.get("RATELIMIT_STORAGE_URI")
+        or app.config.get("REDIS_URL")
+        or f"{limitstore.SCHEME}://"
+    )
+    # Only the SQL storage takes the engine (a callable: the engine is made on first use).
+    options: dict[str, Any] = (
+        {"engine": lambda: get_engine(app)} if storage.startswith(f"{limitstore.SCHEME}:") else {}
+    )
     limiter = Limiter(
         get_remote_address,
         storage_uri=storage,
+        storage_options=options,
         key_prefix=app.config.get("RATELIMIT_KEY_PREFIX") or "evidence-limits",
         strategy="moving-window",
         headers_enabled=True,
-        # The limiter never takes the site down with it: if Redis is unreachable, count in memory.
+        # The limiter never takes the site down with it: if its storage is unreachable, count
+        # in memory until it answers again.
         in_memory_fallback_enabled=True,
     )
     limiter.init_app(app)

@@ -1,5 +1,6 @@
 """Rate limits (Flask-Limiter): failed logins per address and account with backoff,
-registration, token creation and the API; counts shared through Redis when configured."""
+registration, token creation and the API; counts shared by every process through the app's
+database (SQLite and PostgreSQL), or through Redis when configured."""
 
 from __future__ import annotations
 
@@ -7,17 +8,27 @@ import os
 import re
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import text
 
+from evidence.db import get_engine
+from evidence.web.limitstore import SQLStorage
 from tests.conftest import csrf_token, make_test_app
 from tests.evidence.web.test_auth import PASSWORD, make_user, register, user_row
 
 ATTACKER = "203.0.113.7"
 OWNER = "198.51.100.20"
+
+
+@pytest.fixture
+def app(any_app: Flask) -> Flask:
+    """Every test here runs on SQLite and on PostgreSQL: the counts live in that database."""
+    return any_app
 
 
 def login_from(client: FlaskClient, address: str, email: str, password: str) -> Any:
@@ -143,3 +154,67 @@ def test_counts_are_shared_through_redis(tmp_path: Any, sqlite_template: Any) ->
     assert type(limiter.storage).__name__ == "RedisStorage"
     refused = login_from(second.test_client(), ATTACKER, "doc@example.org", PASSWORD)
     assert refused.status_code == 429
+
+
+def test_counts_are_shared_through_the_database(app: Flask) -> None:
+    """Without Redis, two app processes on one database share the failed-login count."""
+    app.config["LOGIN_PAIR_LIMIT"] = "3 per minute"
+    make_user(app, "doc@example.org", "practitioner")
+    for _ in range(3):
+        response = login_from(app.test_client(), ATTACKER, "doc@example.org", "wrong one!")
+        assert response.status_code == 401
+    # A second worker process: a new app object with its own limiter, the same database.
+    second = make_test_app(app.config["DATABASE_URL"], LOGIN_PAIR_LIMIT="3 per minute")
+    assert isinstance(second.extensions["evidence_limiter"].storage, SQLStorage)
+    try:
+        refused = login_from(second.test_client(), ATTACKER, "doc@example.org", PASSWORD)
+        assert refused.status_code == 429 and 0 < int(refused.headers["Retry-After"]) <= 60
+    finally:
+        with second.app_context():
+            get_engine().dispose()
+
+
+def _storage(app: Flask) -> SQLStorage:
+    storage = app.extensions["evidence_limiter"].storage
+    assert isinstance(storage, SQLStorage)
+    return storage
+
+
+def test_database_counts_admit_exactly_the_limit_under_concurrency(app: Flask) -> None:
+    """Many clients hitting one limit at once: exactly `limit` get through, never one more."""
+    storage = _storage(app)
+    key = f"race-{uuid.uuid4().hex}"
+
+    def attempt(_: int) -> bool:
+        return bool(storage.acquire_entry(key, 10, 60))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        admitted = list(pool.map(attempt, range(40)))
+    assert admitted.count(True) == 10
+    start, count = storage.get_moving_window(key, 10, 60)
+    assert count == 10 and time.time() - 60 < start <= time.time()
+
+
+def test_database_window_moves_and_old_hits_are_deleted(app: Flask) -> None:
+    """A hit older than its window no longer counts, and its row is deleted."""
+    storage = _storage(app)
+    assert storage.acquire_entry("moving", 2, 1) and storage.acquire_entry("moving", 2, 1)
+    assert not storage.acquire_entry("moving", 2, 1)
+    time.sleep(1.1)
+    assert storage.get_moving_window("moving", 2, 1)[1] == 0
+    assert storage.acquire_entry("moving", 2, 1)
+    with app.app_context(), get_engine().connect() as conn:
+        rows = conn.execute(text("SELECT count(*) FROM rate_limit_entry WHERE key = 'moving'"))
+        assert rows.scalar_one() == 1
+
+
+def test_database_fixed_window_counters(app: Flask) -> None:
+    """The fixed-window calls of limits' storage interface count, expire and clear."""
+    storage = _storage(app)
+    assert [storage.incr("fixed", 1), storage.incr("fixed", 1, amount=2)] == [1, 3]
+    assert storage.get("fixed") == 3 and storage.get_expiry("fixed") > time.time()
+    time.sleep(1.1)
+    assert storage.get("fixed") == 0
+    assert storage.incr("fixed", 60) == 1  # a new window starts from the expired one
+    storage.clear("fixed")
+    assert storage.get("fixed") == 0 and storage.check()
