@@ -589,23 +589,90 @@ def test_export_page_offers_every_format_and_column(client: Any) -> None:
         assert f'name="{name}"' in page
 
 
-def test_ris_lines_are_exactly_what_rispy_writes(tricky_app: Flask) -> None:
-    """RIS is written line by line for speed: byte for byte what rispy's writer makes."""
-    with tricky_app.app_context(), Session(get_engine()) as session:
-        records = list(exports.iter_citations(session, queries.CitationFilter(status="any")))
-    assert len(records) == len(expected_records())
-    ours = "".join(exports.write_ris(records))
-    theirs = rispy.dumps(
-        [exports.ris_entry(r) for r in records], implementation=exports.PlainRisWriter
-    )
-    assert ours == theirs.rstrip("\n") + "\n\n"
+def test_ris_is_rispys_plain_output(tricky_app: Flask) -> None:
+    """One reference per citation, each ended by 'ER  - ' and a blank line, no counter lines."""
+    data = export_bytes(tricky_app, "ris", status="any").decode("utf-8")
+    references = data.split("ER  - \n\n")
+    assert references[-1] == ""  # the file ends with the last reference's blank line
+    assert len(references) - 1 == len(expected_records())
+    for reference in references[:-1]:
+        assert reference.startswith("TY  - JOUR\n")
+        # rispy's stock writer puts '1.', '2.' ... before each reference: not part of RIS.
+        assert all(re.fullmatch(r"[A-Z][A-Z0-9]  - .*", line) for line in reference.splitlines())
     # Suffixes, collective authors, expanded pages: the cases a careless writer gets wrong.
     for line in ("AU  - English, RS, Jr\n", "AU  - Split-Face Study Group\n", "EP  - 1129\n"):
-        assert line in ours
+        assert line in data
+    # Two references in one stream, across a chunk boundary, read back as two.
+    with tricky_app.app_context(), Session(get_engine()) as session:
+        records = list(exports.iter_citations(session, queries.CitationFilter(status="any")))
+    many = "".join(exports.write_ris(records * 200))
+    assert [e["accession_number"] for e in rispy.loads(many)] == [r.pmid for r in records * 200]
+
+
+def records_from_tables(session: Session, pmid: str) -> exports.CitationRecord:
+    """Read one citation's record the plain way, table by table through the ORM."""
+    c = session.exec(select(Citation).where(Citation.pmid == pmid)).one()
+
+    def rows(model: Any) -> list[Any]:
+        return list(
+            session.exec(select(model).where(model.citation_id == c.id).order_by(model.position))
+        )
+
+    idents = list(
+        session.exec(
+            select(CitationIdentifier)
+            .where(CitationIdentifier.citation_id == c.id)
+            .order_by(CitationIdentifier.id)
+        )
+    )
+    links = list(
+        session.exec(
+            select(CitationLink)
+            .where(
+                CitationLink.citation_id == c.id, CitationLink.status.in_(["included", "candidate"])
+            )
+            .order_by(CitationLink.id)
+        )
+    )
+    treatments = {t.id: exports.Named(t.slug, t.name) for t in session.exec(select(Treatment))}
+    indications = {i.id: exports.Named(i.slug, i.name) for i in session.exec(select(Indication))}
+    return exports.CitationRecord(
+        pmid=c.pmid,
+        title=c.title,
+        abstract=c.abstract,
+        journal=c.journal,
+        journal_abbrev=c.journal_abbrev,
+        year=c.year,
+        pub_date=c.pub_date,
+        volume=c.volume,
+        issue=c.issue,
+        pages=c.pages,
+        doi=c.doi or next((i.value for i in idents if i.id_type == "doi"), None),
+        pmcid=c.pmcid or next((i.value for i in idents if i.id_type in ("pmc", "pmcid")), None),
+        language=c.language,
+        evidence_level=c.evidence_level,
+        evidence_rule=c.evidence_rule,
+        retraction_status=c.retraction_status,
+        authors=[
+            exports.Author(a.last_name, a.fore_name, a.initials, a.suffix, a.collective_name)
+            for a in rows(CitationAuthor)
+        ],
+        publication_types=[p.name for p in rows(CitationPublicationType)],
+        mesh_terms=[
+            exports.mesh_label(m.descriptor, m.qualifiers, m.major) for m in rows(CitationMesh)
+        ],
+        keywords=[k.keyword for k in rows(CitationKeyword)],
+        treatments=list(
+            dict.fromkeys(treatments[link.treatment_id] for link in links if link.treatment_id)
+        ),
+        indications=list(
+            dict.fromkeys(indications[link.indication_id] for link in links if link.indication_id)
+        ),
+    )
 
 
 def test_one_query_per_batch_gives_the_records_the_tables_hold(tricky_app: Flask) -> None:
-    """Aggregated loading (one query per batch) equals reading each related table's rows."""
+    """The aggregating query per batch equals reading each related table's rows."""
     with tricky_app.app_context(), Session(get_engine()) as session:
         ids = [
             row[0]
@@ -615,8 +682,7 @@ def test_one_query_per_batch_gives_the_records_the_tables_hold(tricky_app: Flask
         ]
         loader = exports.RecordLoader(session, statuses=("included", "candidate"))
         aggregated = loader.load(ids)
-        by_table = loader.load_by_table(ids)
-    assert aggregated == by_table
+        assert aggregated == [records_from_tables(session, r.pmid) for r in aggregated]
     assert len(aggregated) == len(expected_records())
     tricky = next(r for r in aggregated if r.pmid == "99000001")
     assert tricky.mesh_terms == ["Acne Vulgaris/*therapy/complications", "*Needles"]
@@ -625,8 +691,8 @@ def test_one_query_per_batch_gives_the_records_the_tables_hold(tricky_app: Flask
     assert [t.slug for t in tricky.treatments] == ["microneedling"]
 
 
-def test_values_holding_the_separators_are_exported_as_stored(any_app: Flask) -> None:
-    """Separator characters, empty strings and a missing last name survive aggregation."""
+def test_values_holding_control_characters_are_exported_as_stored(any_app: Flask) -> None:
+    """Control characters, empty strings and a missing last name survive aggregation."""
     with any_app.app_context(), session_scope() as session:
         c = Citation(pmid="99000003", title="Separators", year=2020, evidence_rule="test")
         session.add(c)
@@ -639,6 +705,7 @@ def test_values_holding_the_separators_are_exported_as_stored(any_app: Flask) ->
                 CitationAuthor(citation_id=cid, position=1, last_name="Un\x1fit", initials="B"),
                 CitationAuthor(citation_id=cid, position=2, last_name="", fore_name="Cher"),
                 CitationAuthor(citation_id=cid, position=3, fore_name="Mononym"),
+                CitationAuthor(citation_id=cid, position=4, last_name='Quo"te, [x]', initials="Q"),
                 CitationPublicationType(citation_id=cid, position=0, name="Type\x1eSplit"),
                 CitationKeyword(citation_id=cid, position=0, keyword="key\x1fword"),
                 CitationMesh(
@@ -647,22 +714,21 @@ def test_values_holding_the_separators_are_exported_as_stored(any_app: Flask) ->
             ]
         )
     with any_app.app_context(), Session(get_engine()) as session:
-        loader = exports.RecordLoader(session)
-        (record,) = loader.load([cid])
-        assert record == loader.load_by_table([cid])[0]
-    assert [a.last_name for a in record.authors] == ["Ro\x1ee", "Un\x1fit", "", None]
+        (record,) = exports.RecordLoader(session).load([cid])
+        assert record == records_from_tables(session, "99000003")
+    assert [a.last_name for a in record.authors] == ["Ro\x1ee", "Un\x1fit", "", None, 'Quo"te, [x]']
     assert record.publication_types == ["Type\x1eSplit"]
     assert record.keywords == ["key\x1fword"]
     assert record.mesh_terms == ["*Skin\x1f"]
-    # Each kind of value on its own is caught too, not only all of them together.
+    # Positions decide the order, not the order the rows were stored in.
     with any_app.app_context(), session_scope() as session:
-        for pos, text in enumerate(("Plain", "Ty\x1epe")):
-            session.add(CitationPublicationType(citation_id=cid, position=pos + 1, name=text))
+        for pos, text in ((2, "Third"), (1, "Second")):
+            session.add(CitationPublicationType(citation_id=cid, position=pos, name=text))
     with any_app.app_context(), Session(get_engine()) as session:
-        loader = exports.RecordLoader(session, parts=["publication_types"])
-        (record,) = loader.load([cid])
-    assert record.publication_types == ["Type\x1eSplit", "Plain", "Ty\x1epe"]
-    # An empty last name alone (no separator anywhere) stays empty, not missing.
+        (record,) = exports.RecordLoader(session, parts=["publication_types"]).load([cid])
+    assert record.publication_types == ["Type\x1eSplit", "Second", "Third"]
+    assert record.authors == []  # a part not asked for is not read
+    # An empty last name alone stays empty, not missing.
     with any_app.app_context(), session_scope() as session:
         other = Citation(pmid="99000004", title="Empty", evidence_rule="test")
         session.add(other)

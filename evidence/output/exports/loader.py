@@ -1,0 +1,372 @@
+"""The one citation loader: ordered ids streamed in batches, one aggregating query per batch.
+
+Every export, and the API, reads citations through `RecordLoader`. A batch of ids costs one
+SQLAlchemy Core `select()`: the citation row with, per related table, a correlated
+subquery that aggregates the citation's rows (authors, MeSH headings, publication types,
+keywords, links) into a JSON array in position order. JSON keeps every value exactly as
+stored, separators, empty strings and NULLs included. The ids come from the table's query
+with `yield_per`, which streams them (a server-side cursor on PostgreSQL) instead of
+fetching them all.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from json import loads
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    String,
+    Table,
+    Text,
+    any_,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal,
+    literal_column,
+    select,
+    type_coerce,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
+from sqlalchemy.sql import Select
+from sqlmodel import Session, col
+from sqlmodel import select as orm_select
+
+from evidence import queries
+from evidence.literature import search
+from evidence.literature.pmidorder import pmid_desc
+from evidence.models import (
+    Citation,
+    CitationAbstractSection,
+    CitationAuthor,
+    CitationIdentifier,
+    CitationKeyword,
+    CitationLink,
+    CitationMesh,
+    CitationPublicationType,
+    Indication,
+    Treatment,
+)
+
+from .records import Author, CitationRecord, ExportError, Named, mesh_label
+
+BATCH_SIZE = 1000
+
+CITATION: Table = Citation.__table__  # type: ignore[attr-defined]
+AUTHOR: Table = CitationAuthor.__table__  # type: ignore[attr-defined]
+MESH: Table = CitationMesh.__table__  # type: ignore[attr-defined]
+PTYPE: Table = CitationPublicationType.__table__  # type: ignore[attr-defined]
+KEYWORD: Table = CitationKeyword.__table__  # type: ignore[attr-defined]
+IDENTIFIER: Table = CitationIdentifier.__table__  # type: ignore[attr-defined]
+SECTION: Table = CitationAbstractSection.__table__  # type: ignore[attr-defined]
+LINK: Table = CitationLink.__table__  # type: ignore[attr-defined]
+
+# What a record holds beyond the citation row; an export of a few CSV columns reads only
+# the parts its columns need.
+RECORD_PARTS = (
+    "authors",
+    "publication_types",
+    "keywords",
+    "mesh_terms",
+    "identifiers",
+    "abstract",
+    "links",
+)
+# The citation columns, in CitationRecord's positional order.
+CITATION_FIELDS = (
+    "pmid",
+    "title",
+    "abstract",
+    "journal",
+    "journal_abbrev",
+    "year",
+    "pub_date",
+    "volume",
+    "issue",
+    "pages",
+    "doi",
+    "pmcid",
+    "language",
+    "evidence_level",
+    "evidence_rule",
+    "retraction_status",
+)
+AUTHOR_FIELDS = ("last_name", "fore_name", "initials", "suffix", "collective_name")
+
+
+def link_statuses(flt: queries.CitationFilter) -> tuple[str, ...]:
+    """Return the link statuses whose treatments and indications an export names.
+
+    A table of candidates names the candidate links; "any" names included and candidate
+    links (an excluded link says the citation is *not* about that treatment).
+    """
+    if flt.status in ("candidate", "excluded", "included"):
+        return (flt.status,)
+    return ("included", "candidate")
+
+
+def ordered_ids_query(flt: queries.CitationFilter) -> Select[Any]:
+    """Return the filter's citation ids in the table's order (newest first)."""
+    ids = queries.citation_ids_query(flt).subquery()
+    return (
+        orm_select(Citation.id)
+        .where(col(Citation.id).in_(orm_select(ids.c.id)))
+        .order_by(col(Citation.year).desc().nulls_last(), *pmid_desc())
+    )
+
+
+def _json_array(
+    dialect: str,
+    table: Table,
+    columns: Sequence[str],
+    element: Callable[[list[Any]], ColumnElement[Any]],
+    order: str = "position",
+) -> ColumnElement[Any]:
+    """Return a correlated subquery: a JSON array of `element` over a citation's rows, in order.
+
+    `element` builds one array item from the row's `columns`, given in that order.
+    """
+    if dialect == "postgresql":
+        item = element([table.c[name] for name in columns])
+        agg = func.json_agg(aggregate_order_by(item, table.c[order]))
+        return select(agg).where(table.c.citation_id == CITATION.c.id).scalar_subquery()
+    # SQLite before 3.44 has no ORDER BY inside an aggregate: json_group_array keeps the
+    # order of an ordered subquery (SQLite never flattens an ordered subquery into an
+    # aggregate, so the rows arrive in that order).
+    rows = (
+        select(*(table.c[name] for name in columns))
+        .where(table.c.citation_id == CITATION.c.id)
+        .order_by(table.c[order])
+        .correlate(CITATION)
+        .subquery()
+    )
+    item = element([rows.c[name] for name in columns])
+    return select(func.json_group_array(item)).scalar_subquery()
+
+
+def _json_row(dialect: str, *values: Any) -> ColumnElement[Any]:
+    """Return a JSON array of these values: one aggregated item."""
+    return func.json_build_array(*values) if dialect == "postgresql" else func.json_array(*values)
+
+
+def _fallback_identifier(column: str, types: Sequence[str]) -> ColumnElement[Any]:
+    """Return the first identifier of these types where the citation's own column is empty."""
+    first = (
+        select(IDENTIFIER.c.value)
+        .where(IDENTIFIER.c.citation_id == CITATION.c.id, IDENTIFIER.c.id_type.in_(types))
+        .order_by(IDENTIFIER.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    own = CITATION.c[column]
+    return case((own.is_(None) | (own == ""), first))
+
+
+def _sections_text(dialect: str) -> ColumnElement[Any]:
+    """Return the abstract rebuilt from its sections ('LABEL: text' joined by spaces)."""
+    text = case(
+        (SECTION.c.label != "", SECTION.c.label + ": " + SECTION.c.text), else_=SECTION.c.text
+    )
+    if dialect == "postgresql":
+        space: ColumnElement[Any] = aggregate_order_by(literal_column("' '"), SECTION.c.position)
+        agg = func.string_agg(text, space, type_=String)
+        joined = select(agg).where(SECTION.c.citation_id == CITATION.c.id).scalar_subquery()
+    else:
+        rows = (
+            select(text.label("part"))
+            .where(SECTION.c.citation_id == CITATION.c.id)
+            .order_by(SECTION.c.position)
+            .correlate(CITATION)
+            .subquery()
+        )
+        joined = select(func.group_concat(rows.c.part, " ")).scalar_subquery()
+    return case((CITATION.c.abstract.is_(None), joined))
+
+
+def _batch_ids(dialect: str) -> ColumnElement[bool]:
+    """Return the WHERE clause taking a batch's ids as one parameter, `ids`.
+
+    One parameter rather than an IN list: the statement's text is the same for every
+    batch, so it is compiled once and the database gets no thousand placeholders.
+    """
+    if dialect == "postgresql":
+        return CITATION.c.id == any_(bindparam("ids", type_=ARRAY(Integer)))
+    values = func.json_each(bindparam("ids", type_=String)).table_valued("value")
+    return CITATION.c.id.in_(select(values.c.value))
+
+
+def _json_list(dialect: str, arrays: Sequence[ColumnElement[Any]]) -> ColumnElement[str]:
+    """Return one JSON array holding these JSON arrays, as text: one value per citation.
+
+    Text, decoded as each record is built: a batch's rows then hold strings, which the
+    garbage collector never scans, instead of tens of thousands of small lists.
+    """
+    if dialect == "postgresql":
+        return cast(func.json_build_array(*arrays), Text)
+    # SQLite hands a subquery's JSON on as text: joined as text, it is still one document.
+    # (json_group_array gives '[]' for no rows, never NULL.)
+    text: ColumnElement[str] = literal("[", String)
+    for i, array in enumerate(arrays):
+        text = text + ("," if i else "") + type_coerce(array, String)
+    return text + "]"
+
+
+def batch_query(dialect: str, parts: frozenset[str], statuses: Sequence[str]) -> Select[Any]:
+    """Return the one query a batch costs: the citation row, three fallbacks, then the lists.
+
+    The lists (authors, publication types, keywords, MeSH, linked treatment and indication
+    ids) come as one JSON array of arrays; a part not asked for is an empty list, and a
+    fallback not asked for is NULL, so the row has the same shape whatever is read.
+    """
+
+    def row(c: list[ColumnElement[Any]]) -> ColumnElement[Any]:
+        return _json_row(dialect, *c)
+
+    def first(c: list[ColumnElement[Any]]) -> ColumnElement[Any]:
+        return c[0]
+
+    # The status is tested inside the aggregate, not in the WHERE clause: there SQLite
+    # chose the status index and scanned every included link of the database.
+    shown = list(statuses)
+
+    def linked(c: list[ColumnElement[Any]]) -> ColumnElement[Any]:
+        return case((c[0].in_(shown), c[1]))
+
+    def wanted(part: str, read: Callable[[], ColumnElement[Any]]) -> ColumnElement[Any]:
+        return read() if part in parts else literal_column("NULL")
+
+    empty: ColumnElement[Any] = literal_column("'[]'::json" if dialect == "postgresql" else "'[]'")
+
+    def listed(part: str, read: Callable[[], ColumnElement[Any]]) -> ColumnElement[Any]:
+        return read() if part in parts else empty
+
+    lists = [
+        listed("authors", lambda: _json_array(dialect, AUTHOR, AUTHOR_FIELDS, row)),
+        listed("publication_types", lambda: _json_array(dialect, PTYPE, ("name",), first)),
+        listed("keywords", lambda: _json_array(dialect, KEYWORD, ("keyword",), first)),
+        listed(
+            "mesh_terms",
+            lambda: _json_array(dialect, MESH, ("descriptor", "qualifiers", "major"), row),
+        ),
+        listed(
+            "links",
+            lambda: _json_array(dialect, LINK, ("status", "treatment_id"), linked, order="id"),
+        ),
+        listed(
+            "links",
+            lambda: _json_array(dialect, LINK, ("status", "indication_id"), linked, order="id"),
+        ),
+    ]
+    return select(
+        CITATION.c.id,
+        *(CITATION.c[name] for name in CITATION_FIELDS),
+        # A DOI or PMCID kept only among the identifiers fills the citation's empty one.
+        wanted("identifiers", lambda: _fallback_identifier("doi", ["doi"])).label("doi_id"),
+        wanted("identifiers", lambda: _fallback_identifier("pmcid", ["pmc", "pmcid"])).label(
+            "pmcid_id"
+        ),
+        wanted("abstract", lambda: _sections_text(dialect)).label("sections"),
+        _json_list(dialect, lists).label("lists"),
+    ).where(_batch_ids(dialect))
+
+
+class RecordLoader:
+    """Loads `CitationRecord`s for batches of citation ids, one query per batch."""
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        statuses: Sequence[str] = ("included",),
+        parts: Iterable[str] = RECORD_PARTS,
+    ) -> None:
+        self.session = session
+        self.statuses = tuple(statuses)
+        self.parts = frozenset(parts)
+        self.treatments = {
+            t.id: Named(t.slug, t.name) for t in session.exec(orm_select(Treatment)) if t.id
+        }
+        self.indications = {
+            i.id: Named(i.slug, i.name) for i in session.exec(orm_select(Indication)) if i.id
+        }
+        self.dialect = session.get_bind().dialect.name
+        if self.dialect not in ("sqlite", "postgresql"):
+            raise ExportError(f"exports support SQLite and PostgreSQL, not {self.dialect}")
+        self.query = batch_query(self.dialect, self.parts, self.statuses)
+
+    def load(self, ids: Sequence[int]) -> list[CitationRecord]:
+        """Return the records of these citation ids, in the order given: one query in all."""
+        return list(self.iter_load(ids))
+
+    def iter_load(self, ids: Sequence[int]) -> Iterator[CitationRecord]:
+        """Yield the records of these citation ids in the order given, one query in all.
+
+        Records are built one at a time as they are consumed: a batch's thousands of lists
+        and tuples never live at once, so the garbage collector has little to scan.
+        """
+        if not ids:
+            return
+        param: Any = json.dumps(list(ids)) if self.dialect == "sqlite" else list(ids)
+        rows = {row[0]: row for row in self.session.execute(self.query, {"ids": param})}
+        record = self._record
+        for cid in ids:
+            row = rows.get(cid)
+            if row is not None:
+                yield record(row)
+
+    def _record(self, row: Sequence[Any]) -> CitationRecord:
+        """Build one record from a batch row."""
+        doi, pmcid, abstract, lists = row[17:]
+        authors, ptypes, keywords, mesh, tids, iids = loads(lists)
+        rec = CitationRecord(*row[1:17])
+        if authors:
+            rec.authors = [Author._make(a) for a in authors]
+        if ptypes:
+            rec.publication_types = ptypes
+        if keywords:
+            rec.keywords = keywords
+        if mesh:
+            rec.mesh_terms = [mesh_label(d, q, bool(m)) for d, q, m in mesh]
+        if doi is not None:
+            rec.doi = doi
+        if pmcid is not None:
+            rec.pmcid = pmcid
+        if abstract is not None:
+            rec.abstract = abstract
+        if tids:
+            rec.treatments = _named(tids, self.treatments)
+        if iids:
+            rec.indications = _named(iids, self.indications)
+        return rec
+
+
+def _named(ids: Iterable[int | None], names: dict[int, Named]) -> list[Named]:
+    """Return the treatments (or indications) of these link ids, each once, in order."""
+    out: list[Named] = []
+    for key in ids:
+        named = names.get(key) if key is not None else None
+        if named is not None and named not in out:
+            out.append(named)
+    return out
+
+
+def iter_citations(
+    session: Session,
+    flt: queries.CitationFilter,
+    *,
+    batch_size: int = BATCH_SIZE,
+    parts: Iterable[str] = RECORD_PARTS,
+) -> Iterator[CitationRecord]:
+    """Yield the filter's citations in the table's order, loading them batch by batch."""
+    loader = RecordLoader(session, statuses=link_statuses(flt), parts=parts)
+    if flt.q:
+        search.refresh_pending(session.get_bind())
+    # yield_per streams the ids (a server-side cursor on PostgreSQL) instead of fetching all.
+    result = session.execute(ordered_ids_query(flt).execution_options(yield_per=batch_size))
+    for partition in result.partitions(batch_size):
+        yield from loader.iter_load([row[0] for row in partition])
