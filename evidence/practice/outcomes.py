@@ -134,13 +134,6 @@ def proportion(k: int, n: int) -> Proportion:
     return Proportion(k=k, n=n, rate=k / n, low=low, high=high, small=n < SMALL_N)
 
 
-def mean_ci(values: Sequence[float], *, bounds: tuple[float, float] | None = None) -> MeanCI:
-    """Return the mean of values with the same bounded interval production computes from sums."""
-    return mean_interval(
-        len(values), sum(values), sum(v * v for v in values), bounds=bounds or IMPROVEMENT_SCALE
-    )
-
-
 def _median(values: Sequence[float]) -> float | None:
     """Return the median, or None for no values."""
     return float(statistics.median(values)) if values else None
