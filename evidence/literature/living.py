@@ -561,9 +561,30 @@ def page_changes(area: str, *, treatment_ids: Sequence[int] | None = None) -> Pa
 
     session = get_session()
     user_id = _user_id()
-    since = changes_since(user_id, session, area, _visit_gap())
-    return PageChanges(
-        since=since,
-        cells=cell_changes(session, since, treatment_ids=treatment_ids),
-        signed_in=user_id is not None,
+    if user_id is not None:
+        since = changes_since(user_id, session, area, _visit_gap())
+        cells = cell_changes(session, since, treatment_ids=treatment_ids)
+    else:
+        since, cells = _anonymous_changes(session, treatment_ids)
+    return PageChanges(since=since, cells=cells, signed_in=user_id is not None)
+
+
+def _anonymous_changes(
+    session: Session, treatment_ids: Sequence[int] | None
+) -> tuple[datetime, dict[tuple[int, int], CellChange]]:
+    """A visitor's changed cells: since the start of the day 30 days ago, from the shared cache.
+
+    The page names that day, so counting from its start matches what it says; and with the
+    moment fixed for a whole day the cells depend only on the data, so every worker reuses
+    them until the literature's data version moves (a new link, flag or notice).
+    """
+    from evidence.db import data_versions
+    from evidence.web import cache
+
+    moment = utcnow() - DEFAULT_WINDOW
+    since = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    shown = "all" if treatment_ids is None else ",".join(map(str, sorted(treatment_ids)))
+    name = cache.key("cell-changes", data_versions(session)["literature"], since.isoformat(), shown)
+    return since, cache.remember(
+        name, lambda: cell_changes(session, since, treatment_ids=treatment_ids)
     )

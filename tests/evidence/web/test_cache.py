@@ -6,6 +6,7 @@ import os
 import pickle
 import re
 import shutil
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -41,7 +42,7 @@ def second_worker(app: Flask) -> Flask:
     return make_test_app(app.config["DATABASE_URL"], CACHE_DIR=app.config["CACHE_DIR"])
 
 
-def add_level_one_citation(app: Flask, pmid: str) -> None:
+def add_level_one_citation(app: Flask, pmid: str, *, decided_at: datetime | None = None) -> None:
     """Link a new, included level 1 citation to microneedling for acne scars."""
     with app.app_context(), session_scope() as session:
         tid, iid = ids(session, "microneedling", "acne-scars")
@@ -59,7 +60,7 @@ def add_level_one_citation(app: Flask, pmid: str) -> None:
                 indication_key=iid or 0,
                 status="included",
                 found_by="test",
-                decided_at=utcnow(),
+                decided_at=decided_at or utcnow(),
             )
         )
 
@@ -117,6 +118,19 @@ def test_a_new_citation_link_shows_on_the_next_request(any_app: Flask) -> None:
     # Anonymous visitors see the cells changed in the last 30 days: the new study is named.
     changes = re.search(r'<section class="notice changes".*?</section>', after, re.DOTALL)
     assert changes and "1 new level 1-2 study (PMID 99000002)" in changes.group(0)
+
+
+def test_visitors_see_changes_from_the_start_of_the_day_the_page_names(any_app: Flask) -> None:
+    """The rule line names a day 30 days back; every link of that day counts, none before it."""
+    day = (utcnow() - timedelta(days=30)).replace(hour=0, minute=0, second=0, microsecond=0)
+    add_level_one_citation(any_app, "99000004", decided_at=day + timedelta(seconds=1))
+    add_level_one_citation(any_app, "99000005", decided_at=day - timedelta(seconds=1))
+    page = any_app.test_client().get(PAIR + "&indication=acne-scars").text
+    changes = re.search(r'<section class="notice changes".*?</section>', page, re.DOTALL)
+    assert changes and f"Changed since {day:%Y-%m-%d}</h2>" in changes.group(0)
+    assert f"Measured from the start of {day:%Y-%m-%d} UTC, 30 days ago" in changes.group(0)
+    assert changes and "1 new level 1-2 study (PMID 99000004)" in changes.group(0)
+    assert "99000005" not in changes.group(0)
 
 
 def test_signed_in_users_still_get_their_own_marks(app: Flask) -> None:
