@@ -76,6 +76,26 @@ def remember(name: str, compute: Callable[[], T], *, timeout: int | None = None)
     return found
 
 
+def visitor_page(kind: str, render: Callable[[], str], *parts: str) -> str:
+    """Return a page as every anonymous visitor sees it, from the cache per address and data.
+
+    The page must hold nothing personal for a visitor (no form token, no per-visit marks):
+    signed-in users, and anyone with flashed messages pending, get `render()` afresh.
+    `parts` add what else the page depends on to its key.
+    """
+    from flask import request
+    from flask import session as flask_session
+
+    from evidence.db import data_versions, get_session
+    from evidence.web.auth import current_account
+
+    if current_account() is not None or "_flashes" in flask_session:
+        return render()
+    versions = data_versions(get_session())
+    name = key(f"{kind}-page", request.url, *(versions[side] for side in sorted(versions)), *parts)
+    return remember(name, render, timeout=PAGE_TIMEOUT)
+
+
 def clear() -> None:
     """Forget every entry of this app's cache (benchmarks measure cold requests this way)."""
     cache.clear()

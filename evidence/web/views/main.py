@@ -8,19 +8,27 @@ from sqlalchemy import text
 from evidence import queries
 from evidence.db import get_session
 from evidence.literature.levels import FLAG_TYPES, LEVEL_TABLE, TITLE_SIGNALS
+from evidence.web import cache
 
 bp = Blueprint("main", __name__)
 
 
 @bp.get("/")
 def home() -> str:
-    """List the treatments with citation counts by level and report counts."""
-    session = get_session()
-    return render_template(
-        "main/home.html",
-        summaries=queries.treatment_summaries(session),
-        indications=queries.indications(session),
-    )
+    """List the treatments with citation counts by level and report counts.
+
+    The same for every visitor: served from the shared cache until the data changes.
+    """
+
+    def render() -> str:
+        session = get_session()
+        return render_template(
+            "main/home.html",
+            summaries=queries.treatment_summaries(session),
+            indications=queries.indications(session),
+        )
+
+    return cache.visitor_page("home", render)
 
 
 @bp.get("/healthz")

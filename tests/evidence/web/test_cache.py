@@ -200,3 +200,32 @@ def test_two_databases_never_share_entries(app: Flask, tmp_path: Path) -> None:
     assert second.text[("reports", "microneedling")].strip().startswith("4")
     with other.app_context():
         get_engine().dispose()
+
+
+def test_the_home_page_is_shared_by_visitors_and_shows_a_new_report_at_once(
+    any_app: Flask,
+) -> None:
+    """Visitors share one cached home page; a report changes it on the next request."""
+
+    def microneedling_reports(page: str) -> int:
+        found = re.search(
+            r'href="/treatments/microneedling#reports"><strong class="report-count">(\d+)', page
+        )
+        assert found, "the home page lists microneedling's outcome reports"
+        return int(found.group(1))
+
+    client = any_app.test_client()
+    first = client.get("/")
+    assert "csrf" not in first.text.lower() and "Set-Cookie" not in first.headers
+    assert second_worker(any_app).test_client().get("/").text == first.text
+    before = microneedling_reports(first.text)
+    with any_app.app_context(), session_scope() as session:
+        tid, _ = ids(session, "microneedling")
+        session.add(OutcomeReport(treatment_id=tid, improvement=3, fitzpatrick=2))
+    assert microneedling_reports(client.get("/").text) == before + 1
+    # A signed-in user's page is their own (their account in the header), never the cached one.
+    make_user(any_app, "home-reader@example.org", "viewer")
+    reader = any_app.test_client()
+    login(reader, "home-reader@example.org")
+    assert "home-reader@example.org" in reader.get("/").text
+    assert "home-reader@example.org" not in client.get("/").text
