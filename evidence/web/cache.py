@@ -9,8 +9,10 @@ superseded versions are never read again and expire after CACHE_DEFAULT_TIMEOUT.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -24,6 +26,10 @@ PAGE_TIMEOUT = 60 * 60  # whole pages are large and quick to rebuild from cached
 # Files kept by the filesystem backend before it prunes (expired ones first): charts in two
 # formats, comparisons and pages (about 200 KB each) for a few hundred selections.
 FILE_THRESHOLD = 2000
+# One caller computes a missing value; the others wait for it (see `remember`).
+CLAIM_SECONDS = 60
+WAIT_SECONDS = 30.0
+WAIT_STEP = 0.02
 
 cache = Cache()
 
@@ -48,7 +54,12 @@ def settings(app: Flask) -> dict[str, Any]:
 
 def init_app(app: Flask) -> None:
     """Bind the shared cache to the app, configured from its settings."""
-    cache.init_app(app, config=settings(app))
+    config = settings(app)
+    cache.init_app(app, config=config)
+    if config["CACHE_TYPE"] == "FileSystemCache":
+        claims = os.path.normpath(config["CACHE_DIR"]) + "-claims"
+        os.makedirs(claims, exist_ok=True)
+        app.config["CACHE_CLAIMS_DIR"] = claims
 
 
 def backend_name(app: Flask | None = None) -> str:
@@ -67,13 +78,94 @@ def key(kind: str, *parts: str) -> str:
 def remember(name: str, compute: Callable[[], T], *, timeout: int | None = None) -> T:
     """Return the value cached under `name`, computing and storing it when absent.
 
-    `timeout` in seconds (default CACHE_DEFAULT_TIMEOUT).
+    `timeout` in seconds (default CACHE_DEFAULT_TIMEOUT). One caller computes a missing
+    value while the others (threads or worker processes) wait for it, up to WAIT_SECONDS:
+    after a write, sixteen visitors asking for the same cold page cost one computation, not
+    sixteen at once. A claim expires after CLAIM_SECONDS, so a worker that dies while
+    computing holds up the others no longer than that.
     """
     found: T | None = cache.get(name)
-    if found is None:
+    if found is not None:
+        return found
+    claims = _claims()
+    owner = claims.take(name)
+    if not owner:
+        deadline = time.monotonic() + WAIT_SECONDS
+        while time.monotonic() < deadline:
+            time.sleep(WAIT_STEP)
+            found = cache.get(name)
+            if found is not None:
+                return found
+            if not claims.held(name):  # the computing caller failed: compute here
+                break
+    try:
         found = compute()
         cache.set(name, found, timeout=timeout)
+    finally:
+        if owner:
+            claims.release(name)
     return found
+
+
+class _StoreClaims:
+    """Claims kept in the cache store itself: `add` is atomic there (Redis SET NX)."""
+
+    def take(self, name: str) -> bool:
+        return bool(cache.add(f"{name}:computing", os.getpid(), timeout=CLAIM_SECONDS))
+
+    def held(self, name: str) -> bool:
+        return bool(cache.has(f"{name}:computing"))
+
+    def release(self, name: str) -> None:
+        cache.delete(f"{name}:computing")
+
+
+class _FileClaims:
+    """Claims as files created with O_EXCL beside the cache directory.
+
+    The file cache's own `add` checks, then writes, so two processes can both succeed;
+    creating a file exclusively cannot. (Beside, not inside: the file cache prunes what its
+    directory holds.)
+    """
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+
+    def _path(self, name: str) -> str:
+        return os.path.join(self.directory, hashlib.sha256(name.encode()).hexdigest()[:40])
+
+    def take(self, name: str) -> bool:
+        path = self._path(name)
+        for _ in range(2):
+            try:
+                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+            except FileExistsError:
+                if not self._stale(path):
+                    return False
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+            else:
+                return True
+        return False
+
+    def _stale(self, path: str) -> bool:
+        try:
+            return time.time() - os.path.getmtime(path) > CLAIM_SECONDS
+        except FileNotFoundError:
+            return True
+
+    def held(self, name: str) -> bool:
+        return not self._stale(self._path(name))
+
+    def release(self, name: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._path(name))
+
+
+def _claims() -> _StoreClaims | _FileClaims:
+    """Return the app's claims: in Redis with Redis, else files beside the cache directory."""
+    directory = current_app.config.get("CACHE_CLAIMS_DIR")
+    return _FileClaims(directory) if directory else _StoreClaims()
 
 
 def visitor_page(kind: str, render: Callable[[], str], *parts: str) -> str:

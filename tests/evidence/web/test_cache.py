@@ -6,6 +6,9 @@ import os
 import pickle
 import re
 import shutil
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -229,3 +232,71 @@ def test_the_home_page_is_shared_by_visitors_and_shows_a_new_report_at_once(
     login(reader, "home-reader@example.org")
     assert "home-reader@example.org" in reader.get("/").text
     assert "home-reader@example.org" not in client.get("/").text
+
+
+@pytest.mark.parametrize("backend", ["files", "redis"])
+def test_a_missing_value_is_computed_once_while_other_workers_wait(
+    app: Flask, backend: str
+) -> None:
+    """Eight requests on two workers ask for one cold value at once: it is computed once."""
+    if backend == "redis":
+        url = os.environ.get("EVIDENCE_TEST_REDIS_URL")
+        if not url:
+            pytest.skip("EVIDENCE_TEST_REDIS_URL is not set: the Redis cache test is skipped")
+        workers = [make_test_app(app.config["DATABASE_URL"], REDIS_URL=url) for _ in range(2)]
+    else:
+        workers = [app, second_worker(app)]
+    with workers[0].app_context():
+        cache.clear()
+    computed: list[int] = []
+    start = threading.Barrier(8)
+
+    def slow() -> str:
+        computed.append(1)
+        time.sleep(0.5)  # a cold compare page takes about this long
+        return "the page"
+
+    def ask(worker: Flask) -> str:
+        with worker.app_context():
+            start.wait()
+            return cache.remember(cache.key("stampede", "one page"), slow)
+
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(ask, [workers[i % 2] for i in range(8)]))
+        assert answers == ["the page"] * 8
+        assert len(computed) == 1
+    finally:
+        with workers[0].app_context():
+            cache.clear()
+
+
+def test_when_the_computing_worker_fails_a_waiting_one_computes(app: Flask) -> None:
+    """The first caller's error reaches it; the one waiting computes instead of hanging."""
+    other = second_worker(app)
+    name_parts = ("stampede", "a page that fails once")
+    started = threading.Event()
+
+    def failing() -> str:
+        started.set()
+        time.sleep(0.3)
+        raise RuntimeError("database went away")
+
+    def first() -> None:
+        with app.app_context(), pytest.raises(RuntimeError):
+            cache.remember(cache.key(*name_parts), failing)
+
+    def second() -> tuple[str, float]:
+        started.wait(5)
+        with other.app_context():
+            began = time.monotonic()
+            value = cache.remember(cache.key(*name_parts), lambda: "computed here")
+            return value, time.monotonic() - began
+
+    with ThreadPoolExecutor(2) as pool:
+        failed = pool.submit(first)
+        answer = pool.submit(second)
+        failed.result()
+        value, waited = answer.result()
+    assert value == "computed here"
+    assert waited < cache.WAIT_SECONDS / 2  # it noticed the claim was given up
