@@ -428,8 +428,8 @@ def cell_changes(
     changes: dict[tuple[int, int], CellChange] = defaultdict(lambda: CellChange(since=since))
     seen: set[tuple[int, int, str]] = set()
 
-    def add(tid: int, iid: int, pmid: str, status: str) -> None:
-        """Record one change once."""
+    def add(tid: int, iid: int, pmid: str, status: str | None) -> None:
+        """Record one change once: a retraction status, or None for a new level 1-2 study."""
         if (tid, iid, pmid) in seen:
             return
         seen.add((tid, iid, pmid))
@@ -438,7 +438,7 @@ def cell_changes(
             RetractionStatus.RETRACTED: change.retracted,
             RetractionStatus.EXPRESSION_OF_CONCERN: change.concerns,
         }
-        flagged.get(status, change.high_level).append(pmid)
+        (change.high_level if status is None else flagged[status]).append(pmid)
 
     nature_status = {
         RetractionNature.RETRACTION: RetractionStatus.RETRACTED,
@@ -485,7 +485,7 @@ def cell_changes(
             col(CitationLink.found_by) != CitationSource.SNAPSHOT,
         ],
     ):
-        add(tid, iid, pmid, "high-level")
+        add(tid, iid, pmid, None)
     return {key: value for key, value in changes.items() if value.describe()}
 
 
