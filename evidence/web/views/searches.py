@@ -22,6 +22,7 @@ from evidence.db import get_session
 from evidence.literature import living
 from evidence.models import FetchJob, Indication, JobKind, Role, SavedSearch, Treatment
 from evidence.web.auth import current_account, has_role, roles_required
+from evidence.web.views.living import schedule_form
 
 bp = Blueprint("searches", __name__)
 
@@ -70,6 +71,8 @@ def index() -> str:
     if slug and treatment is None:
         abort(404, description=f"No treatment is called {slug!r}.")
     rows = search_rows(session, treatment.id if treatment else None)
+    can_run = has_role(Role.CURATOR)
+    forms = {r["search"].id: schedule_form(r["search"]) for r in rows} if can_run else {}
     return render_template(
         "searches/index.html",
         rows=rows,
@@ -77,7 +80,8 @@ def index() -> str:
         treatment=treatment,
         treatments=queries.treatments(session),
         indications=queries.indications(session),
-        can_run=has_role(Role.CURATOR),
+        can_run=can_run,
+        schedule_forms=forms,
     )
 
 
