@@ -113,46 +113,58 @@ def detail(report_id: int) -> str:
     )
 
 
+def _prefill(session: Session, form: ReportForm, report: OutcomeReport) -> None:
+    """Put a stored report's slugs and adverse events into its edit form."""
+    assert report.id is not None
+    names = queries.name_maps(session)
+    form.treatment.data = names.treatments[report.treatment_id].slug
+    form.indication.data = (
+        names.indications[report.indication_id].slug if report.indication_id else ""
+    )
+    form.adverse_events.data = [
+        e.event for e in queries.adverse_events_by_report(session, [report.id])[report.id]
+    ]
+
+
+def _save_edit(session: Session, form: ReportForm, report: OutcomeReport) -> Any:
+    """Save a valid edit: the redirect, the 409 page of a stale edit, or None (errors shown)."""
+    try:
+        changes = data.update_report(
+            session,
+            report=report,
+            data=form.to_input(),
+            editor=_user(session),
+            expected_version=_version(form.version.data),
+        )
+    except data.ReportError as exc:
+        session.rollback()
+        if "version" in exc.errors:  # a stale edit: say so above the form, keep the input
+            for message in exc.errors["version"]:
+                flash(message, "error")
+            return render_template("reports/form.html", form=form, report=report), 409
+        _put_errors(form, exc.errors)
+        return None
+    session.commit()
+    flash("Report updated." if changes else "Nothing changed.", "success")
+    return redirect(url_for("reports.detail", report_id=report.id))
+
+
 @bp.route("/reports/<int:report_id>/edit", methods=["GET", "POST"])
 @roles_required(Role.PRACTITIONER)
 def edit(report_id: int) -> Any:
     """Edit one's own report; every change is kept in its history."""
     session = get_session()
     report = _report_or_404(session, report_id)
-    assert report.id is not None
     if not data.can_edit(report, current_account()):
         abort(403, description="Only the practitioner who submitted a report can edit it.")
     form = ReportForm(obj=report) if request.method == "GET" else ReportForm()
     _form_choices(session, form)
     if request.method == "GET":
-        names = queries.name_maps(session)
-        form.treatment.data = names.treatments[report.treatment_id].slug
-        form.indication.data = (
-            names.indications[report.indication_id].slug if report.indication_id else ""
-        )
-        form.adverse_events.data = [
-            e.event for e in queries.adverse_events_by_report(session, [report.id])[report.id]
-        ]
+        _prefill(session, form, report)
     if form.validate_on_submit():
-        try:
-            changes = data.update_report(
-                session,
-                report=report,
-                data=form.to_input(),
-                editor=_user(session),
-                expected_version=_version(form.version.data),
-            )
-        except data.ReportError as exc:
-            session.rollback()
-            if "version" in exc.errors:  # a stale edit: say so above the form, keep the input
-                for message in exc.errors["version"]:
-                    flash(message, "error")
-                return render_template("reports/form.html", form=form, report=report), 409
-            _put_errors(form, exc.errors)
-        else:
-            session.commit()
-            flash("Report updated." if changes else "Nothing changed.", "success")
-            return redirect(url_for("reports.detail", report_id=report.id))
+        done = _save_edit(session, form, report)
+        if done is not None:
+            return done
     status = 400 if form.errors else 200
     return render_template("reports/form.html", form=form, report=report), status
 
