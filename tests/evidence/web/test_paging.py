@@ -41,8 +41,9 @@ def _shown_page(html: str, param: str = "page") -> tuple[int, int] | None:
 
 
 @pytest.fixture
-def admin(app: Flask) -> FlaskClient:
+def admin(any_app: Flask) -> FlaskClient:
     """An admin's client, after enough audited writes for two audit-log pages (50 a page)."""
+    app = any_app
     user_id = make_user(app, "admin@example.org", "admin")
     for n in range(60):
         with app.app_context(), session_scope() as session:

@@ -77,8 +77,9 @@ class RenderQueries:
 
 
 @pytest.fixture
-def render_queries(app: Flask) -> Iterator[RenderQueries]:
-    """Arm a counter of SQL run inside template rendering for the app's engine."""
+def render_queries(any_app: Flask) -> Iterator[RenderQueries]:
+    """Arm a counter of SQL run inside template rendering (on SQLite and PostgreSQL)."""
+    app = any_app
     counter = RenderQueries()
     with app.app_context():
         engine = get_engine()
@@ -108,7 +109,10 @@ def _check(app: Flask, counter: RenderQueries, pages: list[str], client: Any = N
     )
 
 
-def test_public_pages_run_no_sql_while_rendering(app: Flask, render_queries: RenderQueries) -> None:
+def test_public_pages_run_no_sql_while_rendering(
+    any_app: Flask, render_queries: RenderQueries
+) -> None:
+    app = any_app
     with app.app_context(), session_scope() as session:
         report = session.exec(select(OutcomeReport)).first()
         assert report is not None
@@ -117,8 +121,9 @@ def test_public_pages_run_no_sql_while_rendering(app: Flask, render_queries: Ren
 
 
 def test_signed_in_pages_run_no_sql_while_rendering(
-    app: Flask, render_queries: RenderQueries
+    any_app: Flask, render_queries: RenderQueries
 ) -> None:
+    app = any_app
     make_user(app, "curator@example.org", "curator")
     curator = app.test_client()
     login(curator, "curator@example.org")
@@ -130,9 +135,10 @@ def test_signed_in_pages_run_no_sql_while_rendering(
 
 
 def test_the_counter_sees_sql_run_inside_a_template(
-    app: Flask, render_queries: RenderQueries
+    any_app: Flask, render_queries: RenderQueries
 ) -> None:
     """The check itself: a template that reaches the database is caught."""
+    app = any_app
     from sqlalchemy import text
 
     def hits() -> int:
