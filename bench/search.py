@@ -217,7 +217,7 @@ def table_query(session: Any, q: str) -> tuple[int, int]:
 
     flt = queries.CitationFilter(q=q)
     total = queries.count_citations(session, flt)
-    rows = queries.citation_rows(session, flt, page=1, per_page=25)
+    rows = queries.citation_rows(session, flt, limit=25)
     return total, len(rows)
 
 
@@ -230,7 +230,7 @@ def baseline_query(session: Any, q: str) -> int:
     flt = queries.CitationFilter(q=q)
     with mock.patch.object(queries, "text_condition", like_condition):
         total = queries.count_citations(session, flt)
-        queries.citation_rows(session, flt, page=1, per_page=25)
+        queries.citation_rows(session, flt, limit=25)
     return total
 
 

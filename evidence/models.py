@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import BigInteger, Column, Index, Integer, Text, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 # Fixed vocabularies are StrEnums stored as short strings (portable on SQLite and PostgreSQL;
 # no native ENUM types to migrate): the columns stay `str`, a member equals its stored value
@@ -314,6 +315,31 @@ class CitationLink(SQLModel, table=True):
     decided_by_id: int | None = Field(default=None, foreign_key="user.id")
     decided_at: datetime | None = Field(default=None, index=True)
     created_at: datetime = Field(default_factory=utcnow)
+
+    @staticmethod
+    def keys_for(treatment_id: int | None, indication_id: int | None) -> tuple[int, int]:
+        """The (treatment_key, indication_key) a link stores: 0 stands for "none"."""
+        return (treatment_id or 0, indication_id or 0)
+
+    @classmethod
+    def for_pair(
+        cls, citation_id: int, treatment_id: int | None, indication_id: int | None, **fields: Any
+    ) -> CitationLink:
+        """A new link of a citation to a treatment and/or indication, its keys filled in."""
+        tkey, ikey = cls.keys_for(treatment_id, indication_id)
+        return cls(
+            citation_id=citation_id,
+            treatment_id=treatment_id,
+            indication_id=indication_id,
+            treatment_key=tkey,
+            indication_key=ikey,
+            **fields,
+        )
+
+    @classmethod
+    def in_cell(cls) -> list[Any]:
+        """SQL conditions: the link names both a treatment and an indication (a map cell)."""
+        return [col(cls.treatment_id).is_not(None), col(cls.indication_id).is_not(None)]
 
 
 # --- searches and jobs -----------------------------------------------------------

@@ -152,10 +152,10 @@ def count_citations(session: Session, flt: CitationFilter) -> int:
 
 
 def citation_rows(
-    session: Session, flt: CitationFilter, *, page: int = 1, per_page: int = 25
+    session: Session, flt: CitationFilter, *, offset: int = 0, limit: int = 25
 ) -> list[Citation]:
-    """Return one page of citations matching a filter: most relevant first for a text
-    search (unless flt.sort is "newest"), else newest first."""
+    """Return `limit` citations matching a filter from `offset` on: most relevant first for
+    a text search (unless flt.sort is "newest"), else newest first."""
     ids = citation_ids_query(flt).subquery()
     newest = (col(Citation.year).desc().nulls_last(), *pmid_desc())
     stmt = select(Citation).where(col(Citation.id).in_(select(ids.c.id)))
@@ -168,7 +168,7 @@ def citation_rows(
         )
     else:
         stmt = stmt.order_by(*newest)
-    return list(session.exec(stmt.offset((page - 1) * per_page).limit(per_page)))
+    return list(session.exec(stmt.offset(offset).limit(limit)))
 
 
 def _ranked_node(flt: CitationFilter) -> search.Node | None:

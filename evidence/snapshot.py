@@ -474,22 +474,20 @@ def _load_citation(
             report.skipped.append(f"PMID {rec['pmid']}: unknown treatment {tslug!r}")
             continue
         indication = indications.get(islug) if islug else None
-        tkey = treatment.id if treatment and treatment.id else 0
-        ikey = indication.id if indication and indication.id else 0
-        if (tkey, ikey) in existing or (tkey, ikey) == (0, 0):
+        tid, iid = (treatment.id if treatment else None), (indication.id if indication else None)
+        keys = CitationLink.keys_for(tid, iid)
+        if keys in existing or keys == (0, 0):
             continue
         session.add(
-            CitationLink(
-                citation_id=citation.id,
-                treatment_id=treatment.id if treatment else None,
-                indication_id=indication.id if indication else None,
-                treatment_key=tkey,
-                indication_key=ikey,
+            CitationLink.for_pair(
+                citation.id,
+                tid,
+                iid,
                 status=LinkStatus.INCLUDED,
                 found_by=CitationSource.SNAPSHOT,
             )
         )
-        existing.add((tkey, ikey))
+        existing.add(keys)
         report.links += 1
 
 

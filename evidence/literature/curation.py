@@ -77,8 +77,8 @@ def add_link(
     if treatment is None and indication is None:
         raise CurationError("Choose a treatment, an indication, or both.")
     assert citation.id is not None
-    tkey = treatment.id if treatment and treatment.id else 0
-    ikey = indication.id if indication and indication.id else 0
+    tid, iid = (treatment.id if treatment else None), (indication.id if indication else None)
+    tkey, ikey = CitationLink.keys_for(tid, iid)
     link = session.exec(
         select(CitationLink).where(
             CitationLink.citation_id == citation.id,
@@ -87,14 +87,7 @@ def add_link(
         )
     ).first()
     if link is None:
-        link = CitationLink(
-            citation_id=citation.id,
-            treatment_id=treatment.id if treatment else None,
-            indication_id=indication.id if indication else None,
-            treatment_key=tkey,
-            indication_key=ikey,
-            found_by="curator",
-        )
+        link = CitationLink.for_pair(citation.id, tid, iid, found_by="curator")
     link.status = LinkStatus.INCLUDED
     link.exclusion_reason = None
     link.decided_by_id = user_id

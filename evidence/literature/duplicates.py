@@ -146,7 +146,7 @@ def after_batch(
     result = BatchDuplicates()
     if found_by is not None:
         result.pmid_duplicates = _record_pmid_duplicates(
-            conn, batch_ids, found_by, treatment_id or 0, indication_id or 0, now
+            conn, batch_ids, found_by, *CitationLink.keys_for(treatment_id, indication_id), now
         )
     if not stored_ids:
         return result

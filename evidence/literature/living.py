@@ -376,10 +376,7 @@ def _cell_rows(
     (by the citation-id index) and filtered here: the cost follows those few citations, not
     the number of links, and no planner can prefer the link-status index over them.
     """
-    links: list[Any] = [
-        col(CitationLink.treatment_id).is_not(None),
-        col(CitationLink.indication_id).is_not(None),
-    ]
+    links: list[Any] = CitationLink.in_cell()
     if among is not None:
         ids = sorted(set(session.execute(among).scalars()))
         if not ids:
@@ -541,7 +538,7 @@ class PageChanges:
 
     def cell(self, treatment_id: int | None, indication_id: int | None) -> CellChange | None:
         """Return a cell's change, if any."""
-        return self.cells.get((treatment_id or 0, indication_id or 0))
+        return self.cells.get(CitationLink.keys_for(treatment_id, indication_id))
 
     def key(self) -> str:
         """Return what a page shows of these changes, as a cache key part.

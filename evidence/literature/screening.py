@@ -78,7 +78,7 @@ class Cell:
     @property
     def indication_key(self) -> int:
         """The indication's id, 0 when there is none (as CitationLink stores it)."""
-        return self.indication.id or 0 if self.indication else 0
+        return CitationLink.keys_for(None, self.indication.id if self.indication else None)[1]
 
     @property
     def indication_slug(self) -> str:

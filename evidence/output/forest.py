@@ -63,6 +63,19 @@ def axis_label(finding: Finding, names: dict[str, str]) -> str:
     return f"{effect}: {finding.label}, {names.get(finding.treatments[0], finding.treatments[0])}"
 
 
+def row_studies(finding: Finding) -> dict[str, Any]:
+    """Map each plotted row's key to its study (None when no study matches).
+
+    Row keys are a study's key, or "key-arm" for a single arm of a study.
+    """
+    return {
+        r.key: next(
+            (s for s in finding.studies if r.key == s.key or r.key.startswith(f"{s.key}-")), None
+        )
+        for r in finding.pooled.rows
+    }
+
+
 def heterogeneity_text(finding: Finding) -> str:
     """Describe the model and heterogeneity in words (for the caption and the API)."""
     p = finding.pooled

@@ -341,6 +341,41 @@ def skin_type_groups(reports: Sequence[ReportData]) -> dict[str, GroupStats]:
     return {key: summarize(grouped[key], label=key) for key in SKIN_GROUPS}
 
 
+@dataclass
+class TreatmentStatistics:
+    """A treatment page's report statistics: all reports, by skin type and by indication."""
+
+    overall: GroupStats
+    by_skin: dict[str, GroupStats]
+    by_indication: list[tuple[str, str, GroupStats]]  # (slug or "", name, statistics)
+    events_shown: list[tuple[str, str]]  # (key, label) of the adverse-event columns
+
+
+def treatment_statistics(
+    session: Session, *, treatment: str, indications: Sequence[Indication]
+) -> TreatmentStatistics:
+    """Summarize a treatment's visible reports: overall, by skin type, by indication.
+
+    `indications` gives the order of the per-indication rows (those with reports); reports
+    that state no indication come last as "Not stated".
+    """
+    rows = report_data(session, treatment=treatment)
+    overall = summarize(rows)
+    by_indication = []
+    for ind in indications:
+        subset = [r for r in rows if r.indication == ind.slug]
+        if subset:
+            by_indication.append((ind.slug, ind.name, summarize(subset, label=ind.name)))
+    unstated = [r for r in rows if r.indication is None]
+    if unstated:
+        by_indication.append(("", "Not stated", summarize(unstated, label="not stated")))
+    # Every event a report names, plus PIH (the risk argued about for darker skin).
+    events_shown = [
+        (key, label) for key, label in ADVERSE_EVENTS if key == "pih" or overall.adverse[key].k > 0
+    ]
+    return TreatmentStatistics(overall, skin_type_groups(rows), by_indication, events_shown)
+
+
 def report_data(
     session: Session, *, treatment: str | None = None, indication: str | None = None
 ) -> list[ReportData]:

@@ -750,13 +750,13 @@ def report_query(flt: ReportFilter) -> Any:
 
 
 def list_reports(
-    session: Session, flt: ReportFilter, *, page: int = 1, per_page: int = 50
+    session: Session, flt: ReportFilter, *, offset: int = 0, limit: int = 50
 ) -> list[OutcomeReport]:
-    """Return one page of the reports matching a filter, newest first."""
+    """Return `limit` reports matching a filter from `offset` on, newest first."""
     stmt = report_query(flt).order_by(
         col(OutcomeReport.created_at).desc(), col(OutcomeReport.id).desc()
     )
-    return list(session.exec(stmt.offset((max(page, 1) - 1) * per_page).limit(per_page)))
+    return list(session.exec(stmt.offset(offset).limit(limit)))
 
 
 def count_reports(session: Session, flt: ReportFilter) -> int:

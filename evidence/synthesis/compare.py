@@ -981,8 +981,7 @@ def evidence_map(session: Session) -> EvidenceMap:
         .join(Citation, col(Citation.id) == col(CitationLink.citation_id))
         .where(
             col(CitationLink.status) == "included",
-            col(CitationLink.treatment_id).is_not(None),
-            col(CitationLink.indication_id).is_not(None),
+            *CitationLink.in_cell(),
         )
         .group_by(col(CitationLink.treatment_id), col(CitationLink.indication_id))
     )

@@ -9,6 +9,7 @@ from evidence import audit
 from evidence.db import get_session
 from evidence.models import AuditEntry, Role
 from evidence.web.auth import roles_required
+from evidence.web.pager import Pager
 
 bp = Blueprint("audit", __name__)
 PER_PAGE = 50
@@ -32,19 +33,15 @@ def index() -> str:
     if actor:
         stmt = stmt.where(func.lower(col(AuditEntry.actor)).contains(actor.lower()))
     total = session.exec(select(func.count()).select_from(stmt.subquery())).one()
-    pages = max(1, -(-total // PER_PAGE))
-    raw = request.args.get("page", "1")
-    page = min(max(int(raw) if raw.isdigit() and len(raw) < 9 else 1, 1), pages)
+    pager = Pager.from_args(request.args, total, per_page=PER_PAGE)
     entries = session.exec(
-        stmt.order_by(col(AuditEntry.id).desc()).offset((page - 1) * PER_PAGE).limit(PER_PAGE)
+        stmt.order_by(col(AuditEntry.id).desc()).offset(pager.offset).limit(pager.per_page)
     ).all()
     tables = session.exec(select(AuditEntry.table_name).distinct().order_by("table_name")).all()
     return render_template(
         "admin/audit.html",
         entries=entries,
-        total=total,
-        page=page,
-        pages=pages,
+        paging=pager,
         tables=tables,
         table=table,
         actor=actor,

@@ -8,7 +8,6 @@ from typing import Any
 
 from flask import (
     Blueprint,
-    Flask,
     Response,
     abort,
     flash,
@@ -23,7 +22,6 @@ from werkzeug.wrappers import Response as BaseResponse
 from evidence import queries
 from evidence.db import data_versions, get_session
 from evidence.literature import living
-from evidence.models import Treatment
 from evidence.output.downloads import attach
 from evidence.synthesis import compare
 from evidence.web import cache
@@ -211,13 +209,3 @@ def matrix() -> str:
         m=compare.evidence_map(get_session()),
         changes=living.page_changes("matrix"),
     )
-
-
-def compare_choices(current: Treatment) -> list[Treatment]:
-    """Template global: the treatments a treatment page offers to compare with."""
-    return [t for t in queries.treatments(get_session()) if t.slug != current.slug]
-
-
-def init_app(app: Flask) -> None:
-    """Offer the treatment page's "compare with ..." picker its choices."""
-    app.jinja_env.globals.update(compare_choices=compare_choices)

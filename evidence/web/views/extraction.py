@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 from werkzeug.wrappers import Response as WzResponse
 from wtforms import FieldList
 
@@ -53,6 +53,34 @@ def _choices(form: ExtractionForm) -> None:
     )
 
 
+def _extraction_form(session: Session, study: Study | None) -> ExtractionForm:
+    """The form: a stored study's values (plus a spare row of each) on GET, else the post."""
+    if request.method == "GET" and study is not None:
+        form = ExtractionForm(data=record_to_formdata(extraction.study_record(session, study)))
+        for rows in (form.arms, form.outcomes, form.adverse_events):
+            rows.append_entry()  # one spare row of each, for typing without JavaScript
+    else:
+        form = ExtractionForm()
+    _choices(form)
+    return form
+
+
+def _save(
+    session: Session, citation: Citation, study: Study | None, form: ExtractionForm
+) -> tuple[Study | None, list[tuple[str, str]]]:
+    """Save a valid posted form: (the saved study, []) or (None, problems by field id)."""
+    rec, where = form_to_record(form)
+    account = current_account()
+    assert account is not None
+    try:
+        saved = extraction.save_study(session, citation, rec, user_id=account.id, study=study)
+    except extraction.ExtractionError as exc:
+        session.rollback()
+        return None, [(field_for(key, where), msg) for key, msg in exc.problems]
+    session.commit()
+    return saved, []
+
+
 @bp.route("/citations/<pmid>/extraction", methods=["GET", "POST"])
 @bp.route("/citations/<pmid>/extraction/<int:study_id>", methods=["GET", "POST"])
 @roles_required(Role.CURATOR)
@@ -61,32 +89,16 @@ def edit(pmid: str, study_id: int | None = None) -> str | WzResponse:
     session = get_session()
     citation = _citation_or_404(pmid)
     study = _study_or_404(citation, study_id) if study_id is not None else None
-    if request.method == "GET" and study is not None:
-        form = ExtractionForm(data=record_to_formdata(extraction.study_record(session, study)))
-        for rows in (form.arms, form.outcomes, form.adverse_events):
-            rows.append_entry()  # one spare row of each, for typing without JavaScript
-    else:
-        form = ExtractionForm()
-    _choices(form)
+    form = _extraction_form(session, study)
     problems: list[tuple[str, str]] = []
     if form.validate_on_submit():
-        rec, where = form_to_record(form)
-        account = current_account()
-        assert account is not None
-        try:
-            saved = extraction.save_study(session, citation, rec, user_id=account.id, study=study)
-        except extraction.ExtractionError as exc:
-            session.rollback()
-            problems = [(field_for(key, where), msg) for key, msg in exc.problems]
-        else:
-            session.commit()
+        saved, problems = _save(session, citation, study, form)
+        if saved is not None:
             flash("Extraction saved. It shows as unverified until a second curator verifies it.",
                   "success")  # fmt: skip
             return redirect(url_for("citations.detail", pmid=pmid, _anchor=f"study-{saved.id}"))
     elif request.method == "POST":
-        problems = [
-            (name, "; ".join(str(e) for e in errs)) for name, errs in _flat_errors(form).items()
-        ]
+        problems = [(name, "; ".join(errs)) for name, errs in _flat_errors(form).items()]
     status = 422 if problems else 200
     html = render_template(
         "extraction/form.html",
@@ -108,7 +120,7 @@ def _flat_errors(form: ExtractionForm) -> dict[str, list[str]]:
             for entry in field:
                 for sub in entry.form:
                     if sub.errors:
-                        out[sub.id] = list(sub.errors)
+                        out[sub.id] = [str(e) for e in sub.errors]
         elif field.errors:
             out[field.id] = [str(e) for e in field.errors]
     return out

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
-    Flask,
     Response,
     abort,
     current_app,
@@ -142,8 +141,3 @@ def indication_feed(slug: str) -> Response:
     entries = feeds.feed_entries(session, indication_id=indication.id)
     page = url_for("indications.detail", slug=slug, _external=True)
     return _atom(f"{indication.name}: new evidence", page, entries)
-
-
-def init_app(app: Flask) -> None:
-    """Offer templates the schedule form of a saved search."""
-    app.jinja_env.globals.update(schedule_form=schedule_form)

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from typing import Any
 
 from flask import (
     Blueprint,
-    Flask,
     Response,
     abort,
     flash,
@@ -21,21 +18,13 @@ from sqlmodel import Session
 
 from evidence import queries
 from evidence.db import get_session
-from evidence.models import ADVERSE_EVENTS, ROLES, OutcomeReport, Role, Treatment, User
-from evidence.practice import outcomes
+from evidence.models import ADVERSE_EVENTS, ROLES, OutcomeReport, Role, User
 from evidence.practice import reports as data
 from evidence.web.auth import current_account, has_role, roles_required
 from evidence.web.forms import HideForm, ReportForm, UploadForm, options
+from evidence.web.tables import report_list
 
 bp = Blueprint("reports", __name__)
-
-PER_PAGE = 25
-PANEL_PREFIX = "rep_"  # filter names on treatment pages, apart from the citation filters
-
-
-def init_app(app: Flask) -> None:
-    """Let the treatment page template ask for its reports section."""
-    app.jinja_env.globals["report_panel"] = report_panel
 
 
 def _form_choices(session: Session, form: ReportForm) -> None:
@@ -124,46 +113,58 @@ def detail(report_id: int) -> str:
     )
 
 
+def _prefill(session: Session, form: ReportForm, report: OutcomeReport) -> None:
+    """Put a stored report's slugs and adverse events into its edit form."""
+    assert report.id is not None
+    names = queries.name_maps(session)
+    form.treatment.data = names.treatments[report.treatment_id].slug
+    form.indication.data = (
+        names.indications[report.indication_id].slug if report.indication_id else ""
+    )
+    form.adverse_events.data = [
+        e.event for e in queries.adverse_events_by_report(session, [report.id])[report.id]
+    ]
+
+
+def _save_edit(session: Session, form: ReportForm, report: OutcomeReport) -> Any:
+    """Save a valid edit: the redirect, the 409 page of a stale edit, or None (errors shown)."""
+    try:
+        changes = data.update_report(
+            session,
+            report=report,
+            data=form.to_input(),
+            editor=_user(session),
+            expected_version=_version(form.version.data),
+        )
+    except data.ReportError as exc:
+        session.rollback()
+        if "version" in exc.errors:  # a stale edit: say so above the form, keep the input
+            for message in exc.errors["version"]:
+                flash(message, "error")
+            return render_template("reports/form.html", form=form, report=report), 409
+        _put_errors(form, exc.errors)
+        return None
+    session.commit()
+    flash("Report updated." if changes else "Nothing changed.", "success")
+    return redirect(url_for("reports.detail", report_id=report.id))
+
+
 @bp.route("/reports/<int:report_id>/edit", methods=["GET", "POST"])
 @roles_required(Role.PRACTITIONER)
 def edit(report_id: int) -> Any:
     """Edit one's own report; every change is kept in its history."""
     session = get_session()
     report = _report_or_404(session, report_id)
-    assert report.id is not None
     if not data.can_edit(report, current_account()):
         abort(403, description="Only the practitioner who submitted a report can edit it.")
     form = ReportForm(obj=report) if request.method == "GET" else ReportForm()
     _form_choices(session, form)
     if request.method == "GET":
-        names = queries.name_maps(session)
-        form.treatment.data = names.treatments[report.treatment_id].slug
-        form.indication.data = (
-            names.indications[report.indication_id].slug if report.indication_id else ""
-        )
-        form.adverse_events.data = [
-            e.event for e in queries.adverse_events_by_report(session, [report.id])[report.id]
-        ]
+        _prefill(session, form, report)
     if form.validate_on_submit():
-        try:
-            changes = data.update_report(
-                session,
-                report=report,
-                data=form.to_input(),
-                editor=_user(session),
-                expected_version=_version(form.version.data),
-            )
-        except data.ReportError as exc:
-            session.rollback()
-            if "version" in exc.errors:  # a stale edit: say so above the form, keep the input
-                for message in exc.errors["version"]:
-                    flash(message, "error")
-                return render_template("reports/form.html", form=form, report=report), 409
-            _put_errors(form, exc.errors)
-        else:
-            session.commit()
-            flash("Report updated." if changes else "Nothing changed.", "success")
-            return redirect(url_for("reports.detail", report_id=report.id))
+        done = _save_edit(session, form, report)
+        if done is not None:
+            return done
     status = 400 if form.errors else 200
     return render_template("reports/form.html", form=form, report=report), status
 
@@ -259,86 +260,7 @@ def upload() -> Any:
     ), status
 
 
-# --- lists and statistics ---------------------------------------------------------------------
-
-
-@dataclass
-class Panel:
-    """The reports section of a treatment page: statistics, filters and one page of reports."""
-
-    treatment: Treatment
-    flt: data.ReportFilter
-    prefix: str
-    overall: outcomes.GroupStats
-    by_skin: dict[str, outcomes.GroupStats]
-    by_indication: list[tuple[str, str, outcomes.GroupStats]]
-    events_shown: list[tuple[str, str]]
-    rows: list[OutcomeReport]
-    total: int
-    page: int
-    pages: int
-    names: queries.NameMaps
-    events: dict[int, list[Any]]
-    indications: list[Any]
-    hidden_count: int
-
-
-def build_panel(
-    session: Session, *, treatment: Treatment, args: Any, prefix: str = PANEL_PREFIX
-) -> Panel:
-    """Compute a treatment's report statistics and its filtered, paged report list."""
-    assert treatment.id is not None
-    flt = data.ReportFilter.from_args(
-        args, prefix=prefix, may_see_hidden=has_role(Role.CURATOR), treatment=treatment.slug
-    )
-    rows_data = outcomes.report_data(session, treatment=treatment.slug)
-    overall = outcomes.summarize(rows_data)
-    by_indication = []
-    for ind in queries.indications(session):
-        subset = [r for r in rows_data if r.indication == ind.slug]
-        if subset:
-            by_indication.append((ind.slug, ind.name, outcomes.summarize(subset, label=ind.name)))
-    unstated = [r for r in rows_data if r.indication is None]
-    if unstated:
-        by_indication.append(("", "Not stated", outcomes.summarize(unstated, label="not stated")))
-    # Every event a report names, plus PIH (the risk argued about for darker skin).
-    events_shown = [
-        (key, label) for key, label in ADVERSE_EVENTS if key == "pih" or overall.adverse[key].k > 0
-    ]
-    total = data.count_reports(session, flt)
-    pages = max(1, math.ceil(total / PER_PAGE))
-    page = min(max(_int(args.get(prefix + "page")), 1), pages)
-    rows = data.list_reports(session, flt, page=page, per_page=PER_PAGE)
-    return Panel(
-        treatment=treatment,
-        flt=flt,
-        prefix=prefix,
-        overall=overall,
-        by_skin=outcomes.skin_type_groups(rows_data),
-        by_indication=by_indication,
-        events_shown=events_shown,
-        rows=rows,
-        total=total,
-        page=page,
-        pages=pages,
-        names=queries.name_maps(session),
-        events=queries.adverse_events_by_report(session, [r.id for r in rows if r.id]),
-        indications=queries.indications(session),
-        hidden_count=data.count_hidden(session, treatment_id=treatment.id)
-        if has_role(Role.CURATOR)
-        else 0,
-    )
-
-
-def _int(raw: Any) -> int:
-    """Parse a page number, 1 when malformed."""
-    text = str(raw or "")
-    return int(text) if text.isdigit() else 1
-
-
-def report_panel(treatment: Treatment) -> Panel:
-    """Template global: the reports section of a treatment page, from the request's filters."""
-    return build_panel(get_session(), treatment=treatment, args=request.args)
+# --- the list ---------------------------------------------------------------------------------
 
 
 @bp.get("/reports")
@@ -352,22 +274,13 @@ def index() -> str:
         may_see_hidden=has_role(Role.CURATOR),
         treatment=treatment.slug if treatment else None,
     )
-    total = data.count_reports(session, flt)
-    pages = max(1, math.ceil(total / PER_PAGE))
-    page = min(max(_int(request.args.get("page")), 1), pages)
-    rows = data.list_reports(session, flt, page=page, per_page=PER_PAGE)
     return render_template(
         "reports/index.html",
         flt=flt,
-        rows=rows,
-        total=total,
-        page=page,
-        pages=pages,
+        reports=report_list(session, flt, request.args),
         treatment=treatment,
         treatments=queries.treatments(session),
         indications=queries.indications(session),
-        names=queries.name_maps(session),
-        events=queries.adverse_events_by_report(session, [r.id for r in rows if r.id]),
         roles=ROLES,
         adverse_events=ADVERSE_EVENTS,
         has_labels=data.HAS_FILTERS,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response as BaseResponse
@@ -174,46 +176,74 @@ def queue(treatment: str, indication: str) -> tuple[str, int]:
     return _render_queue(_cell_or_404(treatment, indication))
 
 
+DECISION_WORDS = {
+    Decision.INCLUDE: "Included",
+    Decision.EXCLUDE: "Excluded",
+    Decision.MAYBE: "Marked maybe",
+}
+
+
+@dataclass
+class PostedDecision:
+    """What the screening buttons posted: the decision, its record and reason, if valid."""
+
+    decision: Decision
+    raw_id: str
+    valid: bool
+    exclude_form: ExcludeForm | None = None  # the exclude form, re-shown with its errors
+    reason_code: str | None = None
+    reason_free: str | None = None
+
+    @property
+    def link_id(self) -> int | None:
+        """The record's link id, None when the form was incomplete or the id malformed."""
+        ok = self.valid and self.raw_id.isascii() and self.raw_id.isdigit()
+        return int(self.raw_id) if ok else None
+
+
+def posted_decision() -> PostedDecision:
+    """Read the decide form (include, maybe) or the exclude form (with its reason)."""
+    if "x-exclude" in request.form:
+        form = ExcludeForm(prefix="x")
+        return PostedDecision(
+            Decision.EXCLUDE,
+            form.link_id.data or "",
+            form.validate(),
+            form,
+            form.reason_code.data,
+            form.reason_text.data,
+        )
+    decide_form = DecideForm(prefix="d")
+    decision = Decision.MAYBE if "d-maybe" in request.form else Decision.INCLUDE
+    return PostedDecision(decision, decide_form.link_id.data or "", decide_form.validate())
+
+
 @bp.post("/screening/<treatment>/<indication>/decide")
 @roles_required(Role.CURATOR)
 def decide(treatment: str, indication: str) -> BaseResponse | tuple[str, int]:
     """Record include, maybe or exclude on one record."""
     cell = _cell_or_404(treatment, indication)
     session = get_session()
-    exclude_form: ExcludeForm | None = None
-    reason_code = reason_free = None
-    if "x-exclude" in request.form:
-        exclude_form = ExcludeForm(prefix="x")
-        valid, raw_id = exclude_form.validate(), exclude_form.link_id.data or ""
-        decision = Decision.EXCLUDE
-        reason_code, reason_free = exclude_form.reason_code.data, exclude_form.reason_text.data
-    else:
-        decide_form = DecideForm(prefix="d")
-        valid, raw_id = decide_form.validate(), decide_form.link_id.data or ""
-        decision = Decision.MAYBE if "d-maybe" in request.form else Decision.INCLUDE
-    if not valid or not raw_id.isdigit():
+    posted = posted_decision()
+    if posted.link_id is None:
         flash("The form was not complete or has expired; try again.", "error")
-        return _render_queue(cell, exclude_form=exclude_form, status=400)
+        return _render_queue(cell, exclude_form=posted.exclude_form, status=400)
     try:
         row = screening.record_decision(
             session,
             cell=cell,
-            link_id=int(raw_id),
+            link_id=posted.link_id,
             user_id=_user_id(),
-            decision=decision,
-            reason_code=reason_code,
-            reason_free=reason_free,
+            decision=posted.decision,
+            reason_code=posted.reason_code,
+            reason_free=posted.reason_free,
         )
     except screening.ScreeningError as exc:
         session.rollback()
         flash(str(exc), "error")
-        return _render_queue(cell, exclude_form=exclude_form, status=400)
+        return _render_queue(cell, exclude_form=posted.exclude_form, status=400)
     session.commit()
-    words = {
-        Decision.INCLUDE: "Included",
-        Decision.EXCLUDE: "Excluded",
-        Decision.MAYBE: "Marked maybe",
-    }[decision]
+    words = DECISION_WORDS[posted.decision]
     flash(f"{words}: record {row.link_id}. Press u or use Undo to take it back.", "success")
     return redirect(_queue_url(cell))
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+from pathlib import Path
 from typing import Any
 
 from flask import (
     Blueprint,
     abort,
+    current_app,
     flash,
     jsonify,
     redirect,
@@ -15,6 +18,7 @@ from flask import (
     url_for,
 )
 from sqlmodel import Session, col, select
+from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response
 
 from evidence import jobs, queries
@@ -22,6 +26,8 @@ from evidence.db import get_session
 from evidence.literature import living
 from evidence.models import FetchJob, Indication, JobKind, Role, SavedSearch, Treatment
 from evidence.web.auth import current_account, has_role, roles_required
+from evidence.web.hardening import safe_upload_name
+from evidence.web.views.living import schedule_form
 
 bp = Blueprint("searches", __name__)
 
@@ -70,6 +76,8 @@ def index() -> str:
     if slug and treatment is None:
         abort(404, description=f"No treatment is called {slug!r}.")
     rows = search_rows(session, treatment.id if treatment else None)
+    can_run = has_role(Role.CURATOR)
+    forms = {r["search"].id: schedule_form(r["search"]) for r in rows} if can_run else {}
     return render_template(
         "searches/index.html",
         rows=rows,
@@ -77,7 +85,8 @@ def index() -> str:
         treatment=treatment,
         treatments=queries.treatments(session),
         indications=queries.indications(session),
-        can_run=has_role(Role.CURATOR),
+        can_run=can_run,
+        schedule_forms=forms,
     )
 
 
@@ -151,69 +160,67 @@ def job_json(job_id: int) -> Response:
 IMPORT_SUFFIXES = (".xml", ".xml.gz", ".gz", ".nbib", ".txt", ".medline")
 
 
-@bp.get("/searches/import")
-@roles_required(Role.CURATOR)
-def import_form() -> str:
-    """The upload form for PubMed XML, MEDLINE (.nbib) and PMID-list files."""
-    session = get_session()
+def _import_page(session: Session, **chosen: Any) -> str:
+    """Render the import form (with the treatment and indication chosen, after a refusal)."""
     return render_template(
         "searches/import.html",
         treatments=queries.treatments(session),
         indications=queries.indications(session),
         suffixes=IMPORT_SUFFIXES,
+        **chosen,
     )
+
+
+def upload_problem(upload: FileStorage | None, name: str) -> str | None:
+    """Say why an uploaded file cannot be imported (`name`: its safe name), None when it can."""
+    raw_name = (upload.filename or "") if upload is not None else ""
+    if upload is not None and (".." in raw_name or "/" in raw_name or "\\" in raw_name):
+        # A name that climbs or names directories is refused, not quietly rewritten.
+        return f"{raw_name}: a file name may not contain '..', '/' or '\\'. Rename the file."
+    if upload is None or not name:
+        return "Choose a file to import."
+    if not name.lower().endswith(IMPORT_SUFFIXES):
+        return (
+            f"{name}: not a file this import reads. Use PubMed XML (.xml, .xml.gz), "
+            "a MEDLINE export (.nbib, .txt) or a list of PMIDs (.txt)."
+        )
+    return None
+
+
+def store_upload(upload: FileStorage, name: str) -> Path:
+    """Save an upload under instance/uploads, with a unique prefix, and return its path."""
+    folder = Path(current_app.instance_path) / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    # A unique prefix: two curators may upload files with the same name.
+    path = folder / f"{uuid.uuid4().hex[:12]}-{name}"
+    upload.save(path)
+    return path
+
+
+@bp.get("/searches/import")
+@roles_required(Role.CURATOR)
+def import_form() -> str:
+    """The upload form for PubMed XML, MEDLINE (.nbib) and PMID-list files."""
+    return _import_page(get_session())
 
 
 @bp.post("/searches/import")
 @roles_required(Role.CURATOR)
 def import_upload() -> Response | tuple[str, int]:
     """Store an uploaded file under instance/uploads and import it as a background job."""
-    import uuid
-    from pathlib import Path
-
-    from flask import current_app
-
-    from evidence.web.hardening import safe_upload_name
-
     session = get_session()
     upload = request.files.get("file")
-    raw_name = (upload.filename or "") if upload is not None else ""
-    name = safe_upload_name(raw_name)
+    name = safe_upload_name((upload.filename or "") if upload is not None else "")
+    problem = upload_problem(upload, name)
+    if problem or upload is None:
+        flash(problem or "Choose a file to import.", "error")
+        chosen = {f"chosen_{k}": request.form.get(k) for k in ("treatment", "indication")}
+        return _import_page(session, **chosen), 400
     treatment = queries.treatment_by_slug(session, request.form.get("treatment", ""))
     indication = queries.indication_by_slug(session, request.form.get("indication", ""))
-    problem = None
-    if upload is not None and (".." in raw_name or "/" in raw_name or "\\" in raw_name):
-        # A name that climbs or names directories is refused, not quietly rewritten.
-        problem = f"{raw_name}: a file name may not contain '..', '/' or '\\'. Rename the file."
-    elif upload is None or not name:
-        problem = "Choose a file to import."
-    elif not name.lower().endswith(IMPORT_SUFFIXES):
-        problem = (
-            f"{name}: not a file this import reads. Use PubMed XML (.xml, .xml.gz), "
-            "a MEDLINE export (.nbib, .txt) or a list of PMIDs (.txt)."
-        )
-    if problem:
-        flash(problem, "error")
-        return (
-            render_template(
-                "searches/import.html",
-                treatments=queries.treatments(session),
-                indications=queries.indications(session),
-                suffixes=IMPORT_SUFFIXES,
-                chosen_treatment=request.form.get("treatment"),
-                chosen_indication=request.form.get("indication"),
-            ),
-            400,
-        )
-    assert upload is not None
-    folder = Path(current_app.instance_path) / "uploads"
-    folder.mkdir(parents=True, exist_ok=True)
-    # A unique prefix: two curators may upload files with the same name.
-    path = folder / f"{uuid.uuid4().hex[:12]}-{name}"
-    upload.save(path)
     job = jobs.start_import_job(
         session,
-        path,
+        store_upload(upload, name),
         treatment_id=treatment.id if treatment else None,
         indication_id=indication.id if indication else None,
         user_id=_user_id(),

@@ -85,13 +85,6 @@ def forest_page() -> str:
     alt = forest.alt_text(data, words)
     title = f"Forest plot: {findings.outcome_label(finding)}"
     svg = inline_svg(forest.render(data, "svg"), chart_id="forest", title=title, description=alt)
-    # Row keys are a study's key, or "key-arm" for a single arm: map each back to its study.
-    refs = {
-        r.key: next(
-            (s for s in finding.studies if r.key == s.key or r.key.startswith(f"{s.key}-")), None
-        )
-        for r in finding.pooled.rows
-    }
     return render_template(
         "compare/forest.html",
         selection=selection,
@@ -102,7 +95,7 @@ def forest_page() -> str:
         alt=alt,
         heterogeneity=words,
         title=title,
-        refs=refs,
+        refs=forest.row_studies(finding),
         args=dict(request.args.lists()),
     )
 

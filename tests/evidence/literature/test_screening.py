@@ -243,3 +243,14 @@ def test_two_curators_screen_ten_with_one_disagreement_resolved_and_prisma_match
     assert png.data.startswith(b"\x89PNG") and "attachment" in png.headers["Content-Disposition"]
     svg = app.test_client().get("/prisma/microneedling/acne-scars/prisma.svg")
     assert svg.mimetype == "image/svg+xml" and b"Records screened" in svg.data
+
+
+@pytest.mark.parametrize("link_id", ["²", "abc", "-1", ""])
+def test_a_malformed_record_id_is_refused_with_the_queue_again(app: Flask, link_id: str) -> None:
+    candidates(app, n=1)
+    client = _curator(app, "odd-id@example.org")
+    page = client.get(QUEUE).data.decode()
+    data = {"d-csrf_token": hidden(page, "d-csrf_token"), "d-link_id": link_id, "d-include": "1"}
+    resp = client.post(QUEUE + "/decide", data=data)
+    assert resp.status_code == 400
+    assert "The form was not complete or has expired" in resp.data.decode()

@@ -173,7 +173,7 @@ def test_citations_filter_like_the_table_and_page_with_cursors(
     assert len(pmids) == len(set(pmids)) == 28
     with app.app_context(), session_scope() as session:
         flt = queries.CitationFilter(treatment="microneedling", level="2")
-        table = {c.pmid for c in queries.citation_rows(session, flt, per_page=100)}
+        table = {c.pmid for c in queries.citation_rows(session, flt, limit=100)}
     level2 = checked.get("/api/v1/citations?treatment=microneedling&level=2").get_json()
     assert {c["pmid"] for c in level2["data"]} == table
     assert level2["total"] == len(table) and level2["next_cursor"] is None
