@@ -16,16 +16,14 @@ from flask import (
     request,
     url_for,
 )
-from flask import session as flask_session
 from werkzeug.wrappers import Response as BaseResponse
 
 from evidence import queries
-from evidence.db import data_versions, get_session
+from evidence.db import get_session
 from evidence.literature import living
 from evidence.output.downloads import attach
 from evidence.synthesis import compare
 from evidence.web import cache
-from evidence.web.auth import current_account
 from evidence.web.filters import endpoint_exists
 from evidence.web.views.synthesis import study_findings_for
 
@@ -102,15 +100,8 @@ def page() -> BaseResponse | str:
     changes = living.page_changes(
         "compare", treatment_ids=[t.id for t in selection.treatments if t.id is not None]
     )
-    # Pending flashed messages are shown (and consumed) by a fresh render, never a cached one.
-    if current_account() is not None or "_flashes" in flask_session:
-        return _render_page(selection, canonical, changes)
-    versions = data_versions(get_session())
-    name = cache.key(
-        "compare-page", request.url, *(versions[side] for side in sorted(versions)), changes.key()
-    )
-    return cache.remember(
-        name, lambda: _render_page(selection, canonical, changes), timeout=cache.PAGE_TIMEOUT
+    return cache.visitor_page(
+        "compare", lambda: _render_page(selection, canonical, changes), changes.key()
     )
 
 
