@@ -577,15 +577,14 @@ def treatment_summaries(
     ).all()
     costed, medians = _medians(values)
 
-    found = {(row[0], row[1]): row[2:] for row in totals}
+    found: dict[tuple[str, str], tuple[Any, ...]] = {(row[0], row[1]): row[2:] for row in totals}
     out = {}
     for slug in wanted:
         by_skin = {}
         parts = []
         for key in SKIN_GROUPS:
-            row = found.get((slug, key))
-            ids_text, *numbers = row if row is not None else ("", *([0] * 20))
-            ids = tuple(sorted(int(i) for i in ids_text.split(",") if i)) if ids_text else ()
+            ids_text, *numbers = found.get((slug, key)) or ("", *([0] * 20))
+            ids = tuple(sorted(int(i) for i in str(ids_text).split(",") if i))
             n = [int(x) for x in numbers]
             parts.append((ids, n))
             by_skin[key] = _from_totals(

@@ -23,8 +23,10 @@ from evidence.literature.levels import LEVEL_LABELS
 from evidence.literature.pmidorder import pmid_key
 from evidence.models import (
     ADVERSE_EVENTS,
+    ANY_INDICATION,
     Citation,
     CitationLink,
+    CompareCitationTotal,
     Indication,
     OutcomeReport,
     PricePoint,
@@ -149,34 +151,32 @@ def _linked(stmt: Any, treatment_ids: Sequence[int], indication_id: int | None) 
 def literature(
     session: Session, *, treatments: Sequence[Treatment], indication: Indication | None = None
 ) -> list[Literature]:
-    """Count each treatment's included citations by level, year and flag, in two queries."""
+    """Count each treatment's included citations by level, year and flag, in two queries.
+
+    The counts come from compare_citation_total (kept by triggers, migration
+    0015_compare_totals): one row per treatment, level, flag and year shown, however many
+    citations there are. Only the newest systematic review is looked up among the citations.
+    """
     ids = [t.id for t in treatments if t.id is not None]
     ind_id = indication.id if indication else None
-    flagged_expr = case((col(Citation.retraction_status) != "none", 1), else_=0)
-    # One pass: a citation has one level, year and flag, so each falls in exactly one group per
-    # treatment and the groups' distinct counts add up exactly.
-    grouped = _linked(
-        sa_select(
-            col(CitationLink.treatment_id),
-            col(Citation.evidence_level),
-            flagged_expr,
-            col(Citation.year),
-            func.count(distinct(col(Citation.id))),
-        ),
-        ids,
-        ind_id,
-    ).group_by(
-        col(CitationLink.treatment_id),
-        col(Citation.evidence_level),
-        flagged_expr,
-        col(Citation.year),
+    grouped = sa_select(
+        col(CompareCitationTotal.treatment_id),
+        col(CompareCitationTotal.level_key),
+        col(CompareCitationTotal.flagged),
+        col(CompareCitationTotal.year_key),
+        col(CompareCitationTotal.n),
+    ).where(
+        col(CompareCitationTotal.treatment_id).in_(ids),
+        col(CompareCitationTotal.indication_key) == (ANY_INDICATION if ind_id is None else ind_id),
+        col(CompareCitationTotal.n) > 0,
     )
     levels: dict[int, dict[str, int]] = {i: dict.fromkeys(LEVEL_KEYS, 0) for i in ids}
     flagged: dict[int, int] = defaultdict(int)
     years: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     unknown: dict[int, int] = defaultdict(int)
     newest_year: dict[int, int | None] = {}
-    for tid, level, is_flagged, year, n in session.exec(grouped):
+    for tid, level, is_flagged, year_key, n in session.connection().execute(grouped):
+        year = year_key or None  # 0: year not recorded
         if is_flagged:
             flagged[tid] += int(n)
             continue
