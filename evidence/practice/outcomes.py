@@ -562,18 +562,24 @@ def treatment_summaries(
     )
     for slug, group, event, count in event_rows:
         events[(slug, group)][event] = int(count)
-    # The medians need the values themselves: only those columns come back, one row a report.
+    # The medians need the values themselves: each group's come back joined in one string
+    # per measure, written so that they read back exactly (_exact_text).
+    currency = col(OutcomeReport.currency)
+    per_session, per_course = col(OutcomeReport.cost_per_session), _course_cost()
+    sqlite = connection.dialect.name == "sqlite"
     values = connection.execute(
         scoped(
             sa_select(
                 col(Treatment.slug),
                 skin,
-                col(OutcomeReport.currency),
-                col(OutcomeReport.downtime_days),
-                col(OutcomeReport.cost_per_session),
-                _course_cost(),
+                currency,
+                *(
+                    func.aggregate_strings(_exact_text(v, sqlite=sqlite), ",")
+                    for v in (col(OutcomeReport.downtime_days), per_session, per_course)
+                ),
+                _count_if(per_session.is_not(None) | per_course.is_not(None)),
             ).select_from(OutcomeReport)
-        )
+        ).group_by(col(Treatment.slug), skin, currency)
     ).all()
     costed, medians = _medians(values)
 
@@ -644,26 +650,45 @@ def treatment_summaries(
     return out
 
 
+def _exact_text(value: Any, *, sqlite: bool) -> Any:
+    """Return SQL writing a float so that float() reads back the same number (NULL stays NULL).
+
+    SQLite's quote() writes every REAL exactly (its printf and CAST keep 15-16 digits);
+    PostgreSQL writes a double precision as its shortest exact text.
+    """
+    if sqlite:
+        return case((value.is_not(None), func.quote(value)))
+    return sa.cast(value, sa.Text)
+
+
+def _floats(text: str | None) -> list[float]:
+    """Return the numbers of a comma-joined string."""
+    return [float(x) for x in text.split(",")] if text else []
+
+
 def _medians(
     rows: Sequence[Any],
 ) -> tuple[dict[tuple[str, str], Counter[str]], dict[tuple[str, str, str, str], float]]:
     """Return costed reports per currency by (slug, skin group), and the medians of each
     measure by (measure, slug, skin group or "all", currency; "" for downtime).
 
-    `rows` are (slug, skin group, currency, downtime, cost per session, course cost), the
-    course cost derived as _Columns.add does; which reports count is _Columns.add's rule.
+    `rows` are (slug, skin group, currency, downtime values, per-session costs, course costs,
+    costed reports) per currency, the values comma-joined, the course cost derived as
+    _Columns.add does; which reports count is _Columns.add's rule.
     """
     lists: dict[tuple[str, str, str, str], list[float]] = defaultdict(list)
     costed: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
-    for slug, group, currency, downtime, per_session, per_course in rows:
-        if downtime is not None:
-            lists[("downtime", slug, group, "")].append(downtime)
-        if currency and (per_session is not None or per_course is not None):
-            costed[(slug, group)][currency] += 1
-            if per_session is not None:
-                lists[("session", slug, group, currency)].append(per_session)
-            if per_course is not None:
-                lists[("course", slug, group, currency)].append(per_course)
+    for slug, group, currency, downtimes, per_session, per_course, n_costed in rows:
+        found = _floats(downtimes)
+        if found:
+            lists[("downtime", slug, group, "")].extend(found)
+        if not currency or not n_costed:
+            continue  # costs without a currency are not counted
+        costed[(slug, group)][currency] += int(n_costed)
+        for measure, text in (("session", per_session), ("course", per_course)):
+            found = _floats(text)
+            if found:
+                lists[(measure, slug, group, currency)].extend(found)
     overall: dict[tuple[str, str, str, str], list[float]] = defaultdict(list)
     for (measure, slug, _group, currency), found in lists.items():
         overall[(measure, slug, "all", currency)].extend(found)
