@@ -12,9 +12,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from sqlalchemy import case, distinct, func
+from sqlalchemy import case, distinct, func, or_
 from sqlalchemy import select as sa_select  # sqlmodel's select takes at most four columns
 from sqlmodel import Session, col, select
 
@@ -138,16 +137,6 @@ class Literature:
         return sum(self.levels[k] for k in HIGH_LEVELS)
 
 
-def _linked(stmt: Any, treatment_ids: Sequence[int], indication_id: int | None) -> Any:
-    """Restrict a citation query to included links of the given treatments (and indication)."""
-    stmt = stmt.join(CitationLink, col(CitationLink.citation_id) == col(Citation.id)).where(
-        col(CitationLink.status) == "included", col(CitationLink.treatment_id).in_(treatment_ids)
-    )
-    if indication_id is not None:
-        stmt = stmt.where(col(CitationLink.indication_id) == indication_id)
-    return stmt
-
-
 def literature(
     session: Session, *, treatments: Sequence[Treatment], indication: Indication | None = None
 ) -> list[Literature]:
@@ -191,21 +180,42 @@ def literature(
                 newest_year[tid] = year
     newest: dict[int, CitationRef] = {}
     if newest_year:
-        wanted = {y for y in newest_year.values() if y is not None}
-        stmt = _linked(
-            select(CitationLink.treatment_id, Citation.pmid, Citation.title, Citation.year),
-            list(newest_year),
-            ind_id,
-        ).where(col(Citation.evidence_level) == 1, col(Citation.retraction_status) == "none")
-        if None not in newest_year.values():
-            stmt = stmt.where(col(Citation.year).in_(wanted))
-        for tid, pmid, title, year in session.exec(stmt):
-            if year != newest_year[tid]:
+        # The level 1 citations of the newest years first (ix_citation_level_year), then their
+        # links: a few rows each, where joining from the links read every included link.
+        wanted = [y for y in set(newest_year.values()) if y is not None]
+        year_column = col(Citation.year)
+        in_years = (
+            year_column.in_(wanted)
+            if None not in newest_year.values()
+            else or_(year_column.in_(wanted), year_column.is_(None))
+        )
+        candidates = {
+            cid: (pmid, title, cyear)
+            for cid, pmid, title, cyear in session.exec(
+                select(Citation.id, Citation.pmid, Citation.title, Citation.year).where(
+                    col(Citation.evidence_level) == 1,
+                    in_years,
+                    col(Citation.retraction_status) == "none",
+                )
+            )
+        }
+        links = (
+            select(CitationLink.citation_id, CitationLink.treatment_id, CitationLink.indication_id)
+            .where(col(CitationLink.citation_id).in_(list(candidates)))
+            .where(col(CitationLink.status) == "included")
+        )
+        for cid, link_tid, iid in session.exec(links) if candidates else ():
+            if link_tid is None or link_tid not in newest_year:
                 continue
-            best = newest.get(tid)
+            if ind_id is not None and iid != ind_id:
+                continue
+            pmid, title, cyear = candidates[cid]
+            if cyear != newest_year[link_tid]:
+                continue
+            best = newest.get(link_tid)
             # Same year: the higher PMID (compared as a number) is the later record.
             if best is None or pmid_key(pmid) > pmid_key(best.pmid):
-                newest[tid] = CitationRef(pmid, title, year)
+                newest[link_tid] = CitationRef(pmid, title, cyear)
     return [
         Literature(
             treatment=t.slug,
