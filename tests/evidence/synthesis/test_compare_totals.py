@@ -221,3 +221,51 @@ def test_counts_follow_every_write(any_app: Flask, tmp_path: Path) -> None:
             assert lit.flagged == sum(n for k, n in mine.items() if k[3])
             assert lit.counted == sum(n for k, n in mine.items() if not k[3])
             assert lit.year_unknown == sum(n for k, n in mine.items() if not k[3] and not k[4])
+
+
+def test_newest_review_is_the_newest_linked_level_1_citation(any_app: Flask) -> None:
+    """The newest review, with and without an indication, is the level 1 citation with the
+    latest year (then the higher PMID) among the treatment's included, unflagged links."""
+    from evidence.literature.pmidorder import pmid_key
+
+    app = any_app
+    with app.app_context(), session_scope() as session:
+        micro = session.exec(select(Treatment).where(Treatment.slug == "microneedling")).one()
+        acne = session.exec(select(Indication).order_by(col(Indication.id))).first()
+        assert micro.id is not None and acne is not None
+        for i, (year, indication) in enumerate(
+            [(2031, acne.id), (2031, None), (2030, acne.id), (None, acne.id)]
+        ):
+            cite = Citation(pmid=f"9990000{i}", title=f"Review {i}", year=year, evidence_level=1)
+            session.add(cite)
+            session.flush()
+            assert cite.id is not None
+            session.add(
+                CitationLink(
+                    citation_id=cite.id,
+                    treatment_id=micro.id,
+                    indication_id=indication,
+                    treatment_key=micro.id,
+                    indication_key=indication or 0,
+                )
+            )
+        session.flush()
+        for indication in (None, acne):
+            rows = session.exec(
+                select(Citation.pmid, Citation.year, CitationLink.indication_id)
+                .join(CitationLink, col(CitationLink.citation_id) == col(Citation.id))
+                .where(
+                    CitationLink.treatment_id == micro.id,
+                    CitationLink.status == "included",
+                    Citation.evidence_level == 1,
+                    Citation.retraction_status == "none",
+                )
+            ).all()
+            mine = [r for r in rows if indication is None or r[2] == indication.id]
+            known = [r[1] for r in mine if r[1] is not None]
+            newest_year = max(known) if known else None
+            expected = max((r[0] for r in mine if r[1] == newest_year), key=pmid_key, default=None)
+            (lit,) = compare.literature(session, treatments=[micro], indication=indication)
+            assert lit.newest_review is not None
+            assert lit.newest_review.pmid == expected
+        assert expected == "99900000"  # with acne scars: 2031 beats 2030 and no year
