@@ -526,27 +526,6 @@ def treatment_summaries(
     change = case((before.is_not(None) & after.is_not(None), after - before))
     gais = col(OutcomeReport.gais)
     connection = session.connection()
-    totals = connection.execute(
-        scoped(
-            sa_select(
-                col(Treatment.slug),
-                skin,
-                _ids_text(col(OutcomeReport.id)),
-                func.count(improvement),
-                _sum(improvement),
-                _sum(improvement * improvement),
-                _count_if(improvement >= RESPONDER_THRESHOLD),
-                *(_count_if(improvement == v) for v in range(5)),
-                func.count(change),
-                _sum(change),
-                _sum(change * change),
-                func.count(gais),
-                _sum(gais),
-                _sum(gais * gais),
-                *(_count_if(gais == v) for v in range(1, 6)),
-            ).select_from(OutcomeReport)
-        ).group_by(col(Treatment.slug), skin)
-    ).all()
     events: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     event_rows = connection.execute(
         scoped(
@@ -562,12 +541,13 @@ def treatment_summaries(
     )
     for slug, group, event, count in event_rows:
         events[(slug, group)][event] = int(count)
-    # The medians need the values themselves: each group's come back joined in one string
-    # per measure, written so that they read back exactly (_exact_text).
+    # One pass over the reports, grouped by treatment, skin-type group and currency: the sums
+    # (added up over currencies below), the ids, and for the medians the values themselves,
+    # each group's joined in one string per measure, written to read back exactly.
     currency = col(OutcomeReport.currency)
     per_session, per_course = col(OutcomeReport.cost_per_session), _course_cost()
     sqlite = connection.dialect.name == "sqlite"
-    values = connection.execute(
+    rows = connection.execute(
         scoped(
             sa_select(
                 col(Treatment.slug),
@@ -578,12 +558,30 @@ def treatment_summaries(
                     for v in (col(OutcomeReport.downtime_days), per_session, per_course)
                 ),
                 _count_if(per_session.is_not(None) | per_course.is_not(None)),
+                _ids_text(col(OutcomeReport.id)),
+                func.count(improvement),
+                _sum(improvement),
+                _sum(improvement * improvement),
+                _count_if(improvement >= RESPONDER_THRESHOLD),
+                *(_count_if(improvement == v) for v in range(5)),
+                func.count(change),
+                _sum(change),
+                _sum(change * change),
+                func.count(gais),
+                _sum(gais),
+                _sum(gais * gais),
+                *(_count_if(gais == v) for v in range(1, 6)),
             ).select_from(OutcomeReport)
         ).group_by(col(Treatment.slug), skin, currency)
     ).all()
-    costed, medians = _medians(values)
-
-    found: dict[tuple[str, str], tuple[Any, ...]] = {(row[0], row[1]): row[2:] for row in totals}
+    costed, medians = _medians([row[:7] for row in rows])
+    found: dict[tuple[str, str], tuple[Any, ...]] = {}
+    for row in rows:
+        so_far: tuple[Any, ...] = found.get((row[0], row[1])) or ("", *([0] * 20))
+        found[(row[0], row[1])] = (
+            f"{so_far[0]},{row[7]}",
+            *(int(x) + int(y) for x, y in zip(so_far[1:], row[8:], strict=True)),
+        )
     out = {}
     for slug in wanted:
         by_skin = {}
