@@ -61,17 +61,18 @@ def _upsert(select_sql: str) -> str:
     )
 
 
-def _unindexed(column: str, sqlite: bool) -> str:
+def _unindexed(column: str) -> str:
     """Return a column as a trigger's filter that must not drive the lookup.
 
-    SQLite has no statistics unless ANALYZE ran: of three equally indexed equalities it may
-    walk the status index (every included link) for each row written. A unary plus keeps it
-    on the citation_id index; PostgreSQL's planner has statistics (and no unary plus on text).
+    Neither database has statistics on links written moments ago (SQLite none unless ANALYZE
+    ran): of three equally indexed equalities either may walk the status index, every
+    included link, for each row written, which made a bulk insert quadratic. Wrapped in an
+    expression the column has no index, and the lookup walks the citation_id index.
     """
-    return f"+{column}" if sqlite else column
+    return f"({column} || '')" if column.endswith("status") else f"({column} + 0)"
 
 
-def link_change_sql(new_rows: str, old_rows: str, *, sqlite: bool = False) -> str:
+def link_change_sql(new_rows: str, old_rows: str) -> str:
     """SQL adding what a change of links made: new_rows and old_rows select LINK_COLUMNS."""
     changed = (
         f"SELECT citation_id, treatment_id, indication_id, 1 AS delta FROM ({new_rows}) AS nl "
@@ -91,8 +92,8 @@ def link_change_sql(new_rows: str, old_rows: str, *, sqlite: bool = False) -> st
     pairs = (
         "SELECT citation_id, treatment_id, sum(delta) AS net, "
         "(SELECT count(*) FROM citation_link l WHERE l.citation_id = ch.citation_id "
-        f"AND {_unindexed('l.treatment_id', sqlite)} = ch.treatment_id "
-        f"AND {_unindexed('l.status', sqlite)} = 'included') AS now "
+        f"AND {_unindexed('l.treatment_id')} = ch.treatment_id "
+        f"AND {_unindexed('l.status')} = 'included') AS now "
         f"FROM ({changed}) AS ch GROUP BY citation_id, treatment_id"
     )
     wide = (
@@ -105,7 +106,7 @@ def link_change_sql(new_rows: str, old_rows: str, *, sqlite: bool = False) -> st
     return _upsert(f"{cells} UNION ALL {wide}")
 
 
-def citation_change_sql(changed: str, *, sqlite: bool = False) -> str:
+def citation_change_sql(changed: str) -> str:
     """SQL moving changed citations' counts: changed selects id, old_ and new_ level/year/status."""
     parts = []
     for side, delta in (("old", -1), ("new", 1)):
@@ -118,13 +119,13 @@ def citation_change_sql(changed: str, *, sqlite: bool = False) -> str:
             f"coalesce(l.indication_id, 0) AS indication_key, {values}, {delta} AS delta "
             f"FROM ({changed}) AS ch "
             "JOIN citation_link l ON l.citation_id = ch.id "
-            f"WHERE {_unindexed('l.status', sqlite)} = 'included' AND l.treatment_id IS NOT NULL"
+            f"WHERE {_unindexed('l.status')} = 'included' AND l.treatment_id IS NOT NULL"
         )
         parts.append(
             f"SELECT w.treatment_id AS treatment_id, {ANY_INDICATION} AS indication_key, "
             f"{values}, {delta} AS delta FROM ({changed}) AS ch JOIN "
             "(SELECT DISTINCT citation_id, treatment_id FROM citation_link "
-            f"WHERE {_unindexed('status', sqlite)} = 'included' AND treatment_id IS NOT NULL "
+            f"WHERE {_unindexed('status')} = 'included' AND treatment_id IS NOT NULL "
             f"AND citation_id IN (SELECT id FROM ({changed}) AS ids)) AS w "
             "ON w.citation_id = ch.id"
         )
@@ -263,12 +264,12 @@ def _sqlite_triggers() -> None:
     ):
         op.execute(
             f"CREATE TRIGGER {TABLE}_link_{event.lower()} AFTER {event} ON citation_link "
-            f"BEGIN {link_change_sql(new, old, sqlite=True)}; END"
+            f"BEGIN {link_change_sql(new, old)}; END"
         )
     moved = CITATION_MOVED.format(o="OLD", n="NEW").replace("IS DISTINCT FROM", "IS NOT")
     op.execute(
         f"CREATE TRIGGER {TABLE}_citation_update AFTER UPDATE ON citation WHEN {moved} "
-        f"BEGIN {citation_change_sql(_changed_citations('OLD', 'NEW'), sqlite=True)}; END"
+        f"BEGIN {citation_change_sql(_changed_citations('OLD', 'NEW'))}; END"
     )
     op.execute(
         f"CREATE TRIGGER {TABLE}_citation_delete BEFORE DELETE ON citation "
