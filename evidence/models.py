@@ -782,6 +782,28 @@ class DataVersion(SQLModel, table=True):
     token: str = Field(max_length=40)
 
 
+class CompareCitationTotal(SQLModel, table=True):
+    """Included citations per treatment, indication, level, flag and year, kept by triggers.
+
+    The compare page reads one row per cell it shows (migration 0015_compare_totals).
+    `indication_key` is the link's indication, 0 for none, or ANY_INDICATION for the
+    treatment's citations over every indication (each counted once); `level_key` and
+    `year_key` are 0 when unrated or unknown; `flagged` is 1 for a retracted or flagged one.
+    Rows may hold n = 0.
+    """
+
+    __tablename__ = "compare_citation_total"
+    treatment_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    indication_key: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    level_key: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    flagged: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    year_key: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    n: int
+
+
+ANY_INDICATION = -1  # CompareCitationTotal.indication_key: every indication together
+
+
 # --- study extraction (issue 9: what the studies found) ------------------------------------
 # Fixed vocabularies are StrEnums (see the top of this module). Every extracted number keeps the
 # page it was read from (source_url, checked_on); a field the source did not state stays NULL.

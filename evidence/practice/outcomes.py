@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import case, distinct, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
@@ -180,6 +181,32 @@ def mean_interval(
 Costed = tuple[str, float | None, float | None]
 
 
+@dataclass(frozen=True)
+class _Totals:
+    """A group's sufficient statistics: every figure of GroupStats is computed from these.
+
+    Sums of integer values are exact, so totals summed by SQL (treatment_summaries) and totals
+    summed here from a list of reports (summarize) give identical figures. Medians cannot come
+    from sums: a group brings its median values, one per measure (per currency for costs).
+    """
+
+    ids: tuple[int, ...]
+    improvement: tuple[int, int, int]  # (n, sum, sum of squares) of the stated improvements
+    responders: int
+    events: Counter[str]
+    median_downtime: float | None
+    costed: Counter[str]  # costed reports per currency
+    median_cost: dict[str, tuple[float | None, float | None]]  # currency: (session, course)
+    goodman_baron_change: tuple[int, int, int]
+    gais: tuple[int, int, int]
+    gais_counts: tuple[int, ...]
+
+
+def _sums(values: Sequence[int]) -> tuple[int, int, int]:
+    """Return (n, sum, sum of squares) of integer values."""
+    return len(values), sum(values), sum(v * v for v in values)
+
+
 def _group_stats(
     *,
     label: str,
@@ -191,43 +218,64 @@ def _group_stats(
     goodman_baron_changes: Sequence[int] = (),
     gais: Sequence[int] = (),
 ) -> GroupStats:
-    """Compute a group's figures from its columns: the one place summaries are computed.
+    """Compute a group's figures from its columns (through _Totals, as treatment_summaries).
 
     `events` counts reports per adverse event; `costed` holds the reports with a currency and
     a per-session or per-course cost (the course cost already derived by _Columns.add);
     `goodman_baron_changes` the after - before grade of reports giving both, `gais` the scores.
     """
-    n = len(ids)
-    total = sum(improvements)
-    total_sq = sum(v * v for v in improvements)
-    responders = sum(1 for value in improvements if value >= RESPONDER_THRESHOLD)
+    currencies = Counter(currency for currency, _s, _c in costed)
+    return _from_totals(
+        label,
+        _Totals(
+            ids=tuple(ids),
+            improvement=_sums(improvements),
+            responders=sum(1 for value in improvements if value >= RESPONDER_THRESHOLD),
+            events=events,
+            median_downtime=_median(downtimes),
+            costed=currencies,
+            median_cost={
+                cur: (
+                    _median([s for c, s, _co in costed if c == cur and s is not None]),
+                    _median([co for c, _s, co in costed if c == cur and co is not None]),
+                )
+                for cur in currencies
+            },
+            goodman_baron_change=_sums(goodman_baron_changes),
+            gais=_sums(gais),
+            gais_counts=tuple(sum(1 for v in gais if v == score) for score in range(1, 6)),
+        ),
+    )
+
+
+def _from_totals(label: str, t: _Totals) -> GroupStats:
+    """Compute a group's figures from its sufficient statistics: the one place they are made."""
+    n = len(t.ids)
     # Medians are taken over one currency, the one most costed reports use (ties: alphabetical):
     # amounts in different currencies are never mixed.
-    counts = Counter(currency for currency, _s, _c in costed)
-    currency = min(counts.items(), key=lambda item: (-item[1], item[0]))[0] if counts else None
-    per_session = [s for cur, s, _c in costed if cur == currency and s is not None]
-    per_course = [c for cur, _s, c in costed if cur == currency and c is not None]
+    currency = min(t.costed.items(), key=lambda item: (-item[1], item[0]))[0] if t.costed else None
+    per_session, per_course = (
+        t.median_cost.get(currency, (None, None)) if currency else (None, None)
+    )
+    n_imp, total, total_sq = t.improvement
     return GroupStats(
         label=label,
         n=n,
         small=n < SMALL_N,
-        report_ids=tuple(ids),
-        improvement=mean_interval(len(improvements), total, total_sq, bounds=IMPROVEMENT_SCALE),
-        responders=proportion(responders, len(improvements)),
-        adverse={key: proportion(events[key], n) for key in EVENT_KEYS},
-        median_downtime=_median(downtimes),
-        median_cost_per_session=_median(per_session),
-        median_cost_per_course=_median(per_course),
+        report_ids=t.ids,
+        improvement=mean_interval(n_imp, total, total_sq, bounds=IMPROVEMENT_SCALE),
+        responders=proportion(t.responders, n_imp),
+        adverse={key: proportion(t.events[key], n) for key in EVENT_KEYS},
+        median_downtime=t.median_downtime,
+        median_cost_per_session=per_session,
+        median_cost_per_course=per_course,
         currency=currency,
-        goodman_baron_change=_scale_mean(goodman_baron_changes, GOODMAN_BARON_CHANGE_SCALE),
-        gais=_scale_mean(gais, GAIS_BOUNDS),
-        gais_counts=tuple(sum(1 for v in gais if v == score) for score in range(1, 6)),
+        goodman_baron_change=mean_interval(
+            *t.goodman_baron_change, bounds=GOODMAN_BARON_CHANGE_SCALE
+        ),
+        gais=mean_interval(*t.gais, bounds=GAIS_BOUNDS),
+        gais_counts=t.gais_counts,
     )
-
-
-def _scale_mean(values: Sequence[int], bounds: tuple[float, float]) -> MeanCI:
-    """Return the mean of integer scale values with the bounded interval of mean_interval."""
-    return mean_interval(len(values), sum(values), sum(v * v for v in values), bounds=bounds)
 
 
 @dataclass
@@ -289,15 +337,6 @@ class _Columns:
             r.goodman_baron_after,
             r.gais,
         )
-
-    def extend(self, other: _Columns) -> None:
-        """Add another group's columns (the overall figures are the groups together)."""
-        self.ids.extend(other.ids)
-        self.improvements.extend(other.improvements)
-        self.downtimes.extend(other.downtimes)
-        self.costed.extend(other.costed)
-        self.goodman_baron_changes.extend(other.goodman_baron_changes)
-        self.gais.extend(other.gais)
 
     def stats(self, label: str, events: Counter[str]) -> GroupStats:
         """Compute the group's figures; `events` counts its reports per adverse event."""
@@ -464,14 +503,39 @@ def _skin_case() -> Any:
     )
 
 
+def _ids_text(column: Any) -> Any:
+    """Return an aggregate joining a group's ids with commas (group_concat / string_agg)."""
+    return func.aggregate_strings(sa.cast(column, sa.String), ",")
+
+
+def _course_cost() -> Any:
+    """Return the course cost of _Columns.add as SQL: as stated, else per session x sessions."""
+    return func.coalesce(
+        col(OutcomeReport.cost_per_course),
+        col(OutcomeReport.cost_per_session) * col(OutcomeReport.sessions),
+    )
+
+
+def _count_if(condition: Any) -> Any:
+    """Return SQL counting the rows where condition holds."""
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def _sum(expr: Any) -> Any:
+    """Return SQL summing expr, 0 over no rows."""
+    return func.coalesce(func.sum(expr), 0)
+
+
 def treatment_summaries(
     session: Session, *, treatments: Sequence[str], indication: str | None = None
 ) -> dict[str, TreatmentSummary]:
-    """Summarize the visible reports of several treatment slugs in two queries.
+    """Summarize the visible reports of several treatment slugs.
 
     The same figures as summarize() and skin_type_groups() on report_data() for each slug,
-    without building a ReportData per report: the adverse events are counted by SQL, and
-    the rows bring only the columns the means and medians need, for all treatments at once.
+    without bringing a row per report into Python: SQL sums each skin-type group's sufficient
+    statistics (counts, sums and sums of squares of the integer scales, event counts, costed
+    reports per currency) and joins its ids into one string, and a window query brings only
+    the middle values the medians need. The overall figures are the three groups together.
     """
     wanted = list(dict.fromkeys(treatments))
     skin = _skin_case()
@@ -485,34 +549,13 @@ def treatment_summaries(
             stmt = stmt.join(Indication, col(Indication.id) == col(OutcomeReport.indication_id))
         return stmt.where(*where)
 
-    rows = (
-        session.connection()
-        .execute(
-            scoped(
-                sa_select(
-                    col(Treatment.slug),
-                    skin,
-                    # The columns of _Columns.add, in its order.
-                    col(OutcomeReport.id),
-                    col(OutcomeReport.improvement),
-                    col(OutcomeReport.downtime_days),
-                    col(OutcomeReport.cost_per_session),
-                    col(OutcomeReport.cost_per_course),
-                    col(OutcomeReport.sessions),
-                    col(OutcomeReport.currency),
-                    col(OutcomeReport.goodman_baron_before),
-                    col(OutcomeReport.goodman_baron_after),
-                    col(OutcomeReport.gais),
-                ).select_from(OutcomeReport)
-            ).order_by(col(OutcomeReport.id))
-        )
-        .all()
-    )  # one fetch: iterating the cursor fetched row by row, a third of the time
-    groups = {(slug, key): _Columns() for slug in wanted for key in SKIN_GROUPS}
-    for slug, group, *values in rows:
-        groups[(slug, group)].add(*values)
+    improvement = col(OutcomeReport.improvement)
+    before, after = col(OutcomeReport.goodman_baron_before), col(OutcomeReport.goodman_baron_after)
+    change = case((before.is_not(None) & after.is_not(None), after - before))
+    gais = col(OutcomeReport.gais)
+    connection = session.connection()
     events: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
-    event_rows = session.connection().execute(
+    event_rows = connection.execute(
         scoped(
             sa_select(
                 col(Treatment.slug),
@@ -526,23 +569,158 @@ def treatment_summaries(
     )
     for slug, group, event, count in event_rows:
         events[(slug, group)][event] = int(count)
+    # One pass over the reports, grouped by treatment, skin-type group and currency: the sums
+    # (added up over currencies below), the ids, and for the medians the values themselves,
+    # each group's joined in one string per measure, written to read back exactly.
+    currency = col(OutcomeReport.currency)
+    per_session, per_course = col(OutcomeReport.cost_per_session), _course_cost()
+    sqlite = connection.dialect.name == "sqlite"
+    rows = connection.execute(
+        scoped(
+            sa_select(
+                col(Treatment.slug),
+                skin,
+                currency,
+                *(
+                    func.aggregate_strings(_exact_text(v, sqlite=sqlite), ",")
+                    for v in (col(OutcomeReport.downtime_days), per_session, per_course)
+                ),
+                _count_if(per_session.is_not(None) | per_course.is_not(None)),
+                _ids_text(col(OutcomeReport.id)),
+                func.count(improvement),
+                _sum(improvement),
+                _sum(improvement * improvement),
+                _count_if(improvement >= RESPONDER_THRESHOLD),
+                *(_count_if(improvement == v) for v in range(5)),
+                func.count(change),
+                _sum(change),
+                _sum(change * change),
+                func.count(gais),
+                _sum(gais),
+                _sum(gais * gais),
+                *(_count_if(gais == v) for v in range(1, 6)),
+            ).select_from(OutcomeReport)
+        ).group_by(col(Treatment.slug), skin, currency)
+    ).all()
+    costed, medians = _medians([row[:7] for row in rows])
+    found: dict[tuple[str, str], tuple[Any, ...]] = {}
+    for row in rows:
+        so_far: tuple[Any, ...] = found.get((row[0], row[1])) or ("", *([0] * 20))
+        found[(row[0], row[1])] = (
+            f"{so_far[0]},{row[7]}",
+            *(int(x) + int(y) for x, y in zip(so_far[1:], row[8:], strict=True)),
+        )
     out = {}
     for slug in wanted:
-        by_skin = {key: groups[(slug, key)].stats(key, events[(slug, key)]) for key in SKIN_GROUPS}
-        # Overall: the three groups together; only the ids' order matters (medians sort).
-        overall = _Columns()
-        overall_events: Counter[str] = Counter()
+        by_skin = {}
+        parts = []
         for key in SKIN_GROUPS:
-            overall.extend(groups[(slug, key)])
+            ids_text, *numbers = found.get((slug, key)) or ("", *([0] * 20))
+            ids = tuple(sorted(int(i) for i in str(ids_text).split(",") if i))
+            n = [int(x) for x in numbers]
+            parts.append((ids, n))
+            by_skin[key] = _from_totals(
+                key,
+                _Totals(
+                    ids=ids,
+                    improvement=(n[0], n[1], n[2]),
+                    responders=n[3],
+                    events=events[(slug, key)],
+                    median_downtime=medians.get(("downtime", slug, key, "")),
+                    costed=costed[(slug, key)],
+                    median_cost={
+                        cur: (
+                            medians.get(("session", slug, key, cur)),
+                            medians.get(("course", slug, key, cur)),
+                        )
+                        for cur in costed[(slug, key)]
+                    },
+                    goodman_baron_change=(n[9], n[10], n[11]),
+                    gais=(n[12], n[13], n[14]),
+                    gais_counts=tuple(n[15:20]),
+                ),
+            )
+        # Overall: the three groups together (sums add; the medians are the overall window's).
+        summed = [sum(n[i] for _ids, n in parts) for i in range(20)]
+        overall_events: Counter[str] = Counter()
+        overall_costed: Counter[str] = Counter()
+        for key in SKIN_GROUPS:
             overall_events.update(events[(slug, key)])
-        overall.ids.sort()
-        counts = [0] * 5
-        for value in overall.improvements:
-            if 0 <= value <= 4:
-                counts[value] += 1
+            overall_costed.update(costed[(slug, key)])
+        overall = _from_totals(
+            "all",
+            _Totals(
+                ids=tuple(sorted(i for ids, _n in parts for i in ids)),
+                improvement=(summed[0], summed[1], summed[2]),
+                responders=summed[3],
+                events=overall_events,
+                median_downtime=medians.get(("downtime", slug, "all", "")),
+                costed=overall_costed,
+                median_cost={
+                    cur: (
+                        medians.get(("session", slug, "all", cur)),
+                        medians.get(("course", slug, "all", cur)),
+                    )
+                    for cur in overall_costed
+                },
+                goodman_baron_change=(summed[9], summed[10], summed[11]),
+                gais=(summed[12], summed[13], summed[14]),
+                gais_counts=tuple(summed[15:20]),
+            ),
+        )
         out[slug] = TreatmentSummary(
-            overall=overall.stats("all", overall_events),
+            overall=overall,
             by_skin=by_skin,
-            improvement_counts=tuple(counts),
+            improvement_counts=tuple(summed[4:9]),
         )
     return out
+
+
+def _exact_text(value: Any, *, sqlite: bool) -> Any:
+    """Return SQL writing a float so that float() reads back the same number (NULL stays NULL).
+
+    SQLite's quote() writes every REAL exactly (its printf and CAST keep 15-16 digits);
+    PostgreSQL writes a double precision as its shortest exact text.
+    """
+    if sqlite:
+        return case((value.is_not(None), func.quote(value)))
+    return sa.cast(value, sa.Text)
+
+
+def _floats(text: str | None) -> list[float]:
+    """Return the numbers of a comma-joined string."""
+    return [float(x) for x in text.split(",")] if text else []
+
+
+def _medians(
+    rows: Sequence[Any],
+) -> tuple[dict[tuple[str, str], Counter[str]], dict[tuple[str, str, str, str], float]]:
+    """Return costed reports per currency by (slug, skin group), and the medians of each
+    measure by (measure, slug, skin group or "all", currency; "" for downtime).
+
+    `rows` are (slug, skin group, currency, downtime values, per-session costs, course costs,
+    costed reports) per currency, the values comma-joined, the course cost derived as
+    _Columns.add does; which reports count is _Columns.add's rule.
+    """
+    lists: dict[tuple[str, str, str, str], list[float]] = defaultdict(list)
+    costed: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    for slug, group, currency, downtimes, per_session, per_course, n_costed in rows:
+        found = _floats(downtimes)
+        if found:
+            lists[("downtime", slug, group, "")].extend(found)
+        if not currency or not n_costed:
+            continue  # costs without a currency are not counted
+        costed[(slug, group)][currency] += int(n_costed)
+        for measure, text in (("session", per_session), ("course", per_course)):
+            found = _floats(text)
+            if found:
+                lists[(measure, slug, group, currency)].extend(found)
+    overall: dict[tuple[str, str, str, str], list[float]] = defaultdict(list)
+    for (measure, slug, _group, currency), found in lists.items():
+        overall[(measure, slug, "all", currency)].extend(found)
+    medians = {}
+    for key, found in (*lists.items(), *overall.items()):
+        median = _median(found)
+        assert median is not None  # only groups with values are listed
+        medians[key] = median
+    return costed, medians

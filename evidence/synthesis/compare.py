@@ -12,9 +12,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from sqlalchemy import case, distinct, func
+from sqlalchemy import case, distinct, func, or_
 from sqlalchemy import select as sa_select  # sqlmodel's select takes at most four columns
 from sqlmodel import Session, col, select
 
@@ -23,8 +22,10 @@ from evidence.literature.levels import LEVEL_LABELS
 from evidence.literature.pmidorder import pmid_key
 from evidence.models import (
     ADVERSE_EVENTS,
+    ANY_INDICATION,
     Citation,
     CitationLink,
+    CompareCitationTotal,
     Indication,
     OutcomeReport,
     PricePoint,
@@ -136,47 +137,35 @@ class Literature:
         return sum(self.levels[k] for k in HIGH_LEVELS)
 
 
-def _linked(stmt: Any, treatment_ids: Sequence[int], indication_id: int | None) -> Any:
-    """Restrict a citation query to included links of the given treatments (and indication)."""
-    stmt = stmt.join(CitationLink, col(CitationLink.citation_id) == col(Citation.id)).where(
-        col(CitationLink.status) == "included", col(CitationLink.treatment_id).in_(treatment_ids)
-    )
-    if indication_id is not None:
-        stmt = stmt.where(col(CitationLink.indication_id) == indication_id)
-    return stmt
-
-
 def literature(
     session: Session, *, treatments: Sequence[Treatment], indication: Indication | None = None
 ) -> list[Literature]:
-    """Count each treatment's included citations by level, year and flag, in two queries."""
+    """Count each treatment's included citations by level, year and flag, in two queries.
+
+    The counts come from compare_citation_total (kept by triggers, migration
+    0015_compare_totals): one row per treatment, level, flag and year shown, however many
+    citations there are. Only the newest systematic review is looked up among the citations.
+    """
     ids = [t.id for t in treatments if t.id is not None]
     ind_id = indication.id if indication else None
-    flagged_expr = case((col(Citation.retraction_status) != "none", 1), else_=0)
-    # One pass: a citation has one level, year and flag, so each falls in exactly one group per
-    # treatment and the groups' distinct counts add up exactly.
-    grouped = _linked(
-        sa_select(
-            col(CitationLink.treatment_id),
-            col(Citation.evidence_level),
-            flagged_expr,
-            col(Citation.year),
-            func.count(distinct(col(Citation.id))),
-        ),
-        ids,
-        ind_id,
-    ).group_by(
-        col(CitationLink.treatment_id),
-        col(Citation.evidence_level),
-        flagged_expr,
-        col(Citation.year),
+    grouped = sa_select(
+        col(CompareCitationTotal.treatment_id),
+        col(CompareCitationTotal.level_key),
+        col(CompareCitationTotal.flagged),
+        col(CompareCitationTotal.year_key),
+        col(CompareCitationTotal.n),
+    ).where(
+        col(CompareCitationTotal.treatment_id).in_(ids),
+        col(CompareCitationTotal.indication_key) == (ANY_INDICATION if ind_id is None else ind_id),
+        col(CompareCitationTotal.n) > 0,
     )
     levels: dict[int, dict[str, int]] = {i: dict.fromkeys(LEVEL_KEYS, 0) for i in ids}
     flagged: dict[int, int] = defaultdict(int)
     years: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     unknown: dict[int, int] = defaultdict(int)
     newest_year: dict[int, int | None] = {}
-    for tid, level, is_flagged, year, n in session.exec(grouped):
+    for tid, level, is_flagged, year_key, n in session.connection().execute(grouped):
+        year = year_key or None  # 0: year not recorded
         if is_flagged:
             flagged[tid] += int(n)
             continue
@@ -191,21 +180,42 @@ def literature(
                 newest_year[tid] = year
     newest: dict[int, CitationRef] = {}
     if newest_year:
-        wanted = {y for y in newest_year.values() if y is not None}
-        stmt = _linked(
-            select(CitationLink.treatment_id, Citation.pmid, Citation.title, Citation.year),
-            list(newest_year),
-            ind_id,
-        ).where(col(Citation.evidence_level) == 1, col(Citation.retraction_status) == "none")
-        if None not in newest_year.values():
-            stmt = stmt.where(col(Citation.year).in_(wanted))
-        for tid, pmid, title, year in session.exec(stmt):
-            if year != newest_year[tid]:
+        # The level 1 citations of the newest years first (ix_citation_level_year), then their
+        # links: a few rows each, where joining from the links read every included link.
+        wanted = [y for y in set(newest_year.values()) if y is not None]
+        year_column = col(Citation.year)
+        in_years = (
+            year_column.in_(wanted)
+            if None not in newest_year.values()
+            else or_(year_column.in_(wanted), year_column.is_(None))
+        )
+        candidates = {
+            cid: (pmid, title, cyear)
+            for cid, pmid, title, cyear in session.exec(
+                select(Citation.id, Citation.pmid, Citation.title, Citation.year).where(
+                    col(Citation.evidence_level) == 1,
+                    in_years,
+                    col(Citation.retraction_status) == "none",
+                )
+            )
+        }
+        links = (
+            select(CitationLink.citation_id, CitationLink.treatment_id, CitationLink.indication_id)
+            .where(col(CitationLink.citation_id).in_(list(candidates)))
+            .where(col(CitationLink.status) == "included")
+        )
+        for cid, link_tid, iid in session.exec(links) if candidates else ():
+            if link_tid is None or link_tid not in newest_year:
                 continue
-            best = newest.get(tid)
+            if ind_id is not None and iid != ind_id:
+                continue
+            pmid, title, cyear = candidates[cid]
+            if cyear != newest_year[link_tid]:
+                continue
+            best = newest.get(link_tid)
             # Same year: the higher PMID (compared as a number) is the later record.
             if best is None or pmid_key(pmid) > pmid_key(best.pmid):
-                newest[tid] = CitationRef(pmid, title, year)
+                newest[link_tid] = CitationRef(pmid, title, cyear)
     return [
         Literature(
             treatment=t.slug,

@@ -255,8 +255,9 @@ def test_report_data_reads_visible_reports_with_their_events(any_app: Flask) -> 
 def test_treatment_summaries_equal_summaries_of_report_data(any_app: Flask) -> None:
     """The two-query summaries give exactly what summarize() gives on the loaded reports.
 
-    Sixty varied reports (types, missing fields, two currencies, stated and derived course
-    costs, events, hidden ones) over three treatments, with and without an indication.
+    Sixty varied reports (types, missing fields, two currencies and an empty one, stated and
+    derived course costs, events, validated scales, hidden ones) over three treatments, with and
+    without an indication.
     """
     import random
 
@@ -274,11 +275,14 @@ def test_treatment_summaries_equal_summaries_of_report_data(any_app: Flask) -> N
                 fitzpatrick=rng.choice([None, 1, 3, 4, 6]),
                 improvement=rng.choice([None, 0, 1, 2, 3, 4]),
                 sessions=rng.choice([None, 1, 3]),
-                downtime_days=rng.choice([None, 0.5, 2.0, 7.0]),
-                cost_per_session=rng.choice([None, 200.0, 350.0]),
+                downtime_days=rng.choice([None, 0.5, 2.0, 7.0, 0.1 + 0.2, 1 / 3]),
+                cost_per_session=rng.choice([None, 200.0, 350.0, 123.45678901234567]),
                 cost_per_course=rng.choice([None, None, 900.0]),
-                currency=rng.choice([None, "USD", "USD", "EUR"]),
+                currency=rng.choice([None, "", "USD", "USD", "EUR"]),
                 hidden=i % 11 == 0,
+                goodman_baron_before=rng.choice([None, 2, 3, 4]),
+                goodman_baron_after=rng.choice([None, 1, 2]),
+                gais=rng.choice([None, 1, 2, 3, 5]),
             )
             session.add(report)
             session.flush()
