@@ -9,13 +9,9 @@ from typing import BinaryIO
 
 import click
 from flask.cli import with_appcontext
-from sqlmodel import Session
 
 from evidence import queries
-from evidence.db import get_engine
-from evidence.models import ADVERSE_EVENT_LABELS
 from evidence.output import exports
-from evidence.practice.reports import ReportFilter
 
 
 def _write(chunks: Iterator[bytes], output: Path | None) -> int:
@@ -96,6 +92,10 @@ def register(main: click.Group) -> None:
         output: Path | None,
     ) -> None:
         """Export the citations matching the filters, as the citation tables do."""
+        from sqlmodel import Session
+
+        from evidence.db import get_engine
+
         fmt = exports.get_format(fmt).key
         if fmt == "xlsx" and output is None and sys.stdout.isatty():
             raise click.UsageError("XLSX is binary: give -o FILE.xlsx (or redirect stdout).")
@@ -156,6 +156,12 @@ def register(main: click.Group) -> None:
         output: Path | None,
     ) -> None:
         """Export the visible outcome reports as CSV (no reporter identity is exported)."""
+        from sqlmodel import Session
+
+        from evidence.db import get_engine
+        from evidence.models import ADVERSE_EVENT_LABELS
+        from evidence.practice.reports import ReportFilter
+
         if event and event not in ADVERSE_EVENT_LABELS:
             known = ", ".join(ADVERSE_EVENT_LABELS)
             raise click.BadParameter(f"unknown event {event!r}; use one of {known}")

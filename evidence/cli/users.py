@@ -5,11 +5,9 @@ from __future__ import annotations
 import sys
 
 import click
-from flask.cli import with_appcontext
 
-from evidence.db import session_scope
+from evidence.cli._app import with_database
 from evidence.models import ROLES
-from evidence.web import auth
 
 
 @click.group("users")
@@ -26,9 +24,12 @@ def users() -> None:
     is_flag=True,
     help="Read the password from the first line of standard input instead of prompting.",
 )
-@with_appcontext
+@with_database
 def create(email: str, role: str, name: str, password_stdin: bool) -> None:
     """Create an account, e.g. the first admin: evidence users create EMAIL --role admin."""
+    from evidence.db import session_scope
+    from evidence.web import auth
+
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
@@ -45,9 +46,12 @@ def create(email: str, role: str, name: str, password_stdin: bool) -> None:
 @users.command("set-role")
 @click.argument("email")
 @click.argument("role", type=click.Choice(ROLES))
-@with_appcontext
+@with_database
 def set_role(email: str, role: str) -> None:
     """Change an existing account's role."""
+    from evidence.db import session_scope
+    from evidence.web import auth
+
     with session_scope() as session:
         user = auth.find_user(session, email)
         if user is None:
