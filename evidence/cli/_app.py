@@ -92,6 +92,35 @@ class EvidenceGroup(FlaskGroup):
             )
 
 
+class LazyGroup(click.Group):
+    """A command group whose commands are attached on first use, by `load(group)`.
+
+    For groups whose options are built from heavy modules (the export formats, the roles):
+    `evidence --help` shows the group's own help without importing them.
+    """
+
+    def __init__(self, *args: Any, load: Callable[[click.Group], None], **kwargs: Any) -> None:
+        """Make the group; `load` attaches its commands when they are first asked for."""
+        super().__init__(*args, **kwargs)
+        self._load: Callable[[click.Group], None] | None = load
+
+    def _attach(self) -> None:
+        """Attach the commands (once)."""
+        if self._load is not None:
+            load, self._load = self._load, None
+            load(self)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        """Return a command of the group, attaching them first."""
+        self._attach()
+        return super().get_command(ctx, name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """List the group's commands, attaching them first."""
+        self._attach()
+        return super().list_commands(ctx)
+
+
 def with_database(f: F) -> F:
     """Like `flask.cli.with_appcontext`, in `create_app(web=False)` unless an app is given.
 

@@ -10,8 +10,7 @@ from typing import BinaryIO
 import click
 from flask.cli import with_appcontext
 
-from evidence import queries
-from evidence.output import exports
+from evidence.cli._app import LazyGroup
 
 
 def _write(chunks: Iterator[bytes], output: Path | None) -> int:
@@ -32,12 +31,10 @@ def _write(chunks: Iterator[bytes], output: Path | None) -> int:
     return written
 
 
-def register(main: click.Group) -> None:
-    """Attach the `export` command group to the `evidence` command."""
-
-    @main.group("export")
-    def export() -> None:
-        """Export citations (six formats) or outcome reports (CSV)."""
+def _attach(export: click.Group) -> None:
+    """Attach the `export` commands (their choices come from the export formats and filters)."""
+    from evidence import queries
+    from evidence.output import exports
 
     @export.command("citations")
     @click.option(
@@ -170,3 +167,11 @@ def register(main: click.Group) -> None:
             size = _write(exports.export_reports(session, flt), output)
         if output is not None:
             click.echo(f"wrote {size} bytes to {output}", err=True)
+
+
+def register(main: click.Group) -> None:
+    """Attach the `export` command group to the `evidence` command."""
+
+    @main.group("export", cls=LazyGroup, load=_attach)
+    def export() -> None:
+        """Export citations (six formats) or outcome reports (CSV)."""
