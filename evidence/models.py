@@ -170,6 +170,8 @@ class Indication(SQLModel, table=True):
 class Citation(SQLModel, table=True):
     """One PubMed record, as complete as its source allowed."""
 
+    __table_args__ = (Index("ix_citation_year_first_author_key", "year", "first_author_key"),)
+
     id: int | None = Field(default=None, primary_key=True)
     pmid: str = Field(max_length=20, unique=True, index=True)
     title: str = Field(sa_column=Column(Text, nullable=False))
@@ -194,6 +196,9 @@ class Citation(SQLModel, table=True):
     # Fingerprint of the PubMed record last stored (pubmed -> evidence.literature.ingest); NULL if
     # none.
     record_hash: str | None = Field(default=None, max_length=64)
+    # The first author's name as the near-duplicate check compares it (0014_import_keys;
+    # "" when there is no author, NULL when not computed: the check reads the author then).
+    first_author_key: str | None = Field(default=None, max_length=300)
     fetched_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow, index=True)

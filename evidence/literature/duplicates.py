@@ -458,27 +458,49 @@ def _first_authors(conn: Any, ids: list[int]) -> dict[int, str]:
     return out
 
 
+def first_author_key(last_name: str | None, collective_name: str | None) -> str:
+    """Return citation.first_author_key for a first author as stored ("" for none)."""
+    return normalise_name(last_name or collective_name)[:300]
+
+
 def _offer_near(conn: Any, ids: list[int], now: datetime) -> int:
-    """Offer pairs with the same year and first author and nearly the same title."""
+    """Offer pairs with the same year and first author and nearly the same title.
+
+    The (year, first author) blocks are read through the index on citation.first_author_key;
+    citations whose key was never computed (NULL) are read with their first author instead.
+    """
     if not ids:
         return 0
     mine: dict[int, tuple[int, str]] = {}
+    keys: dict[int, str | None] = {}
     for chunk in _chunks(ids):
-        for cid, year, title in conn.execute(
-            select(CITATION.c.id, CITATION.c.year, CITATION.c.title).where(
-                CITATION.c.id.in_(chunk), CITATION.c.year.is_not(None)
-            )
+        for cid, year, title, key in conn.execute(
+            select(CITATION.c.id, CITATION.c.year, CITATION.c.title, CITATION.c.first_author_key)
+            .where(CITATION.c.id.in_(chunk), CITATION.c.year.is_not(None))
+            .order_by(CITATION.c.id)
         ):
             mine[cid] = (year, title)
-    authors = _first_authors(conn, list(mine))
+            keys[cid] = key
+    authors = {cid: key for cid, key in keys.items() if key is not None}
+    authors.update(_first_authors(conn, [cid for cid, key in keys.items() if key is None]))
+    authors = dict(sorted(authors.items()))
     blocks = {(mine[cid][0], name) for cid, name in authors.items() if name}
     if not blocks:
         return 0
     years = sorted({year for year, _n in blocks})
-    names = {name for _y, name in blocks}
+    names = sorted({name for _y, name in blocks})
     candidates: dict[tuple[int, str], list[tuple[int, str]]] = {}
-    for chunk in _chunks(years):
-        rows = conn.execute(
+    for year_chunk in _chunks(years):
+        for chunk in _chunks(names):
+            keyed = conn.execute(
+                select(
+                    CITATION.c.id, CITATION.c.year, CITATION.c.title, CITATION.c.first_author_key
+                ).where(CITATION.c.year.in_(year_chunk), CITATION.c.first_author_key.in_(chunk))
+            )
+            for cid, year, title, name in keyed:
+                if (year, name) in blocks:
+                    candidates.setdefault((year, name), []).append((cid, title))
+        unkeyed = conn.execute(
             select(
                 CITATION.c.id,
                 CITATION.c.year,
@@ -487,12 +509,14 @@ def _offer_near(conn: Any, ids: list[int], now: datetime) -> int:
                 AUTHOR.c.collective_name,
             )
             .join(AUTHOR, and_(AUTHOR.c.citation_id == CITATION.c.id, AUTHOR.c.position == 0))
-            .where(CITATION.c.year.in_(chunk))
+            .where(CITATION.c.year.in_(year_chunk), CITATION.c.first_author_key.is_(None))
         )
-        for cid, year, title, last, collective in rows:
+        for cid, year, title, last, collective in unkeyed:
             name = normalise_name(last or collective)
-            if name in names:
+            if (year, name) in blocks:
                 candidates.setdefault((year, name), []).append((cid, title))
+    for group in candidates.values():
+        group.sort()
     offered = 0
     kinds = _publication_kinds(conn, [cid for group in candidates.values() for cid, _t in group])
     for cid, name in authors.items():
