@@ -114,6 +114,27 @@ def title_score(a: str, b: str) -> float:
     return float(fuzz.token_sort_ratio(normalise_title(a), normalise_title(b)))
 
 
+def _title_scorer() -> Callable[[str, str], float]:
+    """Return `title_score`, computing each title's numbers and normal form only once
+    (a block of n records is n * n comparisons of the same titles)."""
+    numbers: dict[str, list[str]] = {}
+    forms: dict[str, str] = {}
+
+    def score(a: str, b: str) -> float:
+        """`title_score(a, b)`."""
+        for title in (a, b):
+            if title not in numbers:
+                numbers[title] = _NUMBER.findall(title)
+        if numbers[a] != numbers[b]:
+            return 0.0
+        for title in (a, b):
+            if title not in forms:
+                forms[title] = normalise_title(title)
+        return float(fuzz.token_sort_ratio(forms[a], forms[b]))
+
+    return score
+
+
 # --- the hook ------------------------------------------------------------------------------
 
 
@@ -517,8 +538,8 @@ def _offer_near(conn: Any, ids: list[int], now: datetime) -> int:
                 candidates.setdefault((year, name), []).append((cid, title))
     for group in candidates.values():
         group.sort()
-    offered = 0
-    kinds = _publication_kinds(conn, [cid for group in candidates.values() for cid, _t in group])
+    score_titles = _title_scorer()
+    found: list[tuple[int, int, int, str, float]] = []
     for cid, name in authors.items():
         if not name or cid not in mine:
             continue
@@ -526,30 +547,33 @@ def _offer_near(conn: Any, ids: list[int], now: datetime) -> int:
         for other, other_title in candidates.get((year, name), []):
             if other == cid:
                 continue
-            score = title_score(title, other_title)
-            if score < NEAR_TITLE_SCORE:
-                continue
-            kept, newer = (other, cid) if other < cid else (cid, other)
-            related = _related_kind(kinds, kept, newer)
-            matched = f"title {score:.0f}/100, year {year}, first author {name}"
-            # An erratum or preprint is linked (as the 'other' record); a look-alike is offered.
-            kind, state = (
-                (related, DuplicateState.LINKED)
-                if related
-                else (DuplicateKind.NEAR, DuplicateState.PENDING)
-            )
-            if related and (kept, related) in kinds:
-                kept, newer = newer, kept
-            offered += _new_pair(
-                conn,
-                kept=kept,
-                other=newer,
-                kind=kind,
-                state=state,
-                matched_on=matched,
-                now=now,
-                score=score,
-            )
+            score = score_titles(title, other_title)
+            if score >= NEAR_TITLE_SCORE:
+                found.append((cid, other, year, name, score))
+    offered = 0
+    kinds = _publication_kinds(conn, sorted({i for cid, other, *_ in found for i in (cid, other)}))
+    for cid, other, year, name, score in found:
+        kept, newer = (other, cid) if other < cid else (cid, other)
+        related = _related_kind(kinds, kept, newer)
+        matched = f"title {score:.0f}/100, year {year}, first author {name}"
+        # An erratum or preprint is linked (as the 'other' record); a look-alike is offered.
+        kind, state = (
+            (related, DuplicateState.LINKED)
+            if related
+            else (DuplicateKind.NEAR, DuplicateState.PENDING)
+        )
+        if related and (kept, related) in kinds:
+            kept, newer = newer, kept
+        offered += _new_pair(
+            conn,
+            kept=kept,
+            other=newer,
+            kind=kind,
+            state=state,
+            matched_on=matched,
+            now=now,
+            score=score,
+        )
     return offered
 
 
