@@ -483,7 +483,8 @@ def _insert_plan(conn: Any, table: Table, columns: tuple[str, ...]) -> tuple[str
 def _insert_tuples(
     conn: Any, table: Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
 ) -> None:
-    """Insert rows with one DBAPI executemany (plain tuples: no per-row SQLAlchemy work)."""
+    """Insert rows with one DBAPI executemany (plain tuples: no per-row SQLAlchemy work);
+    on PostgreSQL through psycopg, with COPY (row triggers fire as for INSERT)."""
     sql, processors = _insert_plan(conn, table, columns)
     if processors:
         converted = []
@@ -494,7 +495,21 @@ def _insert_tuples(
                     values[index] = processor(values[index])
             converted.append(tuple(values))
         rows = converted
+    if conn.dialect.driver == "psycopg":
+        _copy_rows(conn, table, columns, rows)
+        return
     conn.exec_driver_sql(sql, rows)
+
+
+def _copy_rows(
+    conn: Any, table: Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
+) -> None:
+    """COPY rows into a table on this connection's transaction (psycopg's `Cursor.copy`)."""
+    quote = conn.dialect.identifier_preparer.quote
+    sql = f"COPY {quote(table.name)} ({', '.join(quote(c) for c in columns)}) FROM STDIN"
+    with conn.connection.driver_connection.cursor() as cursor, cursor.copy(sql) as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 def _insert_many(conn: Any, table: Table, rows: list[dict[str, Any]]) -> None:
