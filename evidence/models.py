@@ -184,7 +184,7 @@ class Citation(SQLModel, table=True):
     issue: str | None = Field(default=None, max_length=40)
     pages: str | None = Field(default=None, max_length=80)
     doi: str | None = Field(default=None, max_length=200, index=True)
-    pmcid: str | None = Field(default=None, max_length=40)
+    pmcid: str | None = Field(default=None, max_length=40, index=True)
     language: str | None = Field(default=None, max_length=40)
     evidence_level: int | None = Field(default=None, index=True)
     evidence_rule: str = Field(default="", max_length=500)
@@ -283,7 +283,7 @@ class CitationCorrection(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     citation_id: int = Field(foreign_key="citation.id", index=True, ondelete="CASCADE")
     ref_type: str = Field(max_length=60)
-    ref_pmid: str | None = Field(default=None, max_length=20)
+    ref_pmid: str | None = Field(default=None, max_length=20, index=True)
     ref_source: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 

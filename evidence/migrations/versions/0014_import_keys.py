@@ -7,6 +7,10 @@ normalised as the duplicate check compares it) and an index on (year, first_auth
 it read only the block. NULL means not computed (the duplicate check then reads the
 author, as before); existing rows are filled here.
 
+Also indexes on citation.pmcid and citation_correction.ref_pmid: every imported batch looks
+records up by PMCID (exact duplicates) and corrections up by the PMID they name, which
+without an index read both tables whole, batch after batch.
+
 Revision ID: 0014_import_keys
 Revises: 0013_rate_limits
 """
@@ -37,6 +41,8 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_citation_year_first_author_key", ["year", "first_author_key"], unique=False
         )
+    op.create_index("ix_citation_pmcid", "citation", ["pmcid"])
+    op.create_index("ix_citation_correction_ref_pmid", "citation_correction", ["ref_pmid"])
     conn = op.get_bind()
     rows = conn.execute(
         sa.text(
@@ -50,7 +56,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Drop the index and the column."""
+    """Drop the indexes and the column."""
+    op.drop_index("ix_citation_correction_ref_pmid", table_name="citation_correction")
+    op.drop_index("ix_citation_pmcid", table_name="citation")
     with op.batch_alter_table("citation", schema=None) as batch_op:
         batch_op.drop_index("ix_citation_year_first_author_key")
         batch_op.drop_column("first_author_key")
