@@ -3,7 +3,7 @@
 1. Builds PubMed XML files of 10,000 and 30,000 records in a temporary directory by
    replicating the real recorded efetch records in tests/data/entrez/ under new PMIDs,
    dates and title variants (tests/fake_eutils.py), then imports each into a fresh SQLite
-   database through the real import code (evidence.literature.ingest.import_path: streaming parse,
+   database (PostgreSQL with --database postgresql) through the real import code (evidence.literature.ingest.import_path: streaming parse,
    upsert, evidence levels, one transaction per file). Beside it, in the same run, a
    minimal xml.etree.ElementTree iterparse pass over the same file is the baseline.
    Every pass runs in its own process, so its peak RSS is its own.
@@ -14,6 +14,10 @@ Targets: >= 4,000 records/s end to end, >= 0.5 of the baseline's records/s (issu
 <= 150 MB and flat in file size; the fetch within 1.2 x (requests / 3) seconds.
 
     .venv/bin/python bench/ingest.py [--records 30000] [--small 10000] [--fetch 3000]
+                                     [--database sqlite|postgresql] [--pg-url URL]
+
+With --database postgresql each import goes into a new database created on the server of
+--pg-url (default $EVIDENCE_BENCH_PG_URL or postgres@127.0.0.1:5432), dropped afterwards.
 
 By default the records keep everything NCBI sent, reference lists included (PubMed
 records with a PMC full text carry 40-60 cited references, most of the bytes). With
@@ -80,13 +84,12 @@ def run_baseline(path: Path) -> dict[str, Any]:
     return {"records": records, "seconds": seconds, "peak_rss_mb": peak_rss_mb()}
 
 
-def run_import(path: Path, database: Path) -> dict[str, Any]:
-    """Import the file into a fresh, migrated SQLite database with the app's import code."""
+def run_import(path: Path, url: str) -> dict[str, Any]:
+    """Import the file into a fresh, migrated database with the app's import code."""
     from evidence import migrate
     from evidence.db import make_engine
     from evidence.literature.ingest import import_path
 
-    url = f"sqlite:///{database}"
     migrate.upgrade(url)
     engine = make_engine(url)
     start = time.perf_counter()
@@ -102,6 +105,25 @@ def run_import(path: Path, database: Path) -> dict[str, Any]:
         "seconds": seconds,
         "peak_rss_mb": peak_rss_mb(),
     }
+
+
+PG_URL = os.environ.get(
+    "EVIDENCE_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def pg_database(server_url: str, name: str, *, drop: bool = False) -> str:
+    """Create (or drop) database `name` on the server of `server_url`; return its URL."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    engine = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+        if not drop:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    engine.dispose()
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
 
 
 def run_fetch(count: int, batch_size: int) -> dict[str, Any]:
@@ -145,6 +167,10 @@ def main() -> int:
     parser.add_argument("--fetch", type=int, default=3_000, help="records to fetch (0: skip)")
     parser.add_argument("--fetch-batch", type=int, default=250)
     parser.add_argument("--no-references", action="store_true")
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument(
+        "--pg-url", default=PG_URL, help="a PostgreSQL server to create the database on"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
@@ -155,7 +181,7 @@ def main() -> int:
         if kind == "baseline":
             result = run_baseline(Path(rest[0]))
         elif kind == "import":
-            result = run_import(Path(rest[0]), Path(rest[1]))
+            result = run_import(Path(rest[0]), rest[1])
         else:
             result = run_fetch(int(rest[0]), int(rest[1]))
         print(json.dumps(result))
@@ -166,7 +192,10 @@ def main() -> int:
     try:
         refs = not options.no_references
         kept = "kept" if refs else "dropped"
-        print(f"records: replicated real PubMed records, reference lists {kept}")
+        print(
+            f"records: replicated real PubMed records, reference lists {kept}; "
+            f"database: {options.database}"
+        )
         print("load average at start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
         results = {}
         for count in (options.small, options.records):
@@ -174,7 +203,16 @@ def main() -> int:
             build_file(path, count, references=refs)
             size = path.stat().st_size / 1e6
             base = in_subprocess("--child", "baseline", str(path))
-            ours = in_subprocess("--child", "import", str(path), str(work / f"db-{count}.sqlite3"))
+            if options.database == "postgresql":
+                name = f"bench_ingest_{os.getpid()}_{count}"
+                url = pg_database(options.pg_url, name)
+            else:
+                url = f"sqlite:///{work / f'db-{count}.sqlite3'}"
+            try:
+                ours = in_subprocess("--child", "import", str(path), url)
+            finally:
+                if options.database == "postgresql":
+                    pg_database(options.pg_url, name, drop=True)
             assert ours["stored"] == count, ours
             results[count] = ours
             rate, base_rate = ours["records"] / ours["seconds"], base["records"] / base["seconds"]

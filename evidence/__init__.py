@@ -1,4 +1,8 @@
-"""Clinical treatment evidence tracker: the Flask application factory."""
+"""Clinical treatment evidence tracker: the Flask application factory.
+
+Importing the package loads nothing heavy (every `evidence` command imports it): the
+factory imports the web side when it builds a web app, and `csrf` is made on first use.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,23 @@ import importlib
 import os
 import pkgutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
-from flask_wtf.csrf import CSRFProtect
+if TYPE_CHECKING:
+    from flask import Flask
+    from flask_wtf.csrf import CSRFProtect
 
-from evidence import db
-from evidence.config import from_environment
-from evidence.web import cache, hardening, ratelimit
+    csrf: CSRFProtect
 
-csrf = CSRFProtect()
+
+def __getattr__(name: str) -> Any:
+    """Make `csrf` (the app's CSRFProtect) on first use: flask_wtf loads WTForms."""
+    if name == "csrf":
+        from flask_wtf.csrf import CSRFProtect
+
+        protect = globals()["csrf"] = CSRFProtect()
+        return protect
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def template_folder() -> str:
@@ -35,8 +46,17 @@ def view_modules() -> list[str]:
     )
 
 
-def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Create and configure the app; `test_config` overrides environment settings."""
+def create_app(test_config: dict[str, Any] | None = None, *, web: bool = True) -> Flask:
+    """Create and configure the app; `test_config` overrides environment settings.
+
+    With `web=False` (CLI commands that only use the database and the job queue) no
+    blueprint, template filter, cache, asset or rate limit is set up: the app serves no page.
+    """
+    from flask import Flask
+
+    from evidence import db, jobs
+    from evidence.config import from_environment
+
     instance_path = os.environ.get("EVIDENCE_INSTANCE_PATH") or None
     app = Flask(
         __name__,
@@ -49,13 +69,19 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
 
+    if not web:
+        db.init_app(app)
+        jobs.init_app(app)  # the background queue, configured from app.config
+        for hook in app.config.get("EXTRA_INIT", ()):
+            hook(app)
+        return app
+    from evidence import csrf
+    from evidence.web import assets, cache, errors, filters, hardening, ratelimit
+
     hardening.init_app(app)  # first: the bounded int converter must exist before any route
     db.init_app(app)
     cache.init_app(app)  # the shared cache (Redis or instance/cache), configured from app.config
     csrf.init_app(app)
-    from evidence import jobs
-    from evidence.web import assets, errors, filters
-
     jobs.init_app(app)  # the background queue, configured from app.config
     assets.init_app(app)
 

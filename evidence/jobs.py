@@ -26,10 +26,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app
-from huey import Huey, RedisHuey, SqliteHuey, crontab
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -57,6 +56,9 @@ from pubmed import (
     iter_pmid_batches,
     plan_search,
 )
+
+if TYPE_CHECKING:
+    from huey import Huey
 
 ACTIVE_STATES = (JobState.QUEUED, JobState.RUNNING, JobState.INTERRUPTED)
 # A running job whose heartbeat is older than this is taken to be orphaned (worker killed).
@@ -88,6 +90,8 @@ def make_huey(
     redis_url: str | None = None, sqlite_path: Path | None = None, *, immediate: bool = False
 ) -> Huey:
     """Build a queue: Redis when a URL is given, otherwise SQLite at `sqlite_path`."""
+    from huey import RedisHuey, SqliteHuey  # loads redis and multiprocessing: only when used
+
     if redis_url:
         return RedisHuey("evidence", url=redis_url, immediate=immediate)
     if sqlite_path is None:
@@ -96,12 +100,23 @@ def make_huey(
     return SqliteHuey("evidence", filename=str(sqlite_path), immediate=immediate)
 
 
-def init_app(app: Flask) -> JobQueue:
-    """Build the app's queue from its config and register the tasks, bound to this app.
+_BUILD_LOCK = threading.Lock()
+
+
+def init_app(app: Flask) -> None:
+    """Give the app its queue, built from its config on first use (`get_queue`).
 
     REDIS_URL (EVIDENCE_REDIS_URL) selects RedisHuey; otherwise SqliteHuey at
     QUEUE_SQLITE_PATH (default instance/huey.sqlite3). HUEY_IMMEDIATE runs tasks inline.
+    Built lazily so that a command that never queues anything does not load huey.
     """
+    app.extensions[EXTENSION] = None
+
+
+def _build_queue(app: Flask) -> JobQueue:
+    """Build the app's queue from its config and register the tasks, bound to this app."""
+    from huey import crontab
+
     path = app.config.get("QUEUE_SQLITE_PATH") or Path(app.instance_path) / "huey.sqlite3"
     queue = make_huey(
         app.config.get("REDIS_URL") or None,
@@ -146,14 +161,18 @@ def init_app(app: Flask) -> JobQueue:
         due_searches_task=due_searches_task,
         digest_task=digest_task,
     )
-    app.extensions[EXTENSION] = extension
     return extension
 
 
 def get_queue(app: Flask | None = None) -> JobQueue:
-    """Return the queue of `app` (default: the current app)."""
-    target = app or current_app
-    queue: JobQueue = target.extensions[EXTENSION]
+    """Return the queue of `app` (default: the current app), building it on first use."""
+    target: Flask = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    queue: JobQueue | None = target.extensions[EXTENSION]
+    if queue is None:
+        with _BUILD_LOCK:
+            queue = target.extensions[EXTENSION]
+            if queue is None:
+                queue = target.extensions[EXTENSION] = _build_queue(target)
     return queue
 
 

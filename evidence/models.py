@@ -171,6 +171,8 @@ class Indication(SQLModel, table=True):
 class Citation(SQLModel, table=True):
     """One PubMed record, as complete as its source allowed."""
 
+    __table_args__ = (Index("ix_citation_year_first_author_key", "year", "first_author_key"),)
+
     id: int | None = Field(default=None, primary_key=True)
     pmid: str = Field(max_length=20, unique=True, index=True)
     title: str = Field(sa_column=Column(Text, nullable=False))
@@ -183,7 +185,7 @@ class Citation(SQLModel, table=True):
     issue: str | None = Field(default=None, max_length=40)
     pages: str | None = Field(default=None, max_length=80)
     doi: str | None = Field(default=None, max_length=200, index=True)
-    pmcid: str | None = Field(default=None, max_length=40)
+    pmcid: str | None = Field(default=None, max_length=40, index=True)
     language: str | None = Field(default=None, max_length=40)
     evidence_level: int | None = Field(default=None, index=True)
     evidence_rule: str = Field(default="", max_length=500)
@@ -195,6 +197,9 @@ class Citation(SQLModel, table=True):
     # Fingerprint of the PubMed record last stored (pubmed -> evidence.literature.ingest); NULL if
     # none.
     record_hash: str | None = Field(default=None, max_length=64)
+    # The first author's name as the near-duplicate check compares it (0014_import_keys;
+    # "" when there is no author, NULL when not computed: the check reads the author then).
+    first_author_key: str | None = Field(default=None, max_length=300)
     fetched_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow, index=True)
@@ -279,7 +284,7 @@ class CitationCorrection(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     citation_id: int = Field(foreign_key="citation.id", index=True, ondelete="CASCADE")
     ref_type: str = Field(max_length=60)
-    ref_pmid: str | None = Field(default=None, max_length=20)
+    ref_pmid: str | None = Field(default=None, max_length=20, index=True)
     ref_source: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 

@@ -1,4 +1,8 @@
-"""The `evidence` command: a FlaskGroup, so `evidence run` and `evidence routes` work too."""
+"""The `evidence` command: a FlaskGroup, so `evidence run` and `evidence routes` work too.
+
+Start-up stays short: each command imports what it uses inside its function, and the
+commands that only use the database run in `create_app(web=False)` (evidence/cli/_app.py).
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,12 @@ from pathlib import Path
 
 import click
 from flask import current_app
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import with_appcontext
 
-from evidence import create_app
-from evidence.db import get_engine, session_scope
+from evidence.cli._app import EvidenceGroup, web_app, with_database
 
 
-@click.group(cls=FlaskGroup, create_app=create_app)
+@click.group(cls=EvidenceGroup, create_app=web_app)
 def main() -> None:
     """Clinical treatment evidence tracker."""
 
@@ -24,10 +27,11 @@ def db() -> None:
 
 @db.command("upgrade")
 @click.option("--revision", default="head", show_default=True)
-@with_appcontext
+@with_database
 def db_upgrade(revision: str) -> None:
     """Apply migrations up to a revision; at head, add the catalogue's missing entries."""
     from evidence import migrate  # alembic: only the db commands need it
+    from evidence.db import get_engine, session_scope
 
     url = current_app.config["DATABASE_URL"]
     migrate.upgrade(url, revision)
@@ -47,20 +51,22 @@ def db_upgrade(revision: str) -> None:
 
 @db.command("downgrade")
 @click.argument("revision")
-@with_appcontext
+@with_database
 def db_downgrade(revision: str) -> None:
     """Revert migrations down to a revision ('base' for an empty schema)."""
     from evidence import migrate  # alembic: only the db commands need it
+    from evidence.db import get_engine
 
     migrate.downgrade(current_app.config["DATABASE_URL"], revision)
     click.echo(f"database at {migrate.current_revision(get_engine())}")
 
 
 @db.command("current")
-@with_appcontext
+@with_database
 def db_current() -> None:
     """Print the revision the database is at and the newest one known."""
     from evidence import migrate  # alembic: only the db commands need it
+    from evidence.db import get_engine
 
     url = current_app.config["DATABASE_URL"]
     click.echo(f"current: {migrate.current_revision(get_engine())}")
@@ -69,7 +75,7 @@ def db_current() -> None:
 
 @db.command("backup")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
-@with_appcontext
+@with_database
 def db_backup(path: Path) -> None:
     """Copy the database to PATH while the app runs (SQLite backup API; pg_dump for PostgreSQL)."""
     from evidence import backup
@@ -84,10 +90,11 @@ def db_backup(path: Path) -> None:
 @db.command("restore")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@with_appcontext
+@with_database
 def db_restore(path: Path, yes: bool) -> None:
     """Replace the database's contents with a backup made by `evidence db backup`."""
     from evidence import backup
+    from evidence.db import get_engine
 
     url = current_app.config["DATABASE_URL"]
     if not yes:
@@ -165,10 +172,11 @@ def snapshot() -> None:
 
 
 @snapshot.command("load")
-@with_appcontext
+@with_database
 def snapshot_load() -> None:
     """Load the catalogue and the bundled snapshot (running it twice adds nothing)."""
     from evidence import snapshot as snap
+    from evidence.db import session_scope
 
     with session_scope() as session:
         report = snap.load(session)
@@ -205,11 +213,14 @@ def snapshot_build(source: Path) -> None:
 
 
 def _register_extra_commands() -> None:
-    """Attach the commands of every module in evidence/cli/ (each offers `register(main)`)."""
+    """Attach the commands of every module in evidence/cli/ (each offers `register(main)`;
+    names starting with _ are helpers)."""
     import importlib
     import pkgutil
 
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
         importlib.import_module(f"{__name__}.{info.name}").register(main)
 
 

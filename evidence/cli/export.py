@@ -9,13 +9,8 @@ from typing import BinaryIO
 
 import click
 from flask.cli import with_appcontext
-from sqlmodel import Session
 
-from evidence import queries
-from evidence.db import get_engine
-from evidence.models import ADVERSE_EVENT_LABELS
-from evidence.output import exports
-from evidence.practice.reports import ReportFilter
+from evidence.cli._app import LazyGroup
 
 
 def _write(chunks: Iterator[bytes], output: Path | None) -> int:
@@ -36,12 +31,10 @@ def _write(chunks: Iterator[bytes], output: Path | None) -> int:
     return written
 
 
-def register(main: click.Group) -> None:
-    """Attach the `export` command group to the `evidence` command."""
-
-    @main.group("export")
-    def export() -> None:
-        """Export citations (six formats) or outcome reports (CSV)."""
+def _attach(export: click.Group) -> None:
+    """Attach the `export` commands (their choices come from the export formats and filters)."""
+    from evidence import queries
+    from evidence.output import exports
 
     @export.command("citations")
     @click.option(
@@ -96,6 +89,10 @@ def register(main: click.Group) -> None:
         output: Path | None,
     ) -> None:
         """Export the citations matching the filters, as the citation tables do."""
+        from sqlmodel import Session
+
+        from evidence.db import get_engine
+
         fmt = exports.get_format(fmt).key
         if fmt == "xlsx" and output is None and sys.stdout.isatty():
             raise click.UsageError("XLSX is binary: give -o FILE.xlsx (or redirect stdout).")
@@ -156,6 +153,12 @@ def register(main: click.Group) -> None:
         output: Path | None,
     ) -> None:
         """Export the visible outcome reports as CSV (no reporter identity is exported)."""
+        from sqlmodel import Session
+
+        from evidence.db import get_engine
+        from evidence.models import ADVERSE_EVENT_LABELS
+        from evidence.practice.reports import ReportFilter
+
         if event and event not in ADVERSE_EVENT_LABELS:
             known = ", ".join(ADVERSE_EVENT_LABELS)
             raise click.BadParameter(f"unknown event {event!r}; use one of {known}")
@@ -164,3 +167,11 @@ def register(main: click.Group) -> None:
             size = _write(exports.export_reports(session, flt), output)
         if output is not None:
             click.echo(f"wrote {size} bytes to {output}", err=True)
+
+
+def register(main: click.Group) -> None:
+    """Attach the `export` command group to the `evidence` command."""
+
+    @main.group("export", cls=LazyGroup, load=_attach)
+    def export() -> None:
+        """Export citations (six formats) or outcome reports (CSV)."""

@@ -6,10 +6,8 @@ import sys
 from pathlib import Path
 
 import click
-from flask.cli import with_appcontext
 
-from evidence.db import session_scope
-from evidence.literature import extraction_csv
+from evidence.cli._app import with_database
 
 
 def register(main: click.Group) -> None:
@@ -21,9 +19,12 @@ def register(main: click.Group) -> None:
 
     @extraction.command("export")
     @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path))
-    @with_appcontext
+    @with_database
     def export_cmd(output: Path | None) -> None:
         """Write every extracted study as long-format CSV (to stdout without --output)."""
+        from evidence.db import session_scope
+        from evidence.literature import extraction_csv
+
         with session_scope() as session:
             text = extraction_csv.export_csv(session)
         if output is None:
@@ -34,9 +35,12 @@ def register(main: click.Group) -> None:
 
     @extraction.command("import")
     @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-    @with_appcontext
+    @with_database
     def import_cmd(path: Path) -> None:
         """Import a long-format CSV, all or nothing (row errors listed, exit status 1)."""
+        from evidence.db import session_scope
+        from evidence.literature import extraction_csv
+
         try:
             with session_scope() as session:
                 result = extraction_csv.import_csv(session, path.read_bytes(), user_id=None)

@@ -8,8 +8,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from evidence.db import session_scope
-from evidence.literature import retractions
+from evidence.cli._app import with_database
 
 
 @click.group("retractions")
@@ -19,9 +18,12 @@ def retractions_group() -> None:
 
 @retractions_group.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@with_appcontext
+@with_database
 def retractions_import(path: Path) -> None:
     """Match a Retraction Watch CSV to citations by DOI and PMID and flag them (all or nothing)."""
+    from evidence.db import session_scope
+    from evidence.literature import retractions
+
     with session_scope() as session:
         report = retractions.import_file(session, path)
         if not report.ok:

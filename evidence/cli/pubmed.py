@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
-from tqdm import tqdm
 
-from evidence import jobs, queries
-from evidence.db import get_engine, session_scope
-from evidence.models import FetchJob
+from evidence.cli._app import with_database
+
+if TYPE_CHECKING:
+    from evidence.models import FetchJob
 
 
 @click.group("pubmed")
@@ -30,6 +30,8 @@ class _Bar:
 
     def __init__(self, description: str) -> None:
         """Open the bar (on stderr) with an unknown total."""
+        from tqdm import tqdm
+
         self.bar = tqdm(desc=description, unit="rec", total=None, dynamic_ncols=True)
 
     def __call__(self, job: FetchJob) -> None:
@@ -47,6 +49,9 @@ class _Bar:
 
 def _run(job_id: int, description: str, background: bool) -> FetchJob | None:
     """Queue the job, or run it here with a progress bar; return the finished row."""
+    from evidence import jobs
+    from evidence.db import get_engine
+
     if background:
         jobs.enqueue(job_id)
         click.echo(f"job {job_id} queued; `evidence worker` will run it")
@@ -64,6 +69,8 @@ def _finish(job: FetchJob | None) -> None:
     """Print the job's outcome and exit non-zero unless it finished cleanly."""
     if job is None:
         return
+    from evidence import jobs
+
     status = jobs.job_status(job)
     click.echo(
         f"job {job.id} {job.state}: {job.done}/{job.total or 0} fetched, "
@@ -83,7 +90,7 @@ def _finish(job: FetchJob | None) -> None:
 @click.option("--query", help="PubMed query (default: the treatment's default query).")
 @click.option("--max", "max_records", type=click.IntRange(min=1), help="Fetch at most N records.")
 @click.option("--background", is_flag=True, help="Queue for `evidence worker` instead.")
-@with_appcontext
+@with_database
 def fetch(
     treatment_slug: str,
     indication_slug: str | None,
@@ -92,6 +99,9 @@ def fetch(
     background: bool,
 ) -> None:
     """Run a saved search (created on first use) and store its records."""
+    from evidence import jobs, queries
+    from evidence.db import session_scope
+
     with session_scope() as session:
         treatment = queries.treatment_by_slug(session, treatment_slug)
         if treatment is None:
@@ -126,7 +136,7 @@ def fetch(
 @click.option("--treatment", "treatment_slug", help="Link imported records to this treatment.")
 @click.option("--indication", "indication_slug", help="Link imported records to this indication.")
 @click.option("--background", is_flag=True, help="Queue for `evidence worker` instead.")
-@with_appcontext
+@with_database
 def import_files(
     paths: tuple[Path, ...],
     treatment_slug: str | None,
@@ -134,6 +144,9 @@ def import_files(
     background: bool,
 ) -> None:
     """Import PubMed XML (.xml, .gz), MEDLINE (.nbib) or PMID lists; each file all-or-nothing."""
+    from evidence import jobs, queries
+    from evidence.db import session_scope
+
     ids: dict[str, Any] = {"treatment_id": None, "indication_id": None}
     with session_scope() as session:
         if treatment_slug:
@@ -174,9 +187,12 @@ def import_files(
     "--pmid", "pmids", multiple=True, type=click.IntRange(min=1), help="A PMID (repeatable)."
 )
 @click.option("--background", is_flag=True, help="Queue for `evidence worker` instead.")
-@with_appcontext
+@with_database
 def refresh(refresh_all: bool, pmids: tuple[int, ...], background: bool) -> None:
     """Re-fetch known records: completes snapshot records, picks up retraction notices."""
+    from evidence import jobs
+    from evidence.db import session_scope
+
     if refresh_all == bool(pmids):
         raise click.UsageError("give either --all or one or more --pmid")
     with session_scope() as session:
@@ -191,6 +207,9 @@ def refresh(refresh_all: bool, pmids: tuple[int, ...], background: bool) -> None
 @with_appcontext
 def worker(workers: int) -> None:
     """Run the background job consumer (SQLite queue in instance/, or Redis)."""
+    from evidence import jobs
+    from evidence.db import session_scope
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     queue = jobs.get_queue()
     with session_scope() as session:

@@ -114,6 +114,27 @@ def title_score(a: str, b: str) -> float:
     return float(fuzz.token_sort_ratio(normalise_title(a), normalise_title(b)))
 
 
+def _title_scorer() -> Callable[[str, str], float]:
+    """Return `title_score`, computing each title's numbers and normal form only once
+    (a block of n records is n * n comparisons of the same titles)."""
+    numbers: dict[str, list[str]] = {}
+    forms: dict[str, str] = {}
+
+    def score(a: str, b: str) -> float:
+        """`title_score(a, b)`."""
+        for title in (a, b):
+            if title not in numbers:
+                numbers[title] = _NUMBER.findall(title)
+        if numbers[a] != numbers[b]:
+            return 0.0
+        for title in (a, b):
+            if title not in forms:
+                forms[title] = normalise_title(title)
+        return float(fuzz.token_sort_ratio(forms[a], forms[b]))
+
+    return score
+
+
 # --- the hook ------------------------------------------------------------------------------
 
 
@@ -458,27 +479,49 @@ def _first_authors(conn: Any, ids: list[int]) -> dict[int, str]:
     return out
 
 
+def first_author_key(last_name: str | None, collective_name: str | None) -> str:
+    """Return citation.first_author_key for a first author as stored ("" for none)."""
+    return normalise_name(last_name or collective_name)[:300]
+
+
 def _offer_near(conn: Any, ids: list[int], now: datetime) -> int:
-    """Offer pairs with the same year and first author and nearly the same title."""
+    """Offer pairs with the same year and first author and nearly the same title.
+
+    The (year, first author) blocks are read through the index on citation.first_author_key;
+    citations whose key was never computed (NULL) are read with their first author instead.
+    """
     if not ids:
         return 0
     mine: dict[int, tuple[int, str]] = {}
+    keys: dict[int, str | None] = {}
     for chunk in _chunks(ids):
-        for cid, year, title in conn.execute(
-            select(CITATION.c.id, CITATION.c.year, CITATION.c.title).where(
-                CITATION.c.id.in_(chunk), CITATION.c.year.is_not(None)
-            )
+        for cid, year, title, key in conn.execute(
+            select(CITATION.c.id, CITATION.c.year, CITATION.c.title, CITATION.c.first_author_key)
+            .where(CITATION.c.id.in_(chunk), CITATION.c.year.is_not(None))
+            .order_by(CITATION.c.id)
         ):
             mine[cid] = (year, title)
-    authors = _first_authors(conn, list(mine))
+            keys[cid] = key
+    authors = {cid: key for cid, key in keys.items() if key is not None}
+    authors.update(_first_authors(conn, [cid for cid, key in keys.items() if key is None]))
+    authors = dict(sorted(authors.items()))
     blocks = {(mine[cid][0], name) for cid, name in authors.items() if name}
     if not blocks:
         return 0
     years = sorted({year for year, _n in blocks})
-    names = {name for _y, name in blocks}
+    names = sorted({name for _y, name in blocks})
     candidates: dict[tuple[int, str], list[tuple[int, str]]] = {}
-    for chunk in _chunks(years):
-        rows = conn.execute(
+    for year_chunk in _chunks(years):
+        for chunk in _chunks(names):
+            keyed = conn.execute(
+                select(
+                    CITATION.c.id, CITATION.c.year, CITATION.c.title, CITATION.c.first_author_key
+                ).where(CITATION.c.year.in_(year_chunk), CITATION.c.first_author_key.in_(chunk))
+            )
+            for cid, year, title, name in keyed:
+                if (year, name) in blocks:
+                    candidates.setdefault((year, name), []).append((cid, title))
+        unkeyed = conn.execute(
             select(
                 CITATION.c.id,
                 CITATION.c.year,
@@ -487,14 +530,16 @@ def _offer_near(conn: Any, ids: list[int], now: datetime) -> int:
                 AUTHOR.c.collective_name,
             )
             .join(AUTHOR, and_(AUTHOR.c.citation_id == CITATION.c.id, AUTHOR.c.position == 0))
-            .where(CITATION.c.year.in_(chunk))
+            .where(CITATION.c.year.in_(year_chunk), CITATION.c.first_author_key.is_(None))
         )
-        for cid, year, title, last, collective in rows:
+        for cid, year, title, last, collective in unkeyed:
             name = normalise_name(last or collective)
-            if name in names:
+            if (year, name) in blocks:
                 candidates.setdefault((year, name), []).append((cid, title))
-    offered = 0
-    kinds = _publication_kinds(conn, [cid for group in candidates.values() for cid, _t in group])
+    for group in candidates.values():
+        group.sort()
+    score_titles = _title_scorer()
+    found: list[tuple[int, int, int, str, float]] = []
     for cid, name in authors.items():
         if not name or cid not in mine:
             continue
@@ -502,30 +547,33 @@ def _offer_near(conn: Any, ids: list[int], now: datetime) -> int:
         for other, other_title in candidates.get((year, name), []):
             if other == cid:
                 continue
-            score = title_score(title, other_title)
-            if score < NEAR_TITLE_SCORE:
-                continue
-            kept, newer = (other, cid) if other < cid else (cid, other)
-            related = _related_kind(kinds, kept, newer)
-            matched = f"title {score:.0f}/100, year {year}, first author {name}"
-            # An erratum or preprint is linked (as the 'other' record); a look-alike is offered.
-            kind, state = (
-                (related, DuplicateState.LINKED)
-                if related
-                else (DuplicateKind.NEAR, DuplicateState.PENDING)
-            )
-            if related and (kept, related) in kinds:
-                kept, newer = newer, kept
-            offered += _new_pair(
-                conn,
-                kept=kept,
-                other=newer,
-                kind=kind,
-                state=state,
-                matched_on=matched,
-                now=now,
-                score=score,
-            )
+            score = score_titles(title, other_title)
+            if score >= NEAR_TITLE_SCORE:
+                found.append((cid, other, year, name, score))
+    offered = 0
+    kinds = _publication_kinds(conn, sorted({i for cid, other, *_ in found for i in (cid, other)}))
+    for cid, other, year, name, score in found:
+        kept, newer = (other, cid) if other < cid else (cid, other)
+        related = _related_kind(kinds, kept, newer)
+        matched = f"title {score:.0f}/100, year {year}, first author {name}"
+        # An erratum or preprint is linked (as the 'other' record); a look-alike is offered.
+        kind, state = (
+            (related, DuplicateState.LINKED)
+            if related
+            else (DuplicateKind.NEAR, DuplicateState.PENDING)
+        )
+        if related and (kept, related) in kinds:
+            kept, newer = newer, kept
+        offered += _new_pair(
+            conn,
+            kept=kept,
+            other=newer,
+            kind=kind,
+            state=state,
+            matched_on=matched,
+            now=now,
+            score=score,
+        )
     return offered
 
 

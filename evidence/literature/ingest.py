@@ -163,6 +163,7 @@ def citation_values(
     """Map a record to the citation row (evidence level and retraction status derived)."""
     graded = grade(record.publication_types, record.title)
     abstract = record.abstract
+    first = record.authors[0] if record.authors else None
     return {
         "pmid": str(record.pmid),
         "title": record.title,
@@ -183,6 +184,12 @@ def citation_values(
         "source": source,
         "source_detail": _cut(source_detail, 500),
         "complete": True,
+        # As add_child_rows stores the first author, so duplicates reads its block by index.
+        "first_author_key": duplicates.first_author_key(
+            _cut(first.last_name, 200), _cut(first.collective_name, 500)
+        )
+        if first
+        else "",
     }
 
 
@@ -460,11 +467,14 @@ def _insert_plan(conn: Any, table: Table, columns: tuple[str, ...]) -> tuple[str
         )
         # The column types' own bind processors (SQLite stores datetimes as text) keep the
         # values exactly as SQLAlchemy writes and reads them; booleans and strings need none.
+        # dialect_impl() is the type as this dialect implements it (public API); the plan is
+        # cached, so each processor is looked up once per table and dialect.
         processors = [
             (index, processor)
             for index, name in enumerate(columns)
             if not isinstance(table.c[name].type, Boolean)
-            and (processor := table.c[name].type._cached_bind_processor(dialect)) is not None
+            and (processor := table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
+            is not None
         ]
         plan = _INSERT_PLANS[key] = (sql, processors)
     return plan
@@ -473,7 +483,8 @@ def _insert_plan(conn: Any, table: Table, columns: tuple[str, ...]) -> tuple[str
 def _insert_tuples(
     conn: Any, table: Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
 ) -> None:
-    """Insert rows with one DBAPI executemany (plain tuples: no per-row SQLAlchemy work)."""
+    """Insert rows with one DBAPI executemany (plain tuples: no per-row SQLAlchemy work);
+    on PostgreSQL through psycopg, with COPY (row triggers fire as for INSERT)."""
     sql, processors = _insert_plan(conn, table, columns)
     if processors:
         converted = []
@@ -484,7 +495,21 @@ def _insert_tuples(
                     values[index] = processor(values[index])
             converted.append(tuple(values))
         rows = converted
+    if conn.dialect.driver == "psycopg":
+        _copy_rows(conn, table, columns, rows)
+        return
     conn.exec_driver_sql(sql, rows)
+
+
+def _copy_rows(
+    conn: Any, table: Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
+) -> None:
+    """COPY rows into a table on this connection's transaction (psycopg's `Cursor.copy`)."""
+    quote = conn.dialect.identifier_preparer.quote
+    sql = f"COPY {quote(table.name)} ({', '.join(quote(c) for c in columns)}) FROM STDIN"
+    with conn.connection.driver_connection.cursor() as cursor, cursor.copy(sql) as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 def _insert_many(conn: Any, table: Table, rows: list[dict[str, Any]]) -> None:

@@ -166,6 +166,25 @@ def test_a_curator_keeps_a_near_pair_separate(app: Flask) -> None:
     assert citation(app, 94000041) is not None and citation(app, 94000042) is not None
 
 
+def test_near_pairs_need_the_same_first_author_and_year_whenever_stored(app: Flask) -> None:
+    """The block is read by citation.first_author_key; a row stored before the key existed
+    (NULL) is read with its first author, so it is still offered."""
+    store(app, [record(94000061, TITLE, author="O'Brien-Smith", doi="10.1000/h")])
+    with app.app_context(), session_scope() as session:
+        stored = session.exec(select(Citation).where(Citation.pmid == "94000061")).one()
+        assert stored.first_author_key == "obriensmith"
+        stored.first_author_key = None  # as migration 0014 finds a row with no author
+        session.add(stored)
+    store(app, [record(94000062, TITLE.lower(), author="O'BRIEN SMITH", doi="10.1000/i")])
+    store(app, [record(94000063, TITLE.lower(), author="Alvarez", doi="10.1000/j")])
+    store(app, [record(94000064, TITLE.lower(), year=2019, author="Obriensmith")])
+    store(app, [record(94000065, TITLE, author="Alvarez", doi="10.1000/k")])
+    assert [(p.kind, p.other_pmid, p.matched_on.split(", ", 1)[1]) for p in _pairs(app)] == [
+        ("near", "94000062", "year 2021, first author obriensmith"),
+        ("near", "94000065", "year 2021, first author alvarez"),
+    ]
+
+
 def test_titles_differing_in_numbers_are_not_offered(app: Flask) -> None:
     store(app, [record(94000051, "Needling for acne scars: 12-month results", doi="10.1000/f")])
     store(app, [record(94000052, "Needling for acne scars: 24-month results", doi="10.1000/g")])
