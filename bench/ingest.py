@@ -3,8 +3,9 @@
 1. Builds PubMed XML files of 10,000 and 30,000 records in a temporary directory by
    replicating the real recorded efetch records in tests/data/entrez/ under new PMIDs,
    dates and title variants (tests/fake_eutils.py), then imports each into a fresh SQLite
-   database (PostgreSQL with --database postgresql) through the real import code (evidence.literature.ingest.import_path: streaming parse,
-   upsert, evidence levels, one transaction per file). Beside it, in the same run, a
+   database (PostgreSQL with --database postgresql) through the real import code
+   (evidence.literature.ingest.import_path: streaming parse, upsert, evidence levels, one
+   transaction per file). Beside it, in the same run, a
    minimal xml.etree.ElementTree iterparse pass over the same file is the baseline.
    Every pass runs in its own process, so its peak RSS is its own.
 2. Fetches N records from the local fake E-utilities server with the client limited to

@@ -25,7 +25,7 @@ finds the level 1 citations of the newest years directly (the evidence_level ind
 every level 1 citation, and joining from the links read every included link).
 
 Revision ID: 0015_compare_totals
-Revises: 0013_rate_limits
+Revises: 0014_import_keys
 """
 
 from collections.abc import Sequence
@@ -34,7 +34,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0015_compare_totals"
-down_revision: str | None = "0013_rate_limits"
+down_revision: str | None = "0014_import_keys"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
