@@ -33,6 +33,8 @@ from sqlalchemy import (
     type_coerce,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.sql import Select
 from sqlmodel import Session, col
 from sqlmodel import select as orm_select
@@ -44,6 +46,7 @@ from evidence.models import (
     Citation,
     CitationAbstractSection,
     CitationAuthor,
+    CitationExport,
     CitationIdentifier,
     CitationKeyword,
     CitationLink,
@@ -65,6 +68,7 @@ KEYWORD: Table = CitationKeyword.__table__  # type: ignore[attr-defined]
 IDENTIFIER: Table = CitationIdentifier.__table__  # type: ignore[attr-defined]
 SECTION: Table = CitationAbstractSection.__table__  # type: ignore[attr-defined]
 LINK: Table = CitationLink.__table__  # type: ignore[attr-defined]
+EXPORT: Table = CitationExport.__table__  # type: ignore[attr-defined]
 
 # What a record holds beyond the citation row; an export of a few CSV columns reads only
 # the parts its columns need.
@@ -97,6 +101,8 @@ CITATION_FIELDS = (
     "retraction_status",
 )
 AUTHOR_FIELDS = ("last_name", "fore_name", "initials", "suffix", "collective_name")
+# The parts citation_export.lists holds, in its order (links as [status, treatment, indication]).
+LIST_PARTS = ("authors", "publication_types", "keywords", "mesh_terms", "links")
 
 
 def link_statuses(flt: queries.CitationFilter) -> tuple[str, ...]:
@@ -216,12 +222,11 @@ def _json_list(dialect: str, arrays: Sequence[ColumnElement[Any]]) -> ColumnElem
     return text + "]"
 
 
-def batch_query(dialect: str, parts: frozenset[str], statuses: Sequence[str]) -> Select[Any]:
-    """Return the one query a batch costs: the citation row, three fallbacks, then the lists.
+def lists_query(dialect: str, parts: Iterable[str] = LIST_PARTS) -> ColumnElement[str]:
+    """Return a citation's lists as citation_export.lists holds them, read from the tables.
 
-    The lists (authors, publication types, keywords, MeSH, linked treatment and indication
-    ids) come as one JSON array of arrays; a part not asked for is an empty list, and a
-    fallback not asked for is NULL, so the row has the same shape whatever is read.
+    One JSON array of arrays: authors, publication types, keywords, MeSH headings and links
+    ([status, treatment id, indication id] in link order); a part not in `parts` is '[]'.
     """
 
     def row(c: list[ColumnElement[Any]]) -> ColumnElement[Any]:
@@ -230,49 +235,93 @@ def batch_query(dialect: str, parts: frozenset[str], statuses: Sequence[str]) ->
     def first(c: list[ColumnElement[Any]]) -> ColumnElement[Any]:
         return c[0]
 
-    # The status is tested inside the aggregate, not in the WHERE clause: there SQLite
-    # chose the status index and scanned every included link of the database.
-    shown = list(statuses)
+    empty: ColumnElement[Any] = literal_column("'[]'::json" if dialect == "postgresql" else "'[]'")
+    reads: dict[str, Callable[[], ColumnElement[Any]]] = {
+        "authors": lambda: _json_array(dialect, AUTHOR, AUTHOR_FIELDS, row),
+        "publication_types": lambda: _json_array(dialect, PTYPE, ("name",), first),
+        "keywords": lambda: _json_array(dialect, KEYWORD, ("keyword",), first),
+        "mesh_terms": lambda: _json_array(
+            dialect, MESH, ("descriptor", "qualifiers", "major"), row
+        ),
+        "links": lambda: _json_array(
+            dialect, LINK, ("status", "treatment_id", "indication_id"), row, order="id"
+        ),
+    }
+    wanted = set(parts)
+    return _json_list(dialect, [reads[p]() if p in wanted else empty for p in LIST_PARTS])
 
-    def linked(c: list[ColumnElement[Any]]) -> ColumnElement[Any]:
-        return case((c[0].in_(shown), c[1]))
+
+def batch_query(dialect: str, parts: frozenset[str]) -> Select[Any]:
+    """Return the one query a batch costs: the citation row, three fallbacks, then the lists.
+
+    The lists come from citation_export, one row per citation, when it has the citation's
+    row; a citation whose lists changed since (the triggers deleted its row) has them read
+    from the tables, so an export is never stale. A fallback not asked for is NULL, and the
+    lists are '[]' when no list part is asked for, so the row has the same shape whatever
+    is read.
+    """
 
     def wanted(part: str, read: Callable[[], ColumnElement[Any]]) -> ColumnElement[Any]:
         return read() if part in parts else literal_column("NULL")
 
-    empty: ColumnElement[Any] = literal_column("'[]'::json" if dialect == "postgresql" else "'[]'")
+    if parts & set(LIST_PARTS):
+        lists: ColumnElement[Any] = case(
+            (EXPORT.c.lists.is_(None), lists_query(dialect, parts)), else_=EXPORT.c.lists
+        )
+    else:
+        lists = literal_column("'[]'")
+    return (
+        select(
+            CITATION.c.id,
+            *(CITATION.c[name] for name in CITATION_FIELDS),
+            # A DOI or PMCID kept only among the identifiers fills the citation's empty one.
+            wanted("identifiers", lambda: _fallback_identifier("doi", ["doi"])).label("doi_id"),
+            wanted("identifiers", lambda: _fallback_identifier("pmcid", ["pmc", "pmcid"])).label(
+                "pmcid_id"
+            ),
+            wanted("abstract", lambda: _sections_text(dialect)).label("sections"),
+            lists.label("lists"),
+        )
+        .select_from(CITATION.outerjoin(EXPORT, EXPORT.c.citation_id == CITATION.c.id))
+        .where(_batch_ids(dialect))
+    )
 
-    def listed(part: str, read: Callable[[], ColumnElement[Any]]) -> ColumnElement[Any]:
-        return read() if part in parts else empty
 
-    lists = [
-        listed("authors", lambda: _json_array(dialect, AUTHOR, AUTHOR_FIELDS, row)),
-        listed("publication_types", lambda: _json_array(dialect, PTYPE, ("name",), first)),
-        listed("keywords", lambda: _json_array(dialect, KEYWORD, ("keyword",), first)),
-        listed(
-            "mesh_terms",
-            lambda: _json_array(dialect, MESH, ("descriptor", "qualifiers", "major"), row),
-        ),
-        listed(
-            "links",
-            lambda: _json_array(dialect, LINK, ("status", "treatment_id"), linked, order="id"),
-        ),
-        listed(
-            "links",
-            lambda: _json_array(dialect, LINK, ("status", "indication_id"), linked, order="id"),
-        ),
-    ]
-    return select(
-        CITATION.c.id,
-        *(CITATION.c[name] for name in CITATION_FIELDS),
-        # A DOI or PMCID kept only among the identifiers fills the citation's empty one.
-        wanted("identifiers", lambda: _fallback_identifier("doi", ["doi"])).label("doi_id"),
-        wanted("identifiers", lambda: _fallback_identifier("pmcid", ["pmc", "pmcid"])).label(
-            "pmcid_id"
-        ),
-        wanted("abstract", lambda: _sections_text(dialect)).label("sections"),
-        _json_list(dialect, lists).label("lists"),
-    ).where(_batch_ids(dialect))
+def fill_export_lists(conn: Connection) -> int:
+    """Write the missing citation_export rows (new or changed citations); return how many.
+
+    On PostgreSQL the table is locked against the triggers' deletes first: a writer still
+    changing a citation's authors finishes before the lists are read, and one starting after
+    waits, then deletes the row just written, so no stale lists survive a race.
+    """
+    dialect = conn.dialect.name
+    missing = ~select(EXPORT.c.citation_id).where(EXPORT.c.citation_id == CITATION.c.id).exists()
+    rows = select(CITATION.c.id, lists_query(dialect)).where(missing)
+    if dialect == "postgresql":
+        conn.exec_driver_sql("LOCK TABLE citation_export IN SHARE ROW EXCLUSIVE MODE")
+    result = conn.execute(EXPORT.insert().from_select(["citation_id", "lists"], rows))
+    return int(result.rowcount or 0)
+
+
+def fill_pending(engine: Engine) -> None:
+    """Before an export: fill what writers left missing, in its own short transaction.
+
+    The export reads the tables for a citation without a row anyway, so a locked database
+    (SQLite) or any failure to write leaves this export correct, only slower.
+    """
+    with engine.connect() as conn:
+        missing = (
+            select(CITATION.c.id)
+            .outerjoin(EXPORT, EXPORT.c.citation_id == CITATION.c.id)
+            .where(EXPORT.c.citation_id.is_(None))
+        )
+        if conn.execute(missing.limit(1)).first() is None:
+            return
+    try:
+        with engine.begin() as conn:
+            fill_export_lists(conn)
+    except OperationalError:
+        pass
 
 
 class RecordLoader:
@@ -297,7 +346,8 @@ class RecordLoader:
         self.dialect = session.get_bind().dialect.name
         if self.dialect not in ("sqlite", "postgresql"):
             raise ExportError(f"exports support SQLite and PostgreSQL, not {self.dialect}")
-        self.query = batch_query(self.dialect, self.parts, self.statuses)
+        self.query = batch_query(self.dialect, self.parts)
+        self._wanted = tuple(p in self.parts for p in LIST_PARTS)
 
     def load(self, ids: Sequence[int]) -> list[CitationRecord]:
         """Return the records of these citation ids, in the order given: one query in all."""
@@ -322,26 +372,29 @@ class RecordLoader:
     def _record(self, row: Sequence[Any]) -> CitationRecord:
         """Build one record from a batch row."""
         doi, pmcid, abstract, lists = row[17:]
-        authors, ptypes, keywords, mesh, tids, iids = loads(lists)
         rec = CitationRecord(*row[1:17])
-        if authors:
-            rec.authors = [Author._make(a) for a in authors]
-        if ptypes:
-            rec.publication_types = ptypes
-        if keywords:
-            rec.keywords = keywords
-        if mesh:
-            rec.mesh_terms = [mesh_label(d, q, bool(m)) for d, q, m in mesh]
+        if lists != "[]":
+            authors, ptypes, keywords, mesh, links = loads(lists)
+            want_authors, want_ptypes, want_keywords, want_mesh, want_links = self._wanted
+            if authors and want_authors:
+                rec.authors = [Author._make(a) for a in authors]
+            if ptypes and want_ptypes:
+                rec.publication_types = ptypes
+            if keywords and want_keywords:
+                rec.keywords = keywords
+            if mesh and want_mesh:
+                rec.mesh_terms = [mesh_label(d, q, bool(m)) for d, q, m in mesh]
+            if links and want_links:
+                shown = [link for link in links if link[0] in self.statuses]
+                if shown:
+                    rec.treatments = _named((link[1] for link in shown), self.treatments)
+                    rec.indications = _named((link[2] for link in shown), self.indications)
         if doi is not None:
             rec.doi = doi
         if pmcid is not None:
             rec.pmcid = pmcid
         if abstract is not None:
             rec.abstract = abstract
-        if tids:
-            rec.treatments = _named(tids, self.treatments)
-        if iids:
-            rec.indications = _named(iids, self.indications)
         return rec
 
 
@@ -363,6 +416,10 @@ def iter_citations(
     parts: Iterable[str] = RECORD_PARTS,
 ) -> Iterator[CitationRecord]:
     """Yield the filter's citations in the table's order, loading them batch by batch."""
+    parts = frozenset(parts)
+    if parts & set(LIST_PARTS):
+        # Before this session reads anything: on SQLite an open read would block the write.
+        fill_pending(session.get_bind())
     loader = RecordLoader(session, statuses=link_statuses(flt), parts=parts)
     if flt.q:
         search.refresh_pending(session.get_bind())
