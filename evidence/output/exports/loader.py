@@ -419,7 +419,7 @@ def iter_citations(
     parts = frozenset(parts)
     if parts & set(LIST_PARTS):
         # Before this session reads anything: on SQLite an open read would block the write.
-        fill_pending(session.get_bind())
+        fill_pending(session.get_bind().engine)
     loader = RecordLoader(session, statuses=link_statuses(flt), parts=parts)
     if flt.q:
         search.refresh_pending(session.get_bind())
