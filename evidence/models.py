@@ -750,7 +750,7 @@ class SearchDirty(SQLModel, table=True):
 
 
 class CitationExport(SQLModel, table=True):
-    """A citation's authors, types, keywords, MeSH and links as one JSON text, for exports."""
+    """What exports read from a citation's child tables (authors, MeSH ...) as one JSON text."""
 
     __tablename__ = "citation_export"
     citation_id: int = Field(

@@ -1,6 +1,8 @@
-"""Export lists: each citation's authors, types, keywords, MeSH and links as one JSON text.
+"""Export lists: what an export reads from a citation's child tables, as one JSON text.
 
-An export of 50,000 citations spent most of its time gathering these from five child tables
+The authors, publication types, keywords, MeSH headings, links, the first DOI and PMCID among
+the identifiers and the abstract rebuilt from its sections. An export of 50,000 citations
+spent most of its time gathering these from seven child tables
 (22-25 us a citation on SQLite). citation_export keeps them as one text per citation, in the
 form evidence/output/exports/loader.py reads. Triggers only delete a citation's row when one
 of its child rows (or the citation) is inserted, changed or deleted, which costs a writer one
@@ -33,9 +35,17 @@ WATCHED = (
     ("citation_keyword", "citation_id", "position, keyword"),
     ("citation_mesh", "citation_id", "position, descriptor, qualifiers, major"),
     ("citation_link", "citation_id", "status, treatment_id, indication_id"),
+    ("citation_identifier", "citation_id", "id_type, value"),
+    ("citation_abstract_section", "citation_id", "position, label, text"),
 )
 # Child rows are read per citation in position order: the index serves that order directly.
-ORDERED = ("citation_author", "citation_publication_type", "citation_keyword", "citation_mesh")
+ORDERED = (
+    "citation_author",
+    "citation_publication_type",
+    "citation_keyword",
+    "citation_mesh",
+    "citation_abstract_section",
+)
 
 
 def upgrade() -> None:

@@ -101,8 +101,6 @@ CITATION_FIELDS = (
     "retraction_status",
 )
 AUTHOR_FIELDS = ("last_name", "fore_name", "initials", "suffix", "collective_name")
-# The parts citation_export.lists holds, in its order (links as [status, treatment, indication]).
-LIST_PARTS = ("authors", "publication_types", "keywords", "mesh_terms", "links")
 
 
 def link_statuses(flt: queries.CitationFilter) -> tuple[str, ...]:
@@ -160,38 +158,34 @@ def _json_row(dialect: str, *values: Any) -> ColumnElement[Any]:
     return func.json_build_array(*values) if dialect == "postgresql" else func.json_array(*values)
 
 
-def _fallback_identifier(column: str, types: Sequence[str]) -> ColumnElement[Any]:
-    """Return the first identifier of these types where the citation's own column is empty."""
-    first = (
+def _first_identifier(types: Sequence[str]) -> ColumnElement[Any]:
+    """Return the citation's first identifier of these types (it fills an empty DOI or PMCID)."""
+    return (
         select(IDENTIFIER.c.value)
         .where(IDENTIFIER.c.citation_id == CITATION.c.id, IDENTIFIER.c.id_type.in_(types))
         .order_by(IDENTIFIER.c.id)
         .limit(1)
         .scalar_subquery()
     )
-    own = CITATION.c[column]
-    return case((own.is_(None) | (own == ""), first))
 
 
 def _sections_text(dialect: str) -> ColumnElement[Any]:
-    """Return the abstract rebuilt from its sections ('LABEL: text' joined by spaces)."""
+    """Return the abstract rebuilt from its sections ('LABEL: text' joined by spaces), or NULL."""
     text = case(
         (SECTION.c.label != "", SECTION.c.label + ": " + SECTION.c.text), else_=SECTION.c.text
     )
     if dialect == "postgresql":
         space: ColumnElement[Any] = aggregate_order_by(literal_column("' '"), SECTION.c.position)
         agg = func.string_agg(text, space, type_=String)
-        joined = select(agg).where(SECTION.c.citation_id == CITATION.c.id).scalar_subquery()
-    else:
-        rows = (
-            select(text.label("part"))
-            .where(SECTION.c.citation_id == CITATION.c.id)
-            .order_by(SECTION.c.position)
-            .correlate(CITATION)
-            .subquery()
-        )
-        joined = select(func.group_concat(rows.c.part, " ")).scalar_subquery()
-    return case((CITATION.c.abstract.is_(None), joined))
+        return select(agg).where(SECTION.c.citation_id == CITATION.c.id).scalar_subquery()
+    rows = (
+        select(text.label("part"))
+        .where(SECTION.c.citation_id == CITATION.c.id)
+        .order_by(SECTION.c.position)
+        .correlate(CITATION)
+        .subquery()
+    )
+    return select(func.group_concat(rows.c.part, " ")).scalar_subquery()
 
 
 def _batch_ids(dialect: str) -> ColumnElement[bool]:
@@ -222,11 +216,13 @@ def _json_list(dialect: str, arrays: Sequence[ColumnElement[Any]]) -> ColumnElem
     return text + "]"
 
 
-def lists_query(dialect: str, parts: Iterable[str] = LIST_PARTS) -> ColumnElement[str]:
+def lists_query(dialect: str, parts: Iterable[str] = RECORD_PARTS) -> ColumnElement[str]:
     """Return a citation's lists as citation_export.lists holds them, read from the tables.
 
-    One JSON array of arrays: authors, publication types, keywords, MeSH headings and links
-    ([status, treatment id, indication id] in link order); a part not in `parts` is '[]'.
+    One JSON array: the authors, publication types, keywords, MeSH headings and links
+    ([status, treatment id, indication id] in link order) as arrays, then the first DOI and
+    PMCID among the identifiers and the abstract rebuilt from its sections (each NULL when
+    there is none). A part not in `parts` is '[]' or NULL.
     """
 
     def row(c: list[ColumnElement[Any]]) -> ColumnElement[Any]:
@@ -235,53 +231,55 @@ def lists_query(dialect: str, parts: Iterable[str] = LIST_PARTS) -> ColumnElemen
     def first(c: list[ColumnElement[Any]]) -> ColumnElement[Any]:
         return c[0]
 
+    def scalar(value: ColumnElement[Any]) -> ColumnElement[Any]:
+        # SQLite joins the parts as text (see _json_list): a string must arrive quoted.
+        return value if dialect == "postgresql" else func.json_quote(value)
+
     empty: ColumnElement[Any] = literal_column("'[]'::json" if dialect == "postgresql" else "'[]'")
-    reads: dict[str, Callable[[], ColumnElement[Any]]] = {
-        "authors": lambda: _json_array(dialect, AUTHOR, AUTHOR_FIELDS, row),
-        "publication_types": lambda: _json_array(dialect, PTYPE, ("name",), first),
-        "keywords": lambda: _json_array(dialect, KEYWORD, ("keyword",), first),
-        "mesh_terms": lambda: _json_array(
-            dialect, MESH, ("descriptor", "qualifiers", "major"), row
-        ),
-        "links": lambda: _json_array(
-            dialect, LINK, ("status", "treatment_id", "indication_id"), row, order="id"
-        ),
-    }
+    null: ColumnElement[Any] = literal_column("NULL" if dialect == "postgresql" else "'null'")
     wanted = set(parts)
-    return _json_list(dialect, [reads[p]() if p in wanted else empty for p in LIST_PARTS])
+
+    def read(part: str, build: Callable[[], ColumnElement[Any]], none: Any) -> Any:
+        return build() if part in wanted else none
+
+    return _json_list(
+        dialect,
+        [
+            read("authors", lambda: _json_array(dialect, AUTHOR, AUTHOR_FIELDS, row), empty),
+            read("publication_types", lambda: _json_array(dialect, PTYPE, ("name",), first), empty),
+            read("keywords", lambda: _json_array(dialect, KEYWORD, ("keyword",), first), empty),
+            read(
+                "mesh_terms",
+                lambda: _json_array(dialect, MESH, ("descriptor", "qualifiers", "major"), row),
+                empty,
+            ),
+            read(
+                "links",
+                lambda: _json_array(
+                    dialect, LINK, ("status", "treatment_id", "indication_id"), row, order="id"
+                ),
+                empty,
+            ),
+            read("identifiers", lambda: scalar(_first_identifier(["doi"])), null),
+            read("identifiers", lambda: scalar(_first_identifier(["pmc", "pmcid"])), null),
+            read("abstract", lambda: scalar(_sections_text(dialect)), null),
+        ],
+    )
 
 
 def batch_query(dialect: str, parts: frozenset[str]) -> Select[Any]:
-    """Return the one query a batch costs: the citation row, three fallbacks, then the lists.
+    """Return the one query a batch costs: the citation row and its lists.
 
     The lists come from citation_export, one row per citation, when it has the citation's
     row; a citation whose lists changed since (the triggers deleted its row) has them read
-    from the tables, so an export is never stale. A fallback not asked for is NULL, and the
-    lists are '[]' when no list part is asked for, so the row has the same shape whatever
-    is read.
+    from the tables, so an export is never stale. The lists are '[]' when no part beyond
+    the citation row is asked for.
     """
-
-    def wanted(part: str, read: Callable[[], ColumnElement[Any]]) -> ColumnElement[Any]:
-        return read() if part in parts else literal_column("NULL")
-
-    if parts & set(LIST_PARTS):
-        lists: ColumnElement[Any] = case(
-            (EXPORT.c.lists.is_(None), lists_query(dialect, parts)), else_=EXPORT.c.lists
-        )
-    else:
-        lists = literal_column("'[]'")
+    lists: ColumnElement[Any] = literal_column("'[]'")
+    if parts:
+        lists = case((EXPORT.c.lists.is_(None), lists_query(dialect, parts)), else_=EXPORT.c.lists)
     return (
-        select(
-            CITATION.c.id,
-            *(CITATION.c[name] for name in CITATION_FIELDS),
-            # A DOI or PMCID kept only among the identifiers fills the citation's empty one.
-            wanted("identifiers", lambda: _fallback_identifier("doi", ["doi"])).label("doi_id"),
-            wanted("identifiers", lambda: _fallback_identifier("pmcid", ["pmc", "pmcid"])).label(
-                "pmcid_id"
-            ),
-            wanted("abstract", lambda: _sections_text(dialect)).label("sections"),
-            lists.label("lists"),
-        )
+        select(CITATION.c.id, *(CITATION.c[name] for name in CITATION_FIELDS), lists.label("lists"))
         .select_from(CITATION.outerjoin(EXPORT, EXPORT.c.citation_id == CITATION.c.id))
         .where(_batch_ids(dialect))
     )
@@ -347,7 +345,6 @@ class RecordLoader:
         if self.dialect not in ("sqlite", "postgresql"):
             raise ExportError(f"exports support SQLite and PostgreSQL, not {self.dialect}")
         self.query = batch_query(self.dialect, self.parts)
-        self._wanted = tuple(p in self.parts for p in LIST_PARTS)
 
     def load(self, ids: Sequence[int]) -> list[CitationRecord]:
         """Return the records of these citation ids, in the order given: one query in all."""
@@ -371,30 +368,33 @@ class RecordLoader:
 
     def _record(self, row: Sequence[Any]) -> CitationRecord:
         """Build one record from a batch row."""
-        doi, pmcid, abstract, lists = row[17:]
         rec = CitationRecord(*row[1:17])
-        if lists != "[]":
-            authors, ptypes, keywords, mesh, links = loads(lists)
-            want_authors, want_ptypes, want_keywords, want_mesh, want_links = self._wanted
-            if authors and want_authors:
-                rec.authors = [Author._make(a) for a in authors]
-            if ptypes and want_ptypes:
-                rec.publication_types = ptypes
-            if keywords and want_keywords:
-                rec.keywords = keywords
-            if mesh and want_mesh:
-                rec.mesh_terms = [mesh_label(d, q, bool(m)) for d, q, m in mesh]
-            if links and want_links:
-                shown = [link for link in links if link[0] in self.statuses]
-                if shown:
-                    rec.treatments = _named((link[1] for link in shown), self.treatments)
-                    rec.indications = _named((link[2] for link in shown), self.indications)
-        if doi is not None:
-            rec.doi = doi
-        if pmcid is not None:
-            rec.pmcid = pmcid
-        if abstract is not None:
-            rec.abstract = abstract
+        lists = row[17]
+        if lists == "[]":
+            return rec
+        authors, ptypes, keywords, mesh, links, doi, pmcid, sections = loads(lists)
+        want = self.parts
+        if authors and "authors" in want:
+            rec.authors = list(map(Author._make, authors))
+        if ptypes and "publication_types" in want:
+            rec.publication_types = ptypes
+        if keywords and "keywords" in want:
+            rec.keywords = keywords
+        if mesh and "mesh_terms" in want:
+            rec.mesh_terms = [mesh_label(d, q, bool(m)) for d, q, m in mesh]
+        if links and "links" in want:
+            shown = [link for link in links if link[0] in self.statuses]
+            if shown:
+                rec.treatments = _named([link[1] for link in shown], self.treatments)
+                rec.indications = _named([link[2] for link in shown], self.indications)
+        if "identifiers" in want:
+            # An identifier fills the citation's own DOI or PMCID only when that is empty.
+            if not rec.doi and doi is not None:
+                rec.doi = doi
+            if not rec.pmcid and pmcid is not None:
+                rec.pmcid = pmcid
+        if rec.abstract is None and sections is not None and "abstract" in want:
+            rec.abstract = sections
         return rec
 
 
@@ -417,7 +417,7 @@ def iter_citations(
 ) -> Iterator[CitationRecord]:
     """Yield the filter's citations in the table's order, loading them batch by batch."""
     parts = frozenset(parts)
-    if parts & set(LIST_PARTS):
+    if parts:
         # Before this session reads anything: on SQLite an open read would block the write.
         fill_pending(session.get_bind().engine)
     loader = RecordLoader(session, statuses=link_statuses(flt), parts=parts)
