@@ -297,8 +297,9 @@ def fill_export_lists(conn: Connection) -> int:
     rows = select(CITATION.c.id, lists_query(dialect)).where(missing)
     if dialect == "postgresql":
         conn.exec_driver_sql("LOCK TABLE citation_export IN SHARE ROW EXCLUSIVE MODE")
-    result = conn.execute(EXPORT.insert().from_select(["citation_id", "lists"], rows))
-    return int(result.rowcount or 0)
+    insert = EXPORT.insert().from_select(["citation_id", "lists"], rows)
+    # Counted from RETURNING: psycopg reports no rowcount for an INSERT ... SELECT here.
+    return len(conn.execute(insert.returning(EXPORT.c.citation_id)).all())
 
 
 def fill_pending(engine: Engine) -> None:
