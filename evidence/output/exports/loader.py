@@ -1,12 +1,15 @@
-"""The one citation loader: ordered ids streamed in batches, one aggregating query per batch.
+"""The one citation loader: ordered ids streamed in batches, one query per batch.
 
 Every export, and the API, reads citations through `RecordLoader`. A batch of ids costs one
-SQLAlchemy Core `select()`: the citation row with, per related table, a correlated
-subquery that aggregates the citation's rows (authors, MeSH headings, publication types,
-keywords, links) into a JSON array in position order. JSON keeps every value exactly as
-stored, separators, empty strings and NULLs included. The ids come from the table's query
-with `yield_per`, which streams them (a server-side cursor on PostgreSQL) instead of
-fetching them all.
+SQLAlchemy Core `select()` of the citation rows joined to `citation_export`, which keeps what
+a record needs from the child tables (authors, publication types, keywords, MeSH headings,
+links, identifiers, abstract sections) as one JSON text per citation (migration
+0016_export_text). Triggers delete a citation's row when any of those change; for a
+citation without one, the same JSON is aggregated from the tables in that query by
+correlated subqueries (position order), and the next export (`fill_pending`) stores the
+missing rows in bulk. JSON keeps every value exactly as stored, separators, empty strings
+and NULLs included. The ids come from the table's query with `yield_per`, which streams them
+(a server-side cursor on PostgreSQL) instead of fetching them all.
 """
 
 from __future__ import annotations
