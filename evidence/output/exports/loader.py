@@ -305,11 +305,15 @@ def fill_export_lists(conn: Connection) -> int:
     return len(conn.execute(insert.returning(EXPORT.c.citation_id)).all())
 
 
+# How long an export waits for a writer (an import, say) before it reads the tables instead.
+FILL_WAIT_MS = 2000
+
+
 def fill_pending(engine: Engine) -> None:
     """Before an export: fill what writers left missing, in its own short transaction.
 
-    The export reads the tables for a citation without a row anyway, so a locked database
-    (SQLite) or any failure to write leaves this export correct, only slower.
+    The export reads the tables for a citation without a row anyway, so a database busy
+    with a writer for over FILL_WAIT_MS leaves this export correct, only slower.
     """
     with engine.connect() as conn:
         missing = (
@@ -319,11 +323,24 @@ def fill_pending(engine: Engine) -> None:
         )
         if conn.execute(missing.limit(1)).first() is None:
             return
-    try:
-        with engine.begin() as conn:
-            fill_export_lists(conn)
-    except OperationalError:
-        pass
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as conn:
+        if sqlite:
+            # The pool keeps this connection: its usual (longer) timeout is put back below.
+            before = int(conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one())
+            conn.exec_driver_sql(f"PRAGMA busy_timeout = {FILL_WAIT_MS}")
+            conn.commit()  # SQLAlchemy began a transaction for the PRAGMAs: end it
+        try:
+            with conn.begin():
+                if not sqlite:
+                    conn.exec_driver_sql(f"SET LOCAL lock_timeout = {FILL_WAIT_MS}")
+                fill_export_lists(conn)
+        except OperationalError:
+            pass
+        finally:
+            if sqlite:
+                conn.exec_driver_sql(f"PRAGMA busy_timeout = {before}")
+                conn.commit()
 
 
 class RecordLoader:

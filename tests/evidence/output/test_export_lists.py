@@ -214,3 +214,25 @@ def test_an_export_fills_missing_lists_first(any_app: Flask) -> None:
     with any_app.app_context(), Session(get_engine()) as session:
         b"".join(exports.export_citations(session, flt, "csv", columns=["pmid", "title"]))
         assert stored_ids(session) == set()
+
+
+def test_an_export_during_a_long_write_reads_the_tables(app: Flask) -> None:
+    """A writer holding SQLite's lock does not stall an export: it reads the tables instead."""
+    flt = queries.CitationFilter(status="any")
+    with app.app_context():
+        writer = get_engine().connect()
+        try:
+            writer.exec_driver_sql("BEGIN IMMEDIATE")  # the write lock, held through the export
+            writer.exec_driver_sql("DELETE FROM citation_export")
+            with Session(get_engine()) as session:
+                during = b"".join(exports.export_citations(session, flt, "ris"))
+                assert stored_ids(session) == set()  # nothing could be stored meanwhile
+                # The pooled connection is given back with its usual busy timeout.
+                assert session.connection().exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+        finally:
+            writer.rollback()
+            writer.close()
+        with Session(get_engine()) as session:
+            after = b"".join(exports.export_citations(session, flt, "ris"))
+            assert stored_ids(session)
+    assert during == after
