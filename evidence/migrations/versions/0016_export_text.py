@@ -46,6 +46,7 @@ ORDERED = (
     "citation_mesh",
     "citation_abstract_section",
 )
+IDENTIFIER_INDEX = "ix_citation_identifier_citation_id_id"
 
 
 def upgrade() -> None:
@@ -65,6 +66,9 @@ def upgrade() -> None:
     )
     for table in ORDERED:
         op.create_index(f"ix_{table}_citation_position", table, ["citation_id", "position"])
+    # A citation's first identifier of a type (ORDER BY id LIMIT 1): without this index
+    # PostgreSQL walked the primary key over the whole table for each citation lacking one.
+    op.create_index(IDENTIFIER_INDEX, "citation_identifier", ["citation_id", "id"])
     if op.get_bind().dialect.name == "postgresql":
         _upgrade_postgresql()
     else:
@@ -128,4 +132,5 @@ def downgrade() -> None:
                 op.execute(f"DROP TRIGGER IF EXISTS {function}")
     for table in ORDERED:
         op.drop_index(f"ix_{table}_citation_position", table_name=table)
+    op.drop_index(IDENTIFIER_INDEX, table_name="citation_identifier")
     op.drop_table("citation_export")
