@@ -773,6 +773,26 @@ class SearchDirty(SQLModel, table=True):
     citation_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
 
 
+# --- export lists (issue 10; migration 0016_export_text) ---------------------------------
+# Triggers on the child tables delete a citation's row whenever its lists change; an export
+# fills the missing rows in bulk and reads the rows' lists from here instead of from five tables
+# (evidence/output/exports/loader.py). A side table, not a citation column: filling it writes no
+# citation row, so the data versions (migration 0012) do not move.
+
+
+class CitationExport(SQLModel, table=True):
+    """What exports read from a citation's child tables (authors, MeSH ...) as one JSON text."""
+
+    __tablename__ = "citation_export"
+    citation_id: int = Field(
+        primary_key=True,
+        foreign_key="citation.id",
+        ondelete="CASCADE",
+        sa_column_kwargs={"autoincrement": False},
+    )
+    lists: str = Field(sa_column=Column(Text, nullable=False))
+
+
 # --- data versions (issue 10; migration 0012_data_versions) ------------------------------
 # Triggers on the tables each side is computed from replace a row's token with a random one on
 # every write, so the tokens of a side change exactly when its data does (evidence.db).

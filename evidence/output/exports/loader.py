@@ -1,12 +1,15 @@
-"""The one citation loader: ordered ids streamed in batches, one aggregating query per batch.
+"""The one citation loader: ordered ids streamed in batches, one query per batch.
 
 Every export, and the API, reads citations through `RecordLoader`. A batch of ids costs one
-SQLAlchemy Core `select()`: the citation row with, per related table, a correlated
-subquery that aggregates the citation's rows (authors, MeSH headings, publication types,
-keywords, links) into a JSON array in position order. JSON keeps every value exactly as
-stored, separators, empty strings and NULLs included. The ids come from the table's query
-with `yield_per`, which streams them (a server-side cursor on PostgreSQL) instead of
-fetching them all.
+SQLAlchemy Core `select()` of the citation rows joined to `citation_export`, which keeps what
+a record needs from the child tables (authors, publication types, keywords, MeSH headings,
+links, identifiers, abstract sections) as one JSON text per citation (migration
+0016_export_text). Triggers delete a citation's row when any of those change; for a
+citation without one, the same JSON is aggregated from the tables in that query by
+correlated subqueries (position order), and the next export (`fill_pending`) stores the
+missing rows in bulk. JSON keeps every value exactly as stored, separators, empty strings
+and NULLs included. The ids come from the table's query with `yield_per`, which streams them
+(a server-side cursor on PostgreSQL) instead of fetching them all.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from sqlalchemy import (
     type_coerce,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.sql import Select
 from sqlmodel import Session, col
 from sqlmodel import select as orm_select
@@ -44,6 +49,7 @@ from evidence.models import (
     Citation,
     CitationAbstractSection,
     CitationAuthor,
+    CitationExport,
     CitationIdentifier,
     CitationKeyword,
     CitationLink,
@@ -65,6 +71,7 @@ KEYWORD: Table = CitationKeyword.__table__  # type: ignore[attr-defined]
 IDENTIFIER: Table = CitationIdentifier.__table__  # type: ignore[attr-defined]
 SECTION: Table = CitationAbstractSection.__table__  # type: ignore[attr-defined]
 LINK: Table = CitationLink.__table__  # type: ignore[attr-defined]
+EXPORT: Table = CitationExport.__table__  # type: ignore[attr-defined]
 
 # What a record holds beyond the citation row; an export of a few CSV columns reads only
 # the parts its columns need.
@@ -154,38 +161,34 @@ def _json_row(dialect: str, *values: Any) -> ColumnElement[Any]:
     return func.json_build_array(*values) if dialect == "postgresql" else func.json_array(*values)
 
 
-def _fallback_identifier(column: str, types: Sequence[str]) -> ColumnElement[Any]:
-    """Return the first identifier of these types where the citation's own column is empty."""
-    first = (
+def _first_identifier(types: Sequence[str]) -> ColumnElement[Any]:
+    """Return the citation's first identifier of these types (it fills an empty DOI or PMCID)."""
+    return (
         select(IDENTIFIER.c.value)
         .where(IDENTIFIER.c.citation_id == CITATION.c.id, IDENTIFIER.c.id_type.in_(types))
         .order_by(IDENTIFIER.c.id)
         .limit(1)
         .scalar_subquery()
     )
-    own = CITATION.c[column]
-    return case((own.is_(None) | (own == ""), first))
 
 
 def _sections_text(dialect: str) -> ColumnElement[Any]:
-    """Return the abstract rebuilt from its sections ('LABEL: text' joined by spaces)."""
+    """Return the abstract rebuilt from its sections ('LABEL: text' joined by spaces), or NULL."""
     text = case(
         (SECTION.c.label != "", SECTION.c.label + ": " + SECTION.c.text), else_=SECTION.c.text
     )
     if dialect == "postgresql":
         space: ColumnElement[Any] = aggregate_order_by(literal_column("' '"), SECTION.c.position)
         agg = func.string_agg(text, space, type_=String)
-        joined = select(agg).where(SECTION.c.citation_id == CITATION.c.id).scalar_subquery()
-    else:
-        rows = (
-            select(text.label("part"))
-            .where(SECTION.c.citation_id == CITATION.c.id)
-            .order_by(SECTION.c.position)
-            .correlate(CITATION)
-            .subquery()
-        )
-        joined = select(func.group_concat(rows.c.part, " ")).scalar_subquery()
-    return case((CITATION.c.abstract.is_(None), joined))
+        return select(agg).where(SECTION.c.citation_id == CITATION.c.id).scalar_subquery()
+    rows = (
+        select(text.label("part"))
+        .where(SECTION.c.citation_id == CITATION.c.id)
+        .order_by(SECTION.c.position)
+        .correlate(CITATION)
+        .subquery()
+    )
+    return select(func.group_concat(rows.c.part, " ")).scalar_subquery()
 
 
 def _batch_ids(dialect: str) -> ColumnElement[bool]:
@@ -216,12 +219,13 @@ def _json_list(dialect: str, arrays: Sequence[ColumnElement[Any]]) -> ColumnElem
     return text + "]"
 
 
-def batch_query(dialect: str, parts: frozenset[str], statuses: Sequence[str]) -> Select[Any]:
-    """Return the one query a batch costs: the citation row, three fallbacks, then the lists.
+def lists_query(dialect: str, parts: Iterable[str] = RECORD_PARTS) -> ColumnElement[str]:
+    """Return a citation's lists as citation_export.lists holds them, read from the tables.
 
-    The lists (authors, publication types, keywords, MeSH, linked treatment and indication
-    ids) come as one JSON array of arrays; a part not asked for is an empty list, and a
-    fallback not asked for is NULL, so the row has the same shape whatever is read.
+    One JSON array: the authors, publication types, keywords, MeSH headings and links
+    ([status, treatment id, indication id] in link order) as arrays, then the first DOI and
+    PMCID among the identifiers and the abstract rebuilt from its sections (each NULL when
+    there is none). A part not in `parts` is '[]' or NULL.
     """
 
     def row(c: list[ColumnElement[Any]]) -> ColumnElement[Any]:
@@ -230,49 +234,113 @@ def batch_query(dialect: str, parts: frozenset[str], statuses: Sequence[str]) ->
     def first(c: list[ColumnElement[Any]]) -> ColumnElement[Any]:
         return c[0]
 
-    # The status is tested inside the aggregate, not in the WHERE clause: there SQLite
-    # chose the status index and scanned every included link of the database.
-    shown = list(statuses)
-
-    def linked(c: list[ColumnElement[Any]]) -> ColumnElement[Any]:
-        return case((c[0].in_(shown), c[1]))
-
-    def wanted(part: str, read: Callable[[], ColumnElement[Any]]) -> ColumnElement[Any]:
-        return read() if part in parts else literal_column("NULL")
+    def scalar(value: ColumnElement[Any]) -> ColumnElement[Any]:
+        # SQLite joins the parts as text (see _json_list): a string must arrive quoted.
+        return value if dialect == "postgresql" else func.json_quote(value)
 
     empty: ColumnElement[Any] = literal_column("'[]'::json" if dialect == "postgresql" else "'[]'")
+    null: ColumnElement[Any] = literal_column("NULL" if dialect == "postgresql" else "'null'")
+    wanted = set(parts)
 
-    def listed(part: str, read: Callable[[], ColumnElement[Any]]) -> ColumnElement[Any]:
-        return read() if part in parts else empty
+    def read(part: str, build: Callable[[], ColumnElement[Any]], none: Any) -> Any:
+        return build() if part in wanted else none
 
-    lists = [
-        listed("authors", lambda: _json_array(dialect, AUTHOR, AUTHOR_FIELDS, row)),
-        listed("publication_types", lambda: _json_array(dialect, PTYPE, ("name",), first)),
-        listed("keywords", lambda: _json_array(dialect, KEYWORD, ("keyword",), first)),
-        listed(
-            "mesh_terms",
-            lambda: _json_array(dialect, MESH, ("descriptor", "qualifiers", "major"), row),
-        ),
-        listed(
-            "links",
-            lambda: _json_array(dialect, LINK, ("status", "treatment_id"), linked, order="id"),
-        ),
-        listed(
-            "links",
-            lambda: _json_array(dialect, LINK, ("status", "indication_id"), linked, order="id"),
-        ),
-    ]
-    return select(
-        CITATION.c.id,
-        *(CITATION.c[name] for name in CITATION_FIELDS),
-        # A DOI or PMCID kept only among the identifiers fills the citation's empty one.
-        wanted("identifiers", lambda: _fallback_identifier("doi", ["doi"])).label("doi_id"),
-        wanted("identifiers", lambda: _fallback_identifier("pmcid", ["pmc", "pmcid"])).label(
-            "pmcid_id"
-        ),
-        wanted("abstract", lambda: _sections_text(dialect)).label("sections"),
-        _json_list(dialect, lists).label("lists"),
-    ).where(_batch_ids(dialect))
+    return _json_list(
+        dialect,
+        [
+            read("authors", lambda: _json_array(dialect, AUTHOR, AUTHOR_FIELDS, row), empty),
+            read("publication_types", lambda: _json_array(dialect, PTYPE, ("name",), first), empty),
+            read("keywords", lambda: _json_array(dialect, KEYWORD, ("keyword",), first), empty),
+            read(
+                "mesh_terms",
+                lambda: _json_array(dialect, MESH, ("descriptor", "qualifiers", "major"), row),
+                empty,
+            ),
+            read(
+                "links",
+                lambda: _json_array(
+                    dialect, LINK, ("status", "treatment_id", "indication_id"), row, order="id"
+                ),
+                empty,
+            ),
+            read("identifiers", lambda: scalar(_first_identifier(["doi"])), null),
+            read("identifiers", lambda: scalar(_first_identifier(["pmc", "pmcid"])), null),
+            read("abstract", lambda: scalar(_sections_text(dialect)), null),
+        ],
+    )
+
+
+def batch_query(dialect: str, parts: frozenset[str]) -> Select[Any]:
+    """Return the one query a batch costs: the citation row and its lists.
+
+    The lists come from citation_export, one row per citation, when it has the citation's
+    row; a citation whose lists changed since (the triggers deleted its row) has them read
+    from the tables, so an export is never stale. The lists are '[]' when no part beyond
+    the citation row is asked for.
+    """
+    lists: ColumnElement[Any] = literal_column("'[]'")
+    if parts:
+        lists = case((EXPORT.c.lists.is_(None), lists_query(dialect, parts)), else_=EXPORT.c.lists)
+    return (
+        select(CITATION.c.id, *(CITATION.c[name] for name in CITATION_FIELDS), lists.label("lists"))
+        .select_from(CITATION.outerjoin(EXPORT, EXPORT.c.citation_id == CITATION.c.id))
+        .where(_batch_ids(dialect))
+    )
+
+
+def fill_export_lists(conn: Connection) -> int:
+    """Write the missing citation_export rows (new or changed citations); return how many.
+
+    On PostgreSQL the table is locked against the triggers' deletes first: a writer still
+    changing a citation's authors finishes before the lists are read, and one starting after
+    waits, then deletes the row just written, so no stale lists survive a race.
+    """
+    dialect = conn.dialect.name
+    missing = ~select(EXPORT.c.citation_id).where(EXPORT.c.citation_id == CITATION.c.id).exists()
+    rows = select(CITATION.c.id, lists_query(dialect)).where(missing)
+    if dialect == "postgresql":
+        conn.exec_driver_sql("LOCK TABLE citation_export IN SHARE ROW EXCLUSIVE MODE")
+    insert = EXPORT.insert().from_select(["citation_id", "lists"], rows)
+    # Counted from RETURNING: psycopg reports no rowcount for an INSERT ... SELECT here.
+    return len(conn.execute(insert.returning(EXPORT.c.citation_id)).all())
+
+
+# How long an export waits for a writer (an import, say) before it reads the tables instead.
+FILL_WAIT_MS = 2000
+
+
+def fill_pending(engine: Engine) -> None:
+    """Before an export: fill what writers left missing, in its own short transaction.
+
+    The export reads the tables for a citation without a row anyway, so a database busy
+    with a writer for over FILL_WAIT_MS leaves this export correct, only slower.
+    """
+    with engine.connect() as conn:
+        missing = (
+            select(CITATION.c.id)
+            .outerjoin(EXPORT, EXPORT.c.citation_id == CITATION.c.id)
+            .where(EXPORT.c.citation_id.is_(None))
+        )
+        if conn.execute(missing.limit(1)).first() is None:
+            return
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as conn:
+        if sqlite:
+            # The pool keeps this connection: its usual (longer) timeout is put back below.
+            before = int(conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one())
+            conn.exec_driver_sql(f"PRAGMA busy_timeout = {FILL_WAIT_MS}")
+            conn.commit()  # SQLAlchemy began a transaction for the PRAGMAs: end it
+        try:
+            with conn.begin():
+                if not sqlite:
+                    conn.exec_driver_sql(f"SET LOCAL lock_timeout = {FILL_WAIT_MS}")
+                fill_export_lists(conn)
+        except OperationalError:
+            pass
+        finally:
+            if sqlite:
+                conn.exec_driver_sql(f"PRAGMA busy_timeout = {before}")
+                conn.commit()
 
 
 class RecordLoader:
@@ -297,7 +365,7 @@ class RecordLoader:
         self.dialect = session.get_bind().dialect.name
         if self.dialect not in ("sqlite", "postgresql"):
             raise ExportError(f"exports support SQLite and PostgreSQL, not {self.dialect}")
-        self.query = batch_query(self.dialect, self.parts, self.statuses)
+        self.query = batch_query(self.dialect, self.parts)
 
     def load(self, ids: Sequence[int]) -> list[CitationRecord]:
         """Return the records of these citation ids, in the order given: one query in all."""
@@ -321,27 +389,33 @@ class RecordLoader:
 
     def _record(self, row: Sequence[Any]) -> CitationRecord:
         """Build one record from a batch row."""
-        doi, pmcid, abstract, lists = row[17:]
-        authors, ptypes, keywords, mesh, tids, iids = loads(lists)
         rec = CitationRecord(*row[1:17])
-        if authors:
-            rec.authors = [Author._make(a) for a in authors]
-        if ptypes:
+        lists = row[17]
+        if lists == "[]":
+            return rec
+        authors, ptypes, keywords, mesh, links, doi, pmcid, sections = loads(lists)
+        want = self.parts
+        if authors and "authors" in want:
+            rec.authors = list(map(Author._make, authors))
+        if ptypes and "publication_types" in want:
             rec.publication_types = ptypes
-        if keywords:
+        if keywords and "keywords" in want:
             rec.keywords = keywords
-        if mesh:
+        if mesh and "mesh_terms" in want:
             rec.mesh_terms = [mesh_label(d, q, bool(m)) for d, q, m in mesh]
-        if doi is not None:
-            rec.doi = doi
-        if pmcid is not None:
-            rec.pmcid = pmcid
-        if abstract is not None:
-            rec.abstract = abstract
-        if tids:
-            rec.treatments = _named(tids, self.treatments)
-        if iids:
-            rec.indications = _named(iids, self.indications)
+        if links and "links" in want:
+            shown = [link for link in links if link[0] in self.statuses]
+            if shown:
+                rec.treatments = _named([link[1] for link in shown], self.treatments)
+                rec.indications = _named([link[2] for link in shown], self.indications)
+        if "identifiers" in want:
+            # An identifier fills the citation's own DOI or PMCID only when that is empty.
+            if not rec.doi and doi is not None:
+                rec.doi = doi
+            if not rec.pmcid and pmcid is not None:
+                rec.pmcid = pmcid
+        if rec.abstract is None and sections is not None and "abstract" in want:
+            rec.abstract = sections
         return rec
 
 
@@ -363,6 +437,10 @@ def iter_citations(
     parts: Iterable[str] = RECORD_PARTS,
 ) -> Iterator[CitationRecord]:
     """Yield the filter's citations in the table's order, loading them batch by batch."""
+    parts = frozenset(parts)
+    if parts:
+        # Before this session reads anything: on SQLite an open read would block the write.
+        fill_pending(session.get_bind().engine)
     loader = RecordLoader(session, statuses=link_statuses(flt), parts=parts)
     if flt.q:
         search.refresh_pending(session.get_bind())

@@ -22,6 +22,7 @@ from evidence import queries
 from evidence.db import get_engine, session_scope
 from evidence.models import (
     Citation,
+    CitationAbstractSection,
     CitationAuthor,
     CitationIdentifier,
     CitationKeyword,
@@ -636,10 +637,14 @@ def records_from_tables(session: Session, pmid: str) -> exports.CitationRecord:
     )
     treatments = {t.id: exports.Named(t.slug, t.name) for t in session.exec(select(Treatment))}
     indications = {i.id: exports.Named(i.slug, i.name) for i in session.exec(select(Indication))}
+    # Without an abstract of its own, the sections make it: 'LABEL: text' joined by spaces.
+    sections = [
+        f"{s.label}: {s.text}" if s.label else s.text for s in rows(CitationAbstractSection)
+    ]
     return exports.CitationRecord(
         pmid=c.pmid,
         title=c.title,
-        abstract=c.abstract,
+        abstract=c.abstract if c.abstract is not None else (" ".join(sections) or None),
         journal=c.journal,
         journal_abbrev=c.journal_abbrev,
         year=c.year,
