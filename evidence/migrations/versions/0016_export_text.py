@@ -10,7 +10,7 @@ primary-key probe; the next export fills the missing rows in bulk and reads the 
 any still missing, so an export is never stale. Existing citations are filled here.
 
 Revision ID: 0016_export_text
-Revises: 0013_rate_limits
+Revises: 0015_compare_totals
 """
 
 from collections.abc import Sequence
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0016_export_text"
-down_revision: str | None = "0013_rate_limits"
+down_revision: str | None = "0015_compare_totals"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
