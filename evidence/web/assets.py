@@ -61,6 +61,7 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("COMPRESS_MIN_SIZE", 500)
     compress.init_app(app)
     static_hash = _hasher(app)
+    app.extensions["evidence.static_hash"] = static_hash
 
     # Registered after Compress's hook, so it runs before it (Flask runs them in reverse).
     @app.after_request
@@ -90,3 +91,18 @@ def init_app(app: Flask) -> None:
         return original(filename)
 
     app.get_send_file_max_age = max_age  # type: ignore[method-assign]
+
+
+def static_version(app: Flask) -> str:
+    """Name the content of every static file: a page cached whole puts this in its key.
+
+    The page links its stylesheet and scripts by content-hashed URL, so a cached copy made
+    before a file changed would point browsers at the old file.
+    """
+    folder = app.static_folder
+    if not folder or not os.path.isdir(folder):
+        return ""
+    static_hash = app.extensions["evidence.static_hash"]
+    with os.scandir(folder) as entries:
+        names = sorted(entry.name for entry in entries if entry.is_file())
+    return ",".join(f"{name}={static_hash(name)}" for name in names)

@@ -171,20 +171,28 @@ def _claims() -> _StoreClaims | _FileClaims:
 def visitor_page(kind: str, render: Callable[[], str], *parts: str) -> str:
     """Return a page as every anonymous visitor sees it, from the cache per address and data.
 
-    The page must hold nothing personal for a visitor (no form token, no per-visit marks):
-    signed-in users, and anyone with flashed messages pending, get `render()` afresh.
-    `parts` add what else the page depends on to its key.
+    The key holds the address, the static files' content (the page links them by hashed
+    URL), the data versions and `parts` (whatever else the page depends on). The page must
+    hold nothing personal for a visitor (no form token, no per-visit marks): signed-in
+    users, and anyone with flashed messages pending, get `render()` afresh.
     """
     from flask import request
     from flask import session as flask_session
 
     from evidence.db import data_versions, get_session
+    from evidence.web.assets import static_version
     from evidence.web.auth import current_account
 
     if current_account() is not None or "_flashes" in flask_session:
         return render()
     versions = data_versions(get_session())
-    name = key(f"{kind}-page", request.url, *(versions[side] for side in sorted(versions)), *parts)
+    name = key(
+        f"{kind}-page",
+        request.url,
+        static_version(current_app),
+        *(versions[side] for side in sorted(versions)),
+        *parts,
+    )
     return remember(name, render, timeout=PAGE_TIMEOUT)
 
 
