@@ -38,6 +38,7 @@ from evidence.models import (
     CitationLink,
     CitationMesh,
     CitationPublicationType,
+    RetractionStatus,
     utcnow,
 )
 from pubmed import (
@@ -55,11 +56,11 @@ from pubmed.parse import ParsedItem
 from pubmed.pmids import looks_like_pmid_list
 
 BATCH_SIZE = 1000
-RETRACTION_STATUS = {
-    "retracted": "retracted",
-    "concern": "expression-of-concern",
-    "notice": "retraction-notice",
-    "none": "none",
+RETRACTION_STATUS = {  # the parser's flag -> the stored status
+    "retracted": RetractionStatus.RETRACTED,
+    "concern": RetractionStatus.EXPRESSION_OF_CONCERN,
+    "notice": RetractionStatus.RETRACTION_NOTICE,
+    "none": RetractionStatus.NONE,
 }
 
 CITATION: Table = Citation.__table__  # type: ignore[attr-defined]
@@ -309,7 +310,10 @@ def _keep_stored_fields(conn: Any, changed_rows: list[dict[str, Any]]) -> None:
             for name in KEPT_ON_IMPORT:
                 if row.get(name) in (None, "") and getattr(stored, name) not in (None, ""):
                     row[name] = getattr(stored, name)
-            if row.get("retraction_status") == "none" and stored.retraction_status != "none":
+            if (
+                row.get("retraction_status") == RetractionStatus.NONE
+                and stored.retraction_status != RetractionStatus.NONE
+            ):
                 row["retraction_status"] = stored.retraction_status
 
 
@@ -318,7 +322,9 @@ def _keep_notice_flags(conn: Any, changed_rows: list[dict[str, Any]]) -> None:
     flags = retractions.stored_flags(conn, (row["b_id"] for row in changed_rows))
     for row in changed_rows:
         flag = flags.get(row["b_id"])
-        if flag and retractions.should_flag(row.get("retraction_status") or "none", flag):
+        if flag and retractions.should_flag(
+            row.get("retraction_status") or RetractionStatus.NONE, flag
+        ):
             row["retraction_status"] = flag
 
 
@@ -530,22 +536,26 @@ def _propagate_notices(conn: Any, records: Iterable[PubmedRecord]) -> None:
     for chunk in _chunks(sorted(retracted), 500):
         conn.execute(
             update(CITATION)
-            .where(CITATION.c.pmid.in_(chunk), status != "retracted")
-            .values(retraction_status="retracted", record_hash=None, updated_at=utcnow())
+            .where(CITATION.c.pmid.in_(chunk), status != RetractionStatus.RETRACTED)
+            .values(
+                retraction_status=RetractionStatus.RETRACTED, record_hash=None, updated_at=utcnow()
+            )
         )
     for chunk in _chunks(sorted(concern), 500):
         conn.execute(
             update(CITATION)
-            .where(CITATION.c.pmid.in_(chunk), status == "none")
+            .where(CITATION.c.pmid.in_(chunk), status == RetractionStatus.NONE)
             .values(
-                retraction_status="expression-of-concern", record_hash=None, updated_at=utcnow()
+                retraction_status=RetractionStatus.EXPRESSION_OF_CONCERN,
+                record_hash=None,
+                updated_at=utcnow(),
             )
         )
 
 
 def _link(conn: Any, citation_ids: list[int], target: LinkTarget, now: datetime) -> int:
     """Link citations to the target treatment/indication unless already linked; return added."""
-    tkey, ikey = target.treatment_id or 0, target.indication_id or 0
+    tkey, ikey = CitationLink.keys_for(target.treatment_id, target.indication_id)
     have: set[int] = set()
     for chunk in _chunks(citation_ids, 500):
         have.update(

@@ -46,6 +46,7 @@ from evidence import queries
 from evidence.literature import search
 from evidence.literature.pmidorder import pmid_desc
 from evidence.models import (
+    LINK_STATUSES,
     Citation,
     CitationAbstractSection,
     CitationAuthor,
@@ -56,6 +57,7 @@ from evidence.models import (
     CitationMesh,
     CitationPublicationType,
     Indication,
+    LinkStatus,
     Treatment,
 )
 
@@ -112,9 +114,9 @@ def link_statuses(flt: queries.CitationFilter) -> tuple[str, ...]:
     A table of candidates names the candidate links; "any" names included and candidate
     links (an excluded link says the citation is *not* about that treatment).
     """
-    if flt.status in ("candidate", "excluded", "included"):
+    if flt.status in LINK_STATUSES:
         return (flt.status,)
-    return ("included", "candidate")
+    return (LinkStatus.INCLUDED, LinkStatus.CANDIDATE)
 
 
 def ordered_ids_query(flt: queries.CitationFilter) -> Select[Any]:

@@ -8,6 +8,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from evidence.literature.levels import LEVEL_LABELS
+from evidence.models import RetractionStatus
 
 PUBMED_URL = "https://pubmed.ncbi.nlm.nih.gov/{pmid}/"
 # Rows per streamed chunk for the text formats: big enough to keep per-chunk overhead low,
@@ -175,7 +176,7 @@ def tags(record: CitationRecord) -> list[str]:
     out = record.mesh_terms + record.keywords
     level = record.evidence_level
     out.append(f"Evidence level {level}" if level is not None else "Evidence level not rated")
-    if record.retraction_status != "none":
+    if record.retraction_status != RetractionStatus.NONE:
         out.append(f"Retraction status: {record.retraction_status}")
     out.extend(f"Treatment: {t.name}" for t in record.treatments)
     out.extend(f"Indication: {i.name}" for i in record.indications)
