@@ -66,9 +66,13 @@ def all_formats(session: Session) -> dict[str, Any]:
     for key, fmt in exports.FORMATS.items():
         data = b"".join(exports.citation_chunks(loader.iter_load(ids), fmt))
         if key == "xlsx":
-            # XLSX stamps its creation time in docProps/core.xml: compare the cells instead.
+            # XLSX stamps its creation time in docProps/core.xml and its info sheet's
+            # "Exported" row (to the minute): compare the other cells.
             book = openpyxl.load_workbook(io.BytesIO(data), read_only=True)
-            data = [list(sheet.iter_rows(values_only=True)) for sheet in book.worksheets]
+            data = [
+                [row for row in sheet.iter_rows(values_only=True) if row[:1] != ("Exported",)]
+                for sheet in book.worksheets
+            ]
         out[key] = data
     out["csv-every-column"] = b"".join(
         exports.citation_chunks(
